@@ -1,0 +1,1 @@
+"""PyTorch modules compiled from search-space graphs: cells, supernets, stand-alone networks."""

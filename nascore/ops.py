@@ -1,0 +1,159 @@
+"""Primitive operations, a registry from name to constructor.
+
+Every constructor has the same signature ``(C, stride, affine) -> nn.Module`` so a
+space can name ops as data and a compiler can build any of them.  ``affine=False``
+is the one-shot (search) setting of DARTS; stand-alone networks use ``affine=True``.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+
+OpFactory = Callable[[int, int, bool], nn.Module]
+OPS: dict[str, OpFactory] = {}
+
+#: ops whose output carries no learned parameters (the usual collapse symptom)
+PARAMETER_FREE = {"none", "skip_connect", "max_pool_3x3", "avg_pool_3x3", "noise"}
+
+
+def register_op(name: str) -> Callable[[OpFactory], OpFactory]:
+    """Decorator adding an op constructor to :data:`OPS`."""
+
+    def wrap(fn: OpFactory) -> OpFactory:
+        if name in OPS:
+            raise ValueError(f"op {name!r} registered twice")
+        OPS[name] = fn
+        return fn
+
+    return wrap
+
+
+def build_op(name: str, C: int, stride: int, affine: bool) -> nn.Module:
+    """Build the op called ``name``; unknown names raise a KeyError that lists the known ones."""
+    try:
+        factory = OPS[name]
+    except KeyError:
+        raise KeyError(f"unknown op {name!r}; known ops: {', '.join(sorted(OPS))}") from None
+    return factory(C, stride, affine)
+
+
+class Zero(nn.Module):
+    """The ``none`` op: a zero tensor of the output shape."""
+
+    def __init__(self, stride: int):
+        super().__init__()
+        self.stride = stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.stride == 1:
+            return x.mul(0.0)
+        return x[:, :, :: self.stride, :: self.stride].mul(0.0)
+
+
+class Identity(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+class Noise(nn.Module):
+    """RobustDARTS S4's ``noise`` op: Gaussian noise of the output shape, no signal."""
+
+    def __init__(self, stride: int, mean: float = 0.0, std: float = 1.0):
+        super().__init__()
+        self.stride, self.mean, self.std = stride, mean, std
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.stride != 1:
+            x = x[:, :, :: self.stride, :: self.stride]
+        return torch.empty_like(x).normal_(self.mean, self.std)
+
+
+class ReLUConvBN(nn.Sequential):
+    def __init__(self, C_in: int, C_out: int, kernel: int, stride: int, padding: int, affine: bool = True, dilation: int = 1):
+        super().__init__(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(C_in, C_out, kernel, stride=stride, padding=padding, dilation=dilation, bias=False),
+            nn.BatchNorm2d(C_out, affine=affine),
+        )
+
+
+class DilConv(nn.Sequential):
+    """ReLU, depthwise (dilated) conv, pointwise conv, BN."""
+
+    def __init__(self, C_in: int, C_out: int, kernel: int, stride: int, padding: int, dilation: int, affine: bool = True):
+        super().__init__(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(C_in, C_in, kernel, stride=stride, padding=padding, dilation=dilation, groups=C_in, bias=False),
+            nn.Conv2d(C_in, C_out, 1, bias=False),
+            nn.BatchNorm2d(C_out, affine=affine),
+        )
+
+
+class SepConv(nn.Sequential):
+    """Two stacked depthwise-separable convs, as in DARTS."""
+
+    def __init__(self, C_in: int, C_out: int, kernel: int, stride: int, padding: int, affine: bool = True):
+        super().__init__(
+            DilConv(C_in, C_in, kernel, stride, padding, 1, affine),
+            DilConv(C_in, C_out, kernel, 1, padding, 1, affine),
+        )
+
+
+class FactorizedReduce(nn.Module):
+    """Halves the resolution with two offset 1x1 convs of stride 2 (the reducing skip)."""
+
+    def __init__(self, C_in: int, C_out: int, affine: bool = True):
+        super().__init__()
+        if C_out % 2:
+            raise ValueError("FactorizedReduce needs an even number of output channels")
+        self.relu = nn.ReLU(inplace=False)
+        self.conv_1 = nn.Conv2d(C_in, C_out // 2, 1, stride=2, bias=False)
+        self.conv_2 = nn.Conv2d(C_in, C_out // 2, 1, stride=2, bias=False)
+        self.bn = nn.BatchNorm2d(C_out, affine=affine)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.relu(x)
+        shifted = x[:, :, 1:, 1:]
+        if shifted.shape[-1] < 1 or shifted.shape[-2] < 1:
+            shifted = x
+        a = self.conv_1(x)
+        b = self.conv_2(shifted)
+        if b.shape[-2:] != a.shape[-2:]:
+            b = nn.functional.pad(b, (0, a.shape[-1] - b.shape[-1], 0, a.shape[-2] - b.shape[-2]))
+        return self.bn(torch.cat([a, b], dim=1))
+
+
+class Conv7x1_1x7(nn.Sequential):
+    def __init__(self, C: int, stride: int, affine: bool):
+        super().__init__(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(C, C, (1, 7), stride=(1, stride), padding=(0, 3), bias=False),
+            nn.Conv2d(C, C, (7, 1), stride=(stride, 1), padding=(3, 0), bias=False),
+            nn.BatchNorm2d(C, affine=affine),
+        )
+
+
+register_op("none")(lambda C, stride, affine: Zero(stride))
+register_op("noise")(lambda C, stride, affine: Noise(stride))
+register_op("avg_pool_3x3")(lambda C, stride, affine: nn.AvgPool2d(3, stride=stride, padding=1, count_include_pad=False))
+register_op("max_pool_3x3")(lambda C, stride, affine: nn.MaxPool2d(3, stride=stride, padding=1))
+register_op("skip_connect")(lambda C, stride, affine: Identity() if stride == 1 else FactorizedReduce(C, C, affine))
+register_op("sep_conv_3x3")(lambda C, stride, affine: SepConv(C, C, 3, stride, 1, affine))
+register_op("sep_conv_5x5")(lambda C, stride, affine: SepConv(C, C, 5, stride, 2, affine))
+register_op("sep_conv_7x7")(lambda C, stride, affine: SepConv(C, C, 7, stride, 3, affine))
+register_op("dil_conv_3x3")(lambda C, stride, affine: DilConv(C, C, 3, stride, 2, 2, affine))
+register_op("dil_conv_5x5")(lambda C, stride, affine: DilConv(C, C, 5, stride, 4, 2, affine))
+register_op("conv_7x1_1x7")(lambda C, stride, affine: Conv7x1_1x7(C, stride, affine))
+register_op("nor_conv_1x1")(lambda C, stride, affine: ReLUConvBN(C, C, 1, stride, 0, affine))
+register_op("nor_conv_3x3")(lambda C, stride, affine: ReLUConvBN(C, C, 3, stride, 1, affine))
+
+
+def build_search_op(name: str, C: int, stride: int, pool_bn: bool) -> nn.Module:
+    """An op as it sits in a one-shot supernet: no affine BN, and (DARTS) a BN after pools
+    so that parameter-free ops are on the same scale as the convs they compete with."""
+    op = build_op(name, C, stride, affine=False)
+    if pool_bn and "pool" in name:
+        op = nn.Sequential(op, nn.BatchNorm2d(C, affine=False))
+    return op

@@ -1,0 +1,111 @@
+"""What a search space is: data (a cell graph per cell type, candidate ops per edge,
+a macro skeleton) plus how its architectures are written down and read back.
+
+Graph conventions shared by every space and by :class:`~nascore.networks.cells.CompiledCell`:
+a ``networkx.MultiDiGraph`` whose nodes are ints (tensors), ``graph.graph["inputs"]`` the
+input nodes, ``graph.graph["output"]`` the output node or the list of nodes concatenated
+into the output, and on each edge ``ops`` (candidate op names) and ``index`` (the edge's
+row in the architecture-weight matrix).
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, Sequence
+
+import networkx as nx
+import torch
+from torch import nn
+
+from nascore.networks.edges import EdgeFactory
+
+
+class GenotypeError(ValueError):
+    """An architecture that does not belong to the space it is read for."""
+
+
+class SearchSpace(ABC):
+    name: str = ""
+    title: str = ""
+    cell_types: tuple[str, ...] = ()
+    #: column order of every architecture-weight matrix of this space
+    ops: tuple[str, ...] = ()
+    default_channels: int = 16
+    default_layers: int = 8
+    min_layers: int = 1
+    #: DARTS puts a BN after pooling ops inside the one-shot model
+    pool_bn: bool = True
+    #: published architectures of this space, by name
+    published: dict[str, Any] = {}
+
+    # ---- the cell as data -------------------------------------------------------
+    @abstractmethod
+    def cell_graph(self, cell_type: str) -> nx.MultiDiGraph:
+        """The search cell: every edge with all its candidate ops."""
+
+    def edges(self, cell_type: str) -> list[tuple[int, int]]:
+        """(source, target) of each edge, in weight-row order."""
+        graph = self.cell_graph(cell_type)
+        rows = sorted(graph.edges(data=True), key=lambda e: e[2]["index"])
+        return [(src, dst) for src, dst, _ in rows]
+
+    def edge_labels(self, cell_type: str) -> list[str]:
+        return [f"{src}→{dst}" for src, dst in self.edges(cell_type)]
+
+    def op_mask(self, cell_type: str) -> torch.Tensor:
+        """Bool matrix edges x ops: which ops are candidates on each edge."""
+        graph = self.cell_graph(cell_type)
+        rows = sorted(graph.edges(data=True), key=lambda e: e[2]["index"])
+        mask = torch.zeros(len(rows), len(self.ops), dtype=torch.bool)
+        for row, (_, _, data) in enumerate(rows):
+            for name in data["ops"]:
+                mask[row, self.ops.index(name)] = True
+        return mask
+
+    def num_arch_params(self) -> int:
+        return int(sum(self.op_mask(ct).sum() for ct in self.cell_types))
+
+    def check_size(self, channels: int | None, layers: int | None) -> dict[str, str]:
+        """Problems with a requested network size, as ``{field: message}``."""
+        errors = {}
+        if layers is not None and layers < self.min_layers:
+            errors["layers"] = f"the {self.name} space needs at least {self.min_layers} layers, not {layers}"
+        return errors
+
+    # ---- networks ---------------------------------------------------------------
+    @abstractmethod
+    def build_supernet(self, edge_factory: EdgeFactory, channels: int, layers: int, in_channels: int, num_classes: int) -> nn.Module:
+        """The one-shot network; ``forward(x, weights)`` takes ``{cell_type: edges x ops}``."""
+
+    @abstractmethod
+    def build_network(self, genotype: Any, channels: int, layers: int, in_channels: int, num_classes: int,
+                      auxiliary: bool = False, drop_path: bool = False) -> nn.Module:
+        """The stand-alone network of a genotype, trained from scratch by an evaluator."""
+
+    # ---- architectures ------------------------------------------------------------
+    @abstractmethod
+    def derive(self, probs: dict[str, torch.Tensor]) -> Any:
+        """The discrete architecture picked from edge x op probabilities."""
+
+    @abstractmethod
+    def parse_genotype(self, value: Any) -> Any:
+        """A genotype (or a published name) checked against the space; raises GenotypeError."""
+
+    @abstractmethod
+    def genotype_graph(self, genotype: Any, cell_type: str) -> nx.MultiDiGraph:
+        """The cell of a genotype as a graph whose edges hold exactly one op each."""
+
+    def resolve(self, value: Any) -> Any:
+        """A published name or a genotype, parsed."""
+        if isinstance(value, str) and value in self.published:
+            value = self.published[value]
+        return self.parse_genotype(value)
+
+
+def require_ops(names: Sequence[str], known: Sequence[str], where: str) -> None:
+    from nascore.ops import OPS
+
+    for name in names:
+        if name not in OPS:
+            raise GenotypeError(f"unknown op {name!r} in {where}; known ops: {', '.join(sorted(OPS))}")
+        if known and name not in known:
+            raise GenotypeError(f"op {name!r} in {where} is not an op of this space ({', '.join(known)})")
