@@ -51,7 +51,8 @@ class CompiledCell(nn.Module):
                 row = None if weights is None else weights[self.edge_rows[slot]]
                 out = self.edges[slot](states[src], row)
                 total = out if total is None else total + out
-            states[node] = total
+            # a node whose every edge was `none` (left out of a stand-alone cell) carries zeros
+            states[node] = total if total is not None else torch.zeros_like(inputs[-1])
         if isinstance(self.output, (list, tuple)):
             return torch.cat([states[n] for n in self.output], dim=1)
         return states[self.output]

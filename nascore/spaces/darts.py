@@ -75,7 +75,7 @@ class DartsLikeSpace(SearchSpace):
     cell_types = CELL_TYPES
     default_channels = 16
     default_layers = 8
-    min_layers = 2
+    min_layers = 3  # fewer would leave no normal cell: reductions sit at 1/3 and 2/3 of the depth
     pool_bn = True
 
     def __init__(self, name: str, title: str, edge_ops: dict[str, list[list[str]]], ops: Sequence[str] = DARTS_OPS,

@@ -1,0 +1,250 @@
+"""``python -m nascore``: search, evaluate, describe and bench from the command line.
+
+Bad input (unknown names, non-positive sizes, unreadable files) prints what is wrong and
+exits with status 2 before anything is written.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
+
+#: flags of `search` and the config keys they set
+SEARCH_FLAGS = {
+    "space": str, "optimizer": str, "order": int, "dataset": str, "epochs": int, "batch_size": int,
+    "channels": int, "layers": int, "seed": int, "device": str, "data_dir": str, "steps_per_epoch": int,
+    "w_lr": float, "alpha_lr": float,
+}
+
+
+class UsageError(Exception):
+    """Bad input: printed as is, exit status 2."""
+
+
+def _add_search(sub: Any) -> None:
+    p = sub.add_parser("search", help="run a one-shot architecture search",
+                       description="Run a search. Settings come from --config (JSON or YAML) and/or flags; flags win.")
+    p.add_argument("--config", help="JSON or YAML file of settings")
+    p.add_argument("--out", help="output folder (events.jsonl, result.json, checkpoint.pt); "
+                                 "default runs/<space>-<optimizer>-s<seed>")
+    for key, typ in SEARCH_FLAGS.items():
+        p.add_argument("--" + key.replace("_", "-"), dest=key, type=typ, default=None)
+    p.add_argument("--download", action="store_true", default=None, help="download a torchvision dataset if missing")
+    p.add_argument("--fresh", action="store_true", help="start over even if --out holds a checkpoint")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def _add_evaluate(sub: Any) -> None:
+    p = sub.add_parser("evaluate", help="train a genotype from scratch and report its test accuracy",
+                       description="Train the stand-alone network of a genotype from scratch; writes result.json.")
+    p.add_argument("--space", default=None, help="search space of the genotype (default: from --result, else darts)")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--genotype", help="a published name (darts_v2, nb201_best, ...), a JSON genotype, "
+                                        "an nb201 string, or a JSON file")
+    src.add_argument("--result", help="a search's result.json: evaluate the genotype it found")
+    p.add_argument("--config", help="JSON or YAML file of evaluation settings")
+    for key, typ in {"dataset": str, "epochs": int, "batch_size": int, "channels": int, "layers": int, "seed": int,
+                     "device": str, "data_dir": str, "lr": float, "drop_path": float}.items():
+        p.add_argument("--" + key.replace("_", "-"), dest=key, type=typ, default=None)
+    p.add_argument("--no-auxiliary", dest="auxiliary", action="store_false", default=None)
+    p.add_argument("--download", action="store_true", default=None)
+    p.add_argument("--out", help="output folder for result.json and events.jsonl (default runs/eval-<space>-s<seed>)")
+    p.add_argument("--json", action="store_true")
+
+
+def _add_describe(sub: Any) -> None:
+    p = sub.add_parser("describe", help="parameters and FLOPs of a genotype's network or of a supernet")
+    p.add_argument("--space", default="darts")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--genotype", help="a published name, a JSON genotype, an nb201 string, or a JSON file")
+    what.add_argument("--supernet", action="store_true", help="describe the one-shot search network")
+    p.add_argument("--channels", type=int)
+    p.add_argument("--layers", type=int)
+    p.add_argument("--classes", type=int, default=10)
+    p.add_argument("--in-channels", type=int, default=3)
+    p.add_argument("--image-size", type=int, default=32)
+    p.add_argument("--json", action="store_true")
+
+
+def _add_bench(sub: Any) -> None:
+    from nascore.bench import add_arguments
+
+    p = sub.add_parser("bench", help="time and memory of search steps (a benchmark, not a test)")
+    add_arguments(p)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m nascore", description="NASBoard engine: neural architecture search.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_search(sub)
+    _add_evaluate(sub)
+    _add_describe(sub)
+    _add_bench(sub)
+    sub.add_parser("list", help="the spaces, optimizers, datasets, ops and published genotypes there are")
+    return parser
+
+
+def read_genotype(text: str) -> Any:
+    """A genotype given on the command line: a name, an nb201 string, JSON, or a JSON file."""
+    path = Path(text)
+    if text.endswith(".json"):
+        if not path.is_file():
+            raise UsageError(f"genotype file {text!r} does not exist")
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return data.get("genotype", data) if isinstance(data, dict) else data
+    if text.lstrip().startswith(("{", "[")):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"--genotype is not valid JSON: {exc}") from None
+    return text
+
+
+def _overrides(args: argparse.Namespace, keys: Sequence[str]) -> dict[str, Any]:
+    return {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
+
+
+def _print_errors(errors: dict[str, str]) -> None:
+    print("error: the configuration is not valid:", file=sys.stderr)
+    for key, msg in errors.items():
+        print(f"  {key}: {msg}", file=sys.stderr)
+
+
+class _Interrupt:
+    """Ctrl-C asks the run to stop at the next step instead of killing it mid-write."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __call__(self, *_: Any) -> None:
+        self.requested = True
+
+    def check(self) -> bool:
+        return self.requested
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from nascore.config import ConfigError, load_config_file, validate_config
+    from nascore.data import DataError
+    from nascore.progress import ConsoleProgress
+    from nascore.runner import SearchFailed, run_search
+
+    raw = load_config_file(args.config) if args.config else {}
+    raw.update(_overrides(args, list(SEARCH_FLAGS) + ["download"]))
+    cfg = validate_config(raw)
+    out = Path(args.out or f"runs/{cfg.space}-{cfg.optimizer}-s{cfg.seed}")
+    interrupt = _Interrupt()
+    signal.signal(signal.SIGINT, interrupt)
+    progress = ConsoleProgress(cfg.epochs)
+    try:
+        outcome = run_search(cfg, out, stop_check=interrupt.check, resume=not args.fresh, progress=progress)
+    except (ConfigError, DataError):
+        raise
+    except SearchFailed as exc:
+        progress.close()
+        print(f"error: the search failed: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    progress.close()
+    result = outcome.result
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        metrics = result["metrics"]
+        print(f"{outcome.status}: {result['space']} / {result['optimizer']} on {result['dataset']}, "
+              f"{result['epochs_completed']} epochs, val acc {metrics.get('val_acc', float('nan')):.4f}")
+        print(f"genotype: {json.dumps(result['genotype'])}")
+        print(f"results in {out}/ (result.json, events.jsonl, checkpoint.pt)")
+    return EXIT_OK if outcome.status == "finished" else EXIT_CANCELLED
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from nascore.config import load_config_file
+    from nascore.evaluation.train import evaluate_genotype, validate_eval_config
+
+    space = args.space
+    if args.result:
+        path = Path(args.result)
+        if not path.is_file():
+            raise UsageError(f"result file {args.result!r} does not exist")
+        found = json.loads(path.read_text(encoding="utf-8"))
+        if "genotype" not in found:
+            raise UsageError(f"{args.result} holds no genotype")
+        genotype, space = found["genotype"], space or found.get("space", "darts")
+    else:
+        genotype = read_genotype(args.genotype)
+    space = space or "darts"
+    raw = load_config_file(args.config) if args.config else {}
+    raw.update(_overrides(args, ["dataset", "epochs", "batch_size", "channels", "layers", "seed", "device",
+                                 "data_dir", "lr", "drop_path", "auxiliary", "download"]))
+    raw["space"] = space
+    cfg = validate_eval_config(raw)
+    from nascore.spaces import get_space
+
+    try:
+        get_space(space).resolve(genotype)
+    except KeyError as exc:
+        raise UsageError(str(exc.args[0])) from None
+    out = Path(args.out or f"runs/eval-{space}-s{cfg.seed}")
+    from nascore.events import JsonlSink
+
+    out.mkdir(parents=True, exist_ok=True)
+    interrupt = _Interrupt()
+    signal.signal(signal.SIGINT, interrupt)
+    result = evaluate_genotype(space, genotype, cfg, sinks=[JsonlSink(out / "events.jsonl")], stop_check=interrupt.check)
+    (out / "result.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(f"test accuracy {result['test_acc']:.4f}, {result['params']:,} parameters, {result['flops']:,} MACs; "
+              f"result in {out}/result.json")
+    return EXIT_OK
+
+
+def cmd_describe(args: argparse.Namespace) -> int:
+    from nascore.evaluation.measure import describe
+
+    genotype = None if args.supernet else read_genotype(args.genotype)
+    info = describe(args.space, genotype=genotype, supernet=args.supernet, channels=args.channels, layers=args.layers,
+                    num_classes=args.classes, in_channels=args.in_channels, image_size=args.image_size)
+    if args.json:
+        print(json.dumps(info, indent=2))
+    else:
+        for key, value in info.items():
+            print(f"{key}: {value:,}" if isinstance(value, int) else f"{key}: {value}")
+    return EXIT_OK
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from nascore.config import choices
+    from nascore.ops import OPS
+    from nascore.spaces import SPACES
+
+    info = {**{k: v for k, v in choices().items() if k in ("space", "optimizer", "dataset")}, "ops": sorted(OPS),
+            "genotypes": {name: sorted(space.published) for name, space in SPACES.items() if space.published}}
+    print(json.dumps(info, indent=2))
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from nascore.config import ConfigError
+    from nascore.data import DataError
+    from nascore.spaces.base import GenotypeError
+
+    args = build_parser().parse_args(argv)
+    handlers = {"search": cmd_search, "evaluate": cmd_evaluate, "describe": cmd_describe, "list": cmd_list}
+    if args.command == "bench":
+        from nascore.bench import run_from_args
+
+        handlers["bench"] = run_from_args
+    try:
+        return handlers[args.command](args)
+    except ConfigError as exc:
+        _print_errors(exc.errors)
+    except (UsageError, GenotypeError, DataError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+    return EXIT_USAGE

@@ -1,0 +1,268 @@
+"""Train a genotype's stand-alone network from scratch and test it (DARTS's evaluation protocol).
+
+Agnostic to origin: the genotype may come from any optimizer's search, a published name
+or a hand-written architecture; only the space it belongs to matters.  The run emits the
+same typed events as a search (``run_started``, one ``eval_epoch`` per epoch, ``finished``
+or ``failed``) to any number of sinks and honours a stop check called every step.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Callable, Sequence
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from nascore.config import ConfigError
+from nascore.events import Event, EventBus, RunFailed, RunFinished, RunStarted
+
+
+@dataclass
+class EvalConfig:
+    """How a stand-alone network is trained.  Defaults follow DARTS's CIFAR-10 evaluation
+    (Liu et al., 2019, section A.2) except ``epochs`` (the paper trains 600; 20 here for quick
+    use) and the size: ``channels``/``layers`` None mean the space's default (DARTS evaluates
+    at C=36 with 20 cells; the space's default 16/8 is its search size)."""
+
+    space: str = "darts"
+    dataset: str = "digits"
+    data_dir: str = "data"
+    download: bool = False
+    epochs: int = 20  # paper: 600
+    batch_size: int = 96
+    lr: float = 0.025  # SGD, cosine annealed per epoch to lr_min
+    lr_min: float = 0.0
+    momentum: float = 0.9
+    weight_decay: float = 3e-4
+    grad_clip: float = 5.0
+    auxiliary: bool = True  # auxiliary head after 2/3 of the depth (DARTS-like spaces)
+    auxiliary_weight: float = 0.4
+    drop_path: float = 0.2  # maximum; scheduled linearly: drop_path * epoch / epochs
+    channels: int | None = None
+    layers: int | None = None
+    augment: bool = True  # the dataset's standard train augmentation where it has one (CIFAR crop + flip)
+    seed: int = 0
+    device: str = "auto"
+    steps_per_epoch: int | None = None  # cap on steps per epoch (quick runs); None: the whole training set
+    num_workers: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+EVAL_FIELD_NAMES = [f.name for f in fields(EvalConfig)]
+
+
+@dataclass
+class EvalEpoch(Event):
+    """One epoch of stand-alone training: train metrics, then the test set's."""
+
+    epoch: int
+    epochs: int
+    train_loss: float
+    train_acc: float
+    test_loss: float
+    test_acc: float
+    lr: float
+    drop_path: float
+    seconds: float
+    type: str = field(init=False, default="eval_epoch")
+
+
+class EvaluationFailed(RuntimeError):
+    """A training run that cannot go on (the loss diverged, ...)."""
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def eval_defaults() -> dict[str, Any]:
+    return EvalConfig().to_dict()
+
+
+def validate_eval_config(raw: dict[str, Any] | EvalConfig) -> EvalConfig:
+    """An :class:`EvalConfig` for ``raw`` (defaults filled in) or :class:`~nascore.config.ConfigError`
+    mapping every bad field to a message."""
+    from nascore.data import DATASETS
+    from nascore.device import DEVICE_CHOICES
+    from nascore.spaces import SPACES
+
+    if isinstance(raw, EvalConfig):
+        raw = raw.to_dict()
+    if not isinstance(raw, dict):
+        raise ConfigError({"config": "must be a mapping of settings"})
+    errors: dict[str, str] = {}
+    for key in sorted(set(raw) - set(EVAL_FIELD_NAMES), key=str):
+        errors[str(key)] = f"unknown setting {key!r}; known settings: {', '.join(EVAL_FIELD_NAMES)}"
+    cfg = {**eval_defaults(), **{k: v for k, v in raw.items() if k in EVAL_FIELD_NAMES}}
+
+    if not isinstance(cfg["space"], str) or cfg["space"] not in SPACES:
+        errors["space"] = f"unknown space {cfg['space']!r}; choose one of: {', '.join(sorted(SPACES))}"
+    if not isinstance(cfg["dataset"], str) or cfg["dataset"] not in DATASETS:
+        errors["dataset"] = f"unknown dataset {cfg['dataset']!r}; choose one of: {', '.join(sorted(DATASETS))}"
+    device = cfg["device"]
+    if not isinstance(device, str) or not (device in DEVICE_CHOICES or (device.startswith("cuda:") and device[5:].isdigit())):
+        errors["device"] = f"unknown device {device!r}; choose one of: {', '.join(DEVICE_CHOICES)} (or cuda:N)"
+    for name in ("epochs", "batch_size", "channels", "layers", "steps_per_epoch"):
+        value = cfg[name]
+        if value is None and name in ("channels", "layers", "steps_per_epoch"):
+            continue
+        if not _is_int(value) or value <= 0:
+            errors[name] = f"{name} must be a positive integer, not {value!r}"
+    for name in ("seed", "num_workers"):
+        if not _is_int(cfg[name]) or cfg[name] < 0:
+            errors[name] = f"{name} must be a non-negative integer, not {cfg[name]!r}"
+    for name in ("lr", "grad_clip"):
+        if not _is_number(cfg[name]) or cfg[name] <= 0:
+            errors[name] = f"{name} must be a positive number, not {cfg[name]!r}"
+    for name in ("lr_min", "weight_decay", "auxiliary_weight"):
+        if not _is_number(cfg[name]) or cfg[name] < 0:
+            errors[name] = f"{name} must be a non-negative number, not {cfg[name]!r}"
+    if "lr_min" not in errors and "lr" not in errors and cfg["lr_min"] > cfg["lr"]:
+        errors["lr_min"] = f"lr_min ({cfg['lr_min']}) must not exceed lr ({cfg['lr']})"
+    for name in ("momentum", "drop_path"):
+        if not _is_number(cfg[name]) or not 0 <= cfg[name] < 1:
+            errors[name] = f"{name} must be a number in [0, 1), not {cfg[name]!r}"
+    for name in ("auxiliary", "download", "augment"):
+        if not isinstance(cfg[name], bool):
+            errors[name] = f"{name} must be true or false, not {cfg[name]!r}"
+    if not isinstance(cfg["data_dir"], str) or not cfg["data_dir"]:
+        errors["data_dir"] = "data_dir must be a folder path"
+    if "space" not in errors and "channels" not in errors and "layers" not in errors:
+        errors.update(SPACES[cfg["space"]].check_size(cfg["channels"], cfg["layers"]))
+    if errors:
+        raise ConfigError(errors)
+    return EvalConfig(**cfg)
+
+
+def drop_path_at(cfg: EvalConfig, epoch: int) -> float:
+    """DARTS's schedule: the drop-path probability of 0-based ``epoch`` rises linearly from 0."""
+    return cfg.drop_path * epoch / cfg.epochs
+
+
+@torch.no_grad()
+def test_model(model: nn.Module, batches: Any) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of ``model`` over one pass of ``batches`` (eval mode)."""
+    was_training = model.training
+    model.eval()
+    loss_sum, correct, count = 0.0, 0, 0
+    for x, y in batches:
+        logits = model(x)
+        loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
+        correct += int((logits.argmax(1) == y).sum())
+        count += int(y.numel())
+    model.train(was_training)
+    return loss_sum / max(count, 1), correct / max(count, 1)
+
+
+def evaluate_genotype(space_name: str, genotype: Any, config: EvalConfig | dict[str, Any] | None = None,
+                      sinks: Sequence[Callable[[int, dict], None]] = (),
+                      stop_check: Callable[[], bool] | None = None) -> dict[str, Any]:
+    """Train the network of ``genotype`` (a published name or a genotype of ``space_name``)
+    from scratch with ``config`` and test it on the dataset's test set after every epoch.
+
+    Returns ``{space, genotype, params, flops, test_acc, test_loss, train_acc, train_loss,
+    epochs, config, seed, seconds, status, device, dataset}``: ``params`` leave out the
+    auxiliary head, ``flops`` are MACs of one image (see :func:`~nascore.evaluation.measure.count_flops`),
+    ``epochs`` the number of epochs completed and ``status`` ``"finished"`` or ``"cancelled"``
+    (the stop check returned true; metrics are then those of the last completed epoch, None
+    before the first).  Raises ConfigError for a bad config, ValueError for an unknown space,
+    GenotypeError for a genotype outside the space, and EvaluationFailed (after a ``failed``
+    event) when training diverges.  With a seed a CPU run is deterministic.
+    """
+    from nascore import checkpoint as ckpt
+    from nascore.data import get_spec, test_loader, train_loader
+    from nascore.device import resolve_device
+    from nascore.evaluation.measure import count_flops, count_params
+    from nascore.spaces import get_space
+    from nascore.versions import package_versions
+
+    try:
+        space = get_space(space_name)
+    except KeyError as exc:
+        raise ValueError(exc.args[0]) from None
+    base = config.to_dict() if isinstance(config, EvalConfig) else dict(config or {})
+    cfg = validate_eval_config({**base, "space": space.name})
+    parsed = space.resolve(genotype)
+    device = resolve_device(cfg.device)
+    spec = get_spec(cfg.dataset)
+    channels = cfg.channels or space.default_channels
+    layers = cfg.layers or space.default_layers
+
+    started = time.time()
+    ckpt.seed_everything(cfg.seed)
+    model = space.build_network(parsed, channels, layers, spec.in_channels, spec.num_classes,
+                                auxiliary=cfg.auxiliary, drop_path=cfg.drop_path > 0)
+    params = count_params(model)
+    flops = count_flops(model, (spec.in_channels, spec.image_size, spec.image_size))
+    model = model.to(device)
+    train_stream = train_loader(cfg.dataset, cfg.data_dir, cfg.download, cfg.batch_size, device=device,
+                                augment=cfg.augment, seed=cfg.seed, num_workers=cfg.num_workers)
+    test_stream = test_loader(cfg.dataset, cfg.data_dir, cfg.download, cfg.batch_size, device=device,
+                              num_workers=cfg.num_workers)
+    steps = len(train_stream) if cfg.steps_per_epoch is None else min(len(train_stream), cfg.steps_per_epoch)
+    optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs, eta_min=cfg.lr_min)
+
+    config_record = {**cfg.to_dict(), "channels": channels, "layers": layers, "genotype": parsed}
+    bus = EventBus(list(sinks))
+    bus.emit(RunStarted(config=config_record, versions=package_versions(), device=str(device), epochs=cfg.epochs,
+                        steps_per_epoch=steps))
+    last: dict[str, Any] = {"train_loss": None, "train_acc": None, "test_loss": None, "test_acc": None}
+    epoch, status = 0, "finished"
+    try:
+        while epoch < cfg.epochs:
+            epoch_started = time.time()
+            drop = drop_path_at(cfg, epoch)
+            model.set_drop_path(drop)
+            lr = optimizer.param_groups[0]["lr"]
+            model.train()
+            loss_sum, correct, count = 0.0, 0, 0
+            cancelled = False
+            for step in range(1, steps + 1):
+                if stop_check is not None and stop_check():
+                    cancelled = True
+                    break
+                x, y = train_stream.next_batch()
+                optimizer.zero_grad(set_to_none=True)
+                logits = model(x)
+                loss = F.cross_entropy(logits, y)
+                aux = getattr(model, "aux_logits", None)
+                if cfg.auxiliary and aux is not None:
+                    loss = loss + cfg.auxiliary_weight * F.cross_entropy(aux, y)
+                if not torch.isfinite(loss):
+                    raise EvaluationFailed(f"the training loss became {float(loss)} at epoch {epoch + 1}, step "
+                                           f"{step}; try a lower learning rate (lr) or a smaller grad_clip")
+                loss.backward()
+                nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+                optimizer.step()
+                n = int(y.numel())
+                loss_sum += float(F.cross_entropy(logits.detach(), y, reduction="sum"))
+                correct += int((logits.detach().argmax(1) == y).sum())
+                count += n
+            if cancelled:
+                status = "cancelled"
+                break
+            scheduler.step()
+            test_loss, test_acc = test_model(model, test_stream)
+            epoch += 1
+            last = {"train_loss": loss_sum / max(count, 1), "train_acc": correct / max(count, 1),
+                    "test_loss": test_loss, "test_acc": test_acc}
+            bus.emit(EvalEpoch(epoch=epoch, epochs=cfg.epochs, lr=lr, drop_path=drop,
+                               seconds=time.time() - epoch_started, **last))
+    except Exception as exc:
+        bus.emit(RunFailed(epoch=epoch, reason=f"{type(exc).__name__}: {exc}"))
+        raise
+    result = {"space": space.name, "genotype": parsed, "params": params, "flops": flops, **last,
+              "epochs": epoch, "status": status, "dataset": cfg.dataset, "device": str(device),
+              "config": config_record, "seed": cfg.seed, "seconds": time.time() - started}
+    bus.emit(RunFinished(status=status, epoch=epoch, result=result))
+    return result

@@ -1,0 +1,164 @@
+"""Typed, versioned events that a run emits, and the sinks that receive them.
+
+Every run emits the same events whichever sinks listen.  A sink is any callable
+``sink(seq, event_dict)``; ``seq`` numbers the events of a run from 1 and is
+stored in checkpoints, so a run resumed from epoch k re-emits the same numbers
+for what it replays and a sink can upsert instead of duplicating.  A sink may
+also offer ``truncate_after(seq)``, called once when a run resumes, to drop
+what the interrupted attempt wrote after its last checkpoint.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+EVENT_VERSION = 1
+
+
+class Sink(Protocol):
+    def __call__(self, seq: int, event: dict[str, Any]) -> None: ...
+
+
+@dataclass
+class Event:
+    """Base of all events; ``type`` names the subclass on the wire."""
+
+    type: str = field(init=False, default="event")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["type"] = self.type
+        data["v"] = EVENT_VERSION
+        data["time"] = time.time()
+        return data
+
+
+@dataclass
+class RunStarted(Event):
+    config: dict
+    versions: dict
+    device: str
+    epochs: int
+    steps_per_epoch: int
+    start_epoch: int = 0
+    resumed: bool = False
+    type: str = field(init=False, default="run_started")
+
+
+@dataclass
+class StepMetrics(Event):
+    epoch: int
+    step: int
+    steps_per_epoch: int
+    train_loss: float
+    train_acc: float
+    type: str = field(init=False, default="step")
+
+
+@dataclass
+class EpochMetrics(Event):
+    epoch: int
+    epochs: int
+    train_loss: float
+    train_acc: float
+    val_loss: float
+    val_acc: float
+    lr: float
+    seconds: float
+    type: str = field(init=False, default="epoch")
+
+
+@dataclass
+class ArchDistribution(Event):
+    """Edge x op probabilities per cell type: ``{cell: {"edges": [...], "ops": [...], "weights": [[...]]}}``."""
+
+    epoch: int
+    kind: str
+    cells: dict
+    type: str = field(init=False, default="arch")
+
+
+@dataclass
+class GenotypeDerived(Event):
+    epoch: int
+    genotype: Any
+    type: str = field(init=False, default="genotype")
+
+
+@dataclass
+class CheckpointSaved(Event):
+    epoch: int
+    path: str
+    type: str = field(init=False, default="checkpoint")
+
+
+@dataclass
+class LogMessage(Event):
+    level: str
+    message: str
+    type: str = field(init=False, default="log")
+
+
+@dataclass
+class RunFinished(Event):
+    status: str  # "finished" or "cancelled"
+    epoch: int
+    result: dict
+    type: str = field(init=False, default="finished")
+
+
+@dataclass
+class RunFailed(Event):
+    epoch: int
+    reason: str
+    type: str = field(init=False, default="failed")
+
+
+class JsonlSink:
+    """Appends events to ``events.jsonl``, one JSON object per line with its ``seq``."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    def __call__(self, seq: int, event: dict[str, Any]) -> None:
+        with self.path.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"seq": seq, **event}) + "\n")
+
+    def truncate_after(self, seq: int) -> None:
+        if not self.path.exists():
+            return
+        kept = [line for line in self.path.read_text(encoding="utf-8").splitlines() if line and json.loads(line)["seq"] <= seq]
+        self.path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+
+
+def read_events(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """All events of an ``events.jsonl`` file, in order."""
+    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+class EventBus:
+    """Numbers events and hands them to every sink in order."""
+
+    def __init__(self, sinks: list[Callable[[int, dict], None]], seq: int = 0):
+        self.sinks = list(sinks)
+        self.seq = seq
+
+    def emit(self, event: Event) -> dict[str, Any]:
+        self.seq += 1
+        data = event.to_dict()
+        for sink in self.sinks:
+            sink(self.seq, data)
+        return data
+
+    def rewind(self, seq: int) -> None:
+        """Continue numbering after ``seq`` (a resume) and let sinks drop later events."""
+        self.seq = seq
+        for sink in self.sinks:
+            truncate = getattr(sink, "truncate_after", None)
+            if truncate is not None:
+                truncate(seq)

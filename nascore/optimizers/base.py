@@ -1,0 +1,82 @@
+"""What every search method offers the runner, whatever the space.
+
+An optimizer decides what each edge becomes (its edge factory), owns the architecture
+parameters, makes one search step from a train batch and a val batch, reports the
+current architecture distribution (edge x op probabilities, for the heatmap) and
+derives the discrete architecture.  It knows nothing of a particular space: it sees
+only ``space.ops``, ``space.cell_types``, ``space.op_mask`` and ``space.derive``.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from nascore.config import SearchConfig
+from nascore.networks.edges import EdgeFactory
+from nascore.spaces.base import SearchSpace
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+@dataclass
+class StepStats:
+    """Loss and accuracy of the weight step's train batch (what the curves show)."""
+
+    loss: float
+    correct: int
+    count: int
+
+
+class SearchOptimizer(ABC):
+    name: str = ""
+    #: what the heatmap shows: "softmax" weights, "gumbel" means, "frequency" of samples, ...
+    distribution_kind: str = "softmax"
+
+    def __init__(self, space: SearchSpace, config: SearchConfig):
+        self.space = space
+        self.config = config
+        self.model: nn.Module | None = None
+
+    @abstractmethod
+    def edge_factory(self) -> EdgeFactory:
+        """What each edge of the supernet becomes for this method."""
+
+    @abstractmethod
+    def setup(self, model: nn.Module, device: torch.device) -> None:
+        """Create architecture parameters and the optimizers, once the supernet exists."""
+
+    @abstractmethod
+    def step(self, train: Batch, val: Batch) -> StepStats:
+        """One search step: architecture update on ``val``, weight update on ``train``."""
+
+    @abstractmethod
+    def distribution(self) -> dict[str, torch.Tensor]:
+        """Edge x op probabilities per cell type, columns in ``space.ops`` order."""
+
+    def forward_weights(self) -> dict[str, torch.Tensor]:
+        """The weights the supernet is evaluated with (validation, derivation)."""
+        return self.distribution()
+
+    def derive(self) -> Any:
+        return self.space.derive(self.distribution())
+
+    def end_epoch(self, epoch: int) -> None:
+        """Called after each epoch (schedulers)."""
+
+    def current_lr(self) -> float:
+        return float("nan")
+
+    def arch_parameters(self) -> list[torch.Tensor]:
+        """Continuous architecture parameters (curvature and perturbations need them); may be empty."""
+        return []
+
+    @abstractmethod
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to resume: architecture parameters, optimizers, schedulers."""
+
+    @abstractmethod
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
