@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: venv test test-engine chromium run clean
+.PHONY: venv test test-engine chromium run clean assets workers bench-dashboard
 
 venv: $(VENV)/.installed
 
@@ -27,8 +27,26 @@ test: venv chromium
 test-engine: venv
 	$(PY) -m pytest -c tests/pytest.ini --rootdir . tests/nascore
 
-run: venv
-	$(PY) -m nascore search --space darts --optimizer darts --dataset digits --epochs 3 --out runs/demo
+# The dashboard: migrations, a demo user (credentials printed), a worker, the web server, the URL.
+# SQLite and a filesystem broker unless DATABASE_URL / REDIS_URL are set. PORT=8000 by default.
+PORT ?= 8000
+run: venv assets
+	$(PY) manage.py run_dashboard --port $(PORT)
+
+# plotly.min.js ships inside the plotly package; the pages load it from static/, never a CDN.
+assets: venv static/vendor/plotly.min.js
+
+static/vendor/plotly.min.js: $(VENV)/.installed
+	@mkdir -p static/vendor
+	cp "$$($(PY) -c 'import plotly, os; print(os.path.join(os.path.dirname(plotly.__file__), "package_data", "plotly.min.js"))')" $@
+
+# Workers for this machine (one per GPU, or one CPU worker), e.g. to join a shared deployment.
+workers: venv
+	$(PY) manage.py start_workers
+
+# Measures the events endpoint (20 pollers, 100 DARTS epochs) on the configured database.
+bench-dashboard: venv assets
+	$(PY) manage.py bench_events
 
 clean:
 	rm -rf $(VENV) runs

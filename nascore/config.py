@@ -52,6 +52,9 @@ class SearchConfig:
 
 
 FIELD_NAMES = [f.name for f in fields(SearchConfig)]
+#: settings that say where and how fast a run happens, not what it computes: a checkpoint
+#: written under other values of these may be resumed (another worker, another data folder)
+PLACEMENT_FIELDS = frozenset({"data_dir", "download", "device", "num_workers"})
 
 _POSITIVE_INTS = ("epochs", "batch_size", "channels", "layers", "steps_per_epoch", "step_log_every")
 _POSITIVE_FLOATS = ("w_lr", "alpha_lr", "grad_clip")
@@ -82,8 +85,12 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def validate_config(raw: dict[str, Any] | SearchConfig) -> SearchConfig:
-    """Return a :class:`SearchConfig` for ``raw`` or raise :class:`ConfigError` naming every problem."""
+def validate_config(raw: dict[str, Any] | SearchConfig, check_device: bool = True) -> SearchConfig:
+    """Return a :class:`SearchConfig` for ``raw`` or raise :class:`ConfigError` naming every problem.
+
+    ``check_device=False`` checks only that the device is well-formed, not that this machine has it
+    (a web server queues CUDA runs for GPU workers without having a GPU itself).
+    """
     if isinstance(raw, SearchConfig):
         raw = raw.to_dict()
     if not isinstance(raw, dict):
@@ -99,12 +106,18 @@ def validate_config(raw: dict[str, Any] | SearchConfig) -> SearchConfig:
         value = cfg_dict[name]
         if not isinstance(value, str) or value not in known[name]:
             errors[name] = f"unknown {name} {value!r}; choose one of: {', '.join(known[name])}"
-    try:
-        from nascore.device import resolve_device
+    from nascore.device import DEVICE_CHOICES, resolve_device
 
-        resolve_device(cfg_dict["device"])
-    except ValueError as exc:
-        errors["device"] = str(exc)
+    device = cfg_dict["device"]
+    if not check_device:
+        if not isinstance(device, str) or not (device in DEVICE_CHOICES or device.startswith("cuda:")
+                                               and device[5:].isdigit()):
+            errors["device"] = f"unknown device {device!r}; choose one of: {', '.join(DEVICE_CHOICES)} (or cuda:N)"
+    else:
+        try:
+            resolve_device(device)
+        except ValueError as exc:
+            errors["device"] = str(exc)
     if cfg_dict["order"] not in (1, 2) or isinstance(cfg_dict["order"], bool):
         errors["order"] = f"order must be 1 (first order) or 2 (second order), not {cfg_dict['order']!r}"
     for name in _POSITIVE_INTS:

@@ -16,7 +16,7 @@ import torch
 from torch.nn import functional as F
 
 from nascore import checkpoint as ckpt
-from nascore.config import SearchConfig, validate_config
+from nascore.config import PLACEMENT_FIELDS, SearchConfig, validate_config
 from nascore.data import search_loaders
 from nascore.device import resolve_device
 from nascore.events import (ArchDistribution, CheckpointSaved, EpochMetrics, EventBus, GenotypeDerived, JsonlSink,
@@ -31,6 +31,11 @@ EVENTS = "events.jsonl"
 RESULT = "result.json"
 
 ProgressCallback = Callable[[int, int, int, float], None]  # epoch, step, steps_per_epoch, loss
+
+
+def _search_settings(config: dict[str, Any]) -> dict[str, Any]:
+    """The settings a checkpoint must agree on to be resumed: all but where the run happens."""
+    return {k: v for k, v in config.items() if k not in PLACEMENT_FIELDS}
 
 
 class SearchFailed(RuntimeError):
@@ -102,7 +107,7 @@ class SearchRun:
         if not path.exists():
             return False
         state = ckpt.load(path, map_location=self.device)
-        if state["config"] != self.cfg.to_dict():
+        if _search_settings(state["config"]) != _search_settings(self.cfg.to_dict()):
             raise SearchFailed(f"the checkpoint in {self.out} was written with another config; "
                                "use a new output folder or resume=False")
         self.model.load_state_dict(state["model"])
@@ -199,8 +204,20 @@ class SearchRun:
         self.bus.emit(GenotypeDerived(epoch=self.epoch, genotype=self.optimizer.derive()))
 
     # ---- the end --------------------------------------------------------------------
+    def derived_size(self, genotype: Any) -> dict[str, int]:
+        """Parameters and multiply-accumulates of the derived architecture's stand-alone network
+        at the search's size (a retraining at another size scales them)."""
+        from nascore.evaluation.measure import count_flops, count_params
+
+        spec = self.data.spec
+        net = self.space.build_network(genotype, self.channels, self.layers, spec.in_channels, spec.num_classes)
+        return {"params": count_params(net),
+                "flops": count_flops(net, (spec.in_channels, spec.image_size, spec.image_size))}
+
     def result(self, status: str) -> dict[str, Any]:
         probs = self.optimizer.distribution()
+        genotype = self.optimizer.derive()
+        size = self.derived_size(genotype)
         return {
             "status": status,
             "space": self.space.name,
@@ -210,12 +227,14 @@ class SearchRun:
             "ops": list(self.space.ops),
             "edges": {ct: self.space.edge_labels(ct) for ct in self.space.cell_types},
             "alphas": {ct: tensor_rows(p) for ct, p in probs.items()},
-            "genotype": self.optimizer.derive(),
+            "genotype": genotype,
+            "genotype_params": size["params"],
+            "flops": size["flops"],
             "metrics": {**self.history["last"], "best_val_acc": self.history["best_val_acc"]},
             "epochs_completed": self.epoch,
             "channels": self.channels,
             "layers": self.layers,
-            "params": sum(p.numel() for p in self.model.parameters()),
+            "params": sum(p.numel() for p in self.model.parameters()),  # the supernet's
             "arch_params": self.space.num_arch_params(),
             "config": self.cfg.to_dict(),
             "seed": self.cfg.seed,

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 from torch import nn
+from torch.func import functional_call
+from torch.nn import functional as F
 
 from nascore.config import SearchConfig
 from nascore.networks.edges import EdgeFactory
@@ -73,6 +75,36 @@ class SearchOptimizer(ABC):
     def arch_parameters(self) -> list[torch.Tensor]:
         """Continuous architecture parameters (curvature and perturbations need them); may be empty."""
         return []
+
+    def weights_from(self, alphas: Sequence[torch.Tensor]) -> Any:
+        """What the supernet's ``forward(x, weights)`` takes, as a differentiable function of ``alphas``
+        (tensors shaped and ordered like :meth:`arch_parameters`, not necessarily those parameters).
+
+        The deterministic relaxation the method optimises (DARTS: the masked softmax; a sampling method:
+        its expected weights).  Methods with continuous architecture parameters implement it; curvature
+        (RobustDARTS) and perturbation-based regularisers are built on it.
+        """
+        raise NotImplementedError(f"the {self.name or type(self).__name__} optimizer does not express its "
+                                  "supernet weights as a function of continuous architecture parameters")
+
+    def arch_loss(self, batch: Batch, alphas: Sequence[torch.Tensor] | None = None,
+                  params: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+        """Mean cross-entropy of the supernet on ``batch``, differentiable w.r.t. ``alphas``
+        (default: :meth:`arch_parameters`); ``params`` replace network weights by name
+        (``torch.func.functional_call``; missing names keep the module's own)."""
+        x, y = batch
+        weights = self.weights_from(self.arch_parameters() if alphas is None else alphas)
+        logits = self.model(x, weights) if params is None else functional_call(self.model, params, (x, weights))
+        return F.cross_entropy(logits, y)
+
+    def weight_decay(self) -> float:
+        """The weight decay currently applied to the network weights."""
+        return float(self.config.w_weight_decay)
+
+    def set_weight_decay(self, value: float) -> None:
+        """Apply ``value`` as the weight decay of the network weights from now on (DARTS-ADA);
+        must be part of :meth:`state_dict` so that a resumed run keeps it."""
+        raise NotImplementedError(f"the {self.name or type(self).__name__} optimizer cannot change its weight decay")
 
     @abstractmethod
     def state_dict(self) -> dict[str, Any]:

@@ -12,7 +12,6 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.func import functional_call
 from torch.nn import functional as F
 
 from nascore.networks.edges import EdgeFactory, mixed_op_factory
@@ -54,6 +53,9 @@ class DARTSOptimizer(SearchOptimizer):
 
     def arch_parameters(self) -> list[torch.Tensor]:
         return list(self.alphas.values())
+
+    def weights_from(self, alphas: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+        return {ct: self._softmax(ct, a) for ct, a in zip(self.alphas.keys(), alphas)}
 
     def distribution(self) -> dict[str, torch.Tensor]:
         return {ct: self._softmax(ct, alpha) for ct, alpha in self.alphas.items()}
@@ -97,9 +99,7 @@ class DARTSOptimizer(SearchOptimizer):
         return {name: p for name, p in self.model.named_parameters() if p.requires_grad}
 
     def _loss_with(self, params: dict[str, torch.Tensor], alphas: list[torch.Tensor], batch: Batch) -> torch.Tensor:
-        x, y = batch
-        weights = {ct: self._softmax(ct, a) for ct, a in zip(self.alphas.keys(), alphas)}
-        return F.cross_entropy(functional_call(self.model, params, (x, weights)), y)
+        return self.arch_loss(batch, alphas, params)
 
     def virtual_step(self, train: Batch) -> dict[str, torch.Tensor]:
         """w' = w - lr * (momentum * buffer + dL_train/dw + wd * w): one SGD step, as the paper unrolls it."""
@@ -109,7 +109,7 @@ class DARTSOptimizer(SearchOptimizer):
         grads = torch.autograd.grad(loss, list(named.values()))
         lr = self.w_optimizer.param_groups[0]["lr"]
         momentum = self.config.w_momentum
-        wd = self.config.w_weight_decay
+        wd = self.weight_decay()  # DARTS-ADA may have raised it
         unrolled = {}
         for (name, w), g in zip(named.items(), grads):
             buf = self.w_optimizer.state.get(w, {}).get("momentum_buffer")
@@ -147,6 +147,13 @@ class DARTSOptimizer(SearchOptimizer):
 
     def current_lr(self) -> float:
         return float(self.w_optimizer.param_groups[0]["lr"])
+
+    def weight_decay(self) -> float:
+        return float(self.w_optimizer.param_groups[0]["weight_decay"])
+
+    def set_weight_decay(self, value: float) -> None:
+        for group in self.w_optimizer.param_groups:  # saved with w_optimizer.state_dict()
+            group["weight_decay"] = float(value)
 
     def state_dict(self) -> dict[str, Any]:
         return {

@@ -1,0 +1,156 @@
+"""Domain rules: validation, limits, state transitions, idempotent delivery, the event sink."""
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.test import override_settings
+from django.utils import timezone
+
+from webapp.experiments import services
+from webapp.experiments.models import Event, Experiment, Status
+
+pytestmark = pytest.mark.django_db
+
+
+def test_clean_config_fills_defaults_and_drops_data_dir(tiny_config: dict[str, Any]) -> None:
+    cfg = services.clean_config(tiny_config)
+    assert cfg["space"] == "s3" and cfg["epochs"] == 3
+    assert "w_lr" in cfg and "data_dir" not in cfg
+
+
+def test_clean_config_names_every_bad_field() -> None:
+    with pytest.raises(services.ExperimentInvalid) as err:
+        services.clean_config({"space": "nope", "epochs": 0, "batch_size": "big", "bogus": 1, "data_dir": "/etc"})
+    errors = err.value.errors
+    assert set(errors) >= {"space", "epochs", "batch_size", "bogus", "data_dir"}
+    assert "choose one of" in errors["space"]
+    assert "server" in errors["data_dir"]
+
+
+@override_settings(NASBOARD_MAX_EPOCHS=5, NASBOARD_MAX_BATCH_SIZE=16)
+def test_clean_config_applies_server_limits() -> None:
+    with pytest.raises(services.ExperimentInvalid) as err:
+        services.clean_config({"epochs": 6, "batch_size": 32})
+    assert "at most 5 epochs" in err.value.errors["epochs"]
+    assert "at most 16" in err.value.errors["batch_size"]
+
+
+def test_create_experiment_rejects_bad_input_and_stores_nothing(alice: Any) -> None:
+    with pytest.raises(services.ExperimentInvalid) as err:
+        services.create_experiment(alice, "  ", {"optimizer": "sgd"})
+    assert set(err.value.errors) == {"name", "optimizer"}
+    assert Experiment.objects.count() == 0
+
+
+def test_create_experiment_routes_by_device(alice: Any, tiny_config: dict[str, Any], settings: Any) -> None:
+    exp = services.create_experiment(alice, "cpu run", tiny_config)
+    assert exp.status == Status.QUEUED and exp.queue == settings.NASBOARD_QUEUE_PREFIX + "cpu"
+    gpu = services.create_experiment(alice, "gpu run", {**tiny_config, "device": "cuda"})
+    assert gpu.queue == settings.NASBOARD_QUEUE_PREFIX + "gpu"
+    assert exp.config["device"] == "cpu" and exp.seed == 0 and exp.epochs == 3
+
+
+@override_settings(NASBOARD_MAX_CONCURRENT_RUNS=1)
+def test_concurrent_run_limit(alice: Any, bob: Any, tiny_config: dict[str, Any]) -> None:
+    first = services.create_experiment(alice, "one", tiny_config)
+    with pytest.raises(services.ExperimentInvalid) as err:
+        services.create_experiment(alice, "two", tiny_config)
+    assert "limit is 1" in err.value.errors["limit"]
+    services.create_experiment(bob, "bob's", tiny_config)  # the limit is per user
+    services.cancel_experiment(first)
+    services.create_experiment(alice, "two", tiny_config)  # a cancelled run does not count
+
+
+def test_cancel_and_resume_transitions(alice: Any, tiny_config: dict[str, Any]) -> None:
+    exp = services.create_experiment(alice, "x", tiny_config)
+    exp = services.cancel_experiment(exp)
+    assert exp.status == Status.CANCELLED and exp.ended_at is not None
+    with pytest.raises(services.ActionRefused):
+        services.cancel_experiment(exp)
+    dispatch = exp.dispatch
+    exp = services.resume_experiment(exp)
+    assert exp.status == Status.QUEUED and exp.dispatch == dispatch + 1 and exp.ended_at is None
+    with pytest.raises(services.ActionRefused):
+        services.resume_experiment(exp)
+    Experiment.objects.filter(pk=exp.pk).update(status=Status.RUNNING)
+    exp = services.cancel_experiment(exp)
+    assert exp.status == Status.RUNNING and exp.cancel_requested
+
+
+def test_claim_run_ignores_stale_and_duplicate_messages(alice: Any, tiny_config: dict[str, Any]) -> None:
+    exp = services.create_experiment(alice, "x", tiny_config)
+    assert services.claim_run(exp.pk, exp.dispatch + 5, "w1@h") is None  # stale dispatch number
+    claimed = services.claim_run(exp.pk, exp.dispatch, "w1@h")
+    assert claimed is not None and claimed.status == Status.RUNNING and claimed.attempts == 1
+    assert services.claim_run(exp.pk, exp.dispatch, "w2@h") is None  # alive elsewhere: a duplicate
+    again = services.claim_run(exp.pk, exp.dispatch, "w1@h")  # same worker: its pool child died
+    assert again is not None and again.attempts == 2
+    Experiment.objects.filter(pk=exp.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+    taken = services.claim_run(exp.pk, exp.dispatch, "w2@h")  # silent: another worker may take it
+    assert taken is not None and taken.worker == "w2@h" and taken.attempts == 3
+
+
+@override_settings(NASBOARD_MAX_ATTEMPTS=2)
+def test_attempt_limit_fails_the_run(alice: Any, tiny_config: dict[str, Any]) -> None:
+    exp = services.create_experiment(alice, "x", tiny_config)
+    assert services.claim_run(exp.pk, exp.dispatch, "w@h")
+    assert services.claim_run(exp.pk, exp.dispatch, "w@h")
+    assert services.claim_run(exp.pk, exp.dispatch, "w@h") is None
+    exp.refresh_from_db()
+    assert exp.status == Status.FAILED and "gave up" in exp.error
+
+
+def test_requeue_lost_runs(alice: Any, tiny_config: dict[str, Any]) -> None:
+    exp = services.create_experiment(alice, "x", tiny_config)
+    services.claim_run(exp.pk, exp.dispatch, "w@h")
+    assert services.requeue_lost_runs() == []  # heartbeat is fresh
+    Experiment.objects.filter(pk=exp.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+    assert services.requeue_lost_runs() == [exp.pk]
+    exp2 = Experiment.objects.get(pk=exp.pk)
+    assert exp2.status == Status.QUEUED and exp2.dispatch == exp.dispatch + 1
+    assert services.claim_run(exp.pk, exp.dispatch, "old@h") is None  # the lost message is now stale
+
+
+def _epoch(epoch: int, acc: float) -> dict[str, Any]:
+    return {"type": "epoch", "v": 1, "time": 1.0, "epoch": epoch, "epochs": 3, "train_loss": 1.0, "train_acc": 0.5,
+            "val_loss": 1.0, "val_acc": acc, "lr": 0.1, "seconds": 2.0}
+
+
+def test_sink_upserts_replays_and_truncates(alice: Any, tiny_config: dict[str, Any]) -> None:
+    exp = services.create_experiment(alice, "x", tiny_config)
+    sink = services.DatabaseSink(exp.pk)
+    sink(1, {"type": "run_started", "v": 1, "time": 1.0, "epochs": 3, "steps_per_epoch": 4, "device": "cpu", "start_epoch": 0})
+    sink(2, {"type": "step", "v": 1, "time": 1.0, "epoch": 1, "step": 2, "steps_per_epoch": 4, "train_loss": 2.0, "train_acc": 0.1})
+    sink(3, _epoch(1, 0.4))
+    sink(4, {"type": "checkpoint", "v": 1, "time": 1.0, "epoch": 1, "path": "x"})
+    sink(5, _epoch(2, 0.9))  # the lost attempt got this far past its checkpoint
+    exp.refresh_from_db()
+    assert exp.best_val_acc == 0.9 and exp.epochs_done == 2 and exp.last_seq == 5
+    # a resumed attempt rewinds to the checkpoint and replays epoch 2 with the same numbers
+    replay = services.DatabaseSink(exp.pk)
+    replay.truncate_after(4)
+    exp.refresh_from_db()
+    assert exp.best_val_acc == 0.4 and exp.history_rev == 1  # live pages reload what was dropped
+    replay(5, {"type": "run_started", "v": 1, "time": 2.0, "epochs": 3, "steps_per_epoch": 4, "device": "cpu", "start_epoch": 1, "resumed": True})
+    replay(6, _epoch(2, 0.7))
+    replay(6, _epoch(2, 0.7))  # delivered twice: still one row
+    seqs = list(Event.objects.filter(experiment=exp).values_list("seq", "type"))
+    assert seqs == [(1, "run_started"), (2, "step"), (3, "epoch"), (4, "checkpoint"), (5, "run_started"), (6, "epoch")]
+    epochs = [p["epoch"] for p in Event.objects.filter(experiment=exp, type="epoch").values_list("payload", flat=True)]
+    assert epochs == [1, 2]
+    exp.refresh_from_db()
+    assert exp.best_val_acc == 0.7 and exp.epochs_done == 2
+
+
+def test_sink_stores_nan_as_null(alice: Any, tiny_config: dict[str, Any]) -> None:
+    exp = services.create_experiment(alice, "x", tiny_config)
+    services.DatabaseSink(exp.pk)(1, {"type": "failed", "v": 1, "time": 1.0, "epoch": 0, "reason": "nan", "loss": float("nan")})
+    assert Event.objects.get(experiment=exp).payload["loss"] is None
+
+
+def test_superseded_sink_writes_nothing(alice: Any, tiny_config: dict[str, Any]) -> None:
+    exp = services.create_experiment(alice, "x", tiny_config)
+    services.DatabaseSink(exp.pk, is_current=lambda: False)(1, _epoch(1, 0.5))
+    assert not Event.objects.filter(experiment=exp).exists()

@@ -1,0 +1,124 @@
+"""Real Celery workers (subprocesses) running real tiny searches on the test PostgreSQL and Redis."""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+from django.test import override_settings
+
+from webapp.experiments import services
+from webapp.experiments.models import ENDED_STATUSES, Event, Experiment, Result, Status
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+
+def ended(pk: int) -> Experiment | None:
+    exp = Experiment.objects.get(pk=pk)
+    return exp if exp.status in ENDED_STATUSES else None
+
+
+def test_tiny_search_end_to_end(shared_worker: Any, alice: Any, tiny_config: dict[str, Any], wait_for: Callable[..., Any]) -> None:
+    exp = services.create_experiment(alice, "end to end", tiny_config)
+    exp = wait_for(lambda: ended(exp.pk), 240, "the run to end")
+    assert exp.status == Status.FINISHED, f"{exp.error}\n{shared_worker.log()[-3000:]}"
+    events = list(Event.objects.filter(experiment=exp).order_by("seq"))
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))  # in order, none missing
+    types = [e.type for e in events]
+    assert types[0] == "run_started" and types[-1] == "finished"
+    assert [e.payload["epoch"] for e in events if e.type == "epoch"] == [1, 2, 3]
+    assert {"step", "arch", "genotype", "checkpoint"} <= set(types)
+    arch = [e for e in events if e.type == "arch"][-1].payload
+    assert set(arch["cells"]) == {"normal", "reduce"}
+    cell = arch["cells"]["normal"]
+    assert len(cell["weights"]) == len(cell["edges"]) and len(cell["weights"][0]) == len(cell["ops"])
+    times = [e.payload["time"] for e in events]
+    assert times == sorted(times)
+    # the DB holds exactly what the engine wrote to its own events.jsonl
+    jsonl = [json.loads(line) for line in (services.artifact_dir(exp) / "events.jsonl").read_text().splitlines()]
+    assert [(r["seq"], r["type"]) for r in jsonl] == [(e.seq, e.type) for e in events]
+    assert exp.epochs_done == 3 and exp.progress == 1.0 and exp.attempts == 1 and exp.device == "cpu"
+    assert exp.worker.startswith("shared-") and exp.best_val_acc is not None and exp.ended_at is not None
+    result = Result.objects.get(experiment=exp)
+    assert result.epochs_completed == 3 and result.genotype and result.params and result.best_val_acc == exp.best_val_acc
+    assert Path(result.artifacts["checkpoint.pt"]).is_file()
+
+
+def test_cancel_stops_within_a_step(shared_worker: Any, alice: Any, tiny_config: dict[str, Any], wait_for: Callable[..., Any]) -> None:
+    config = {**tiny_config, "epochs": 40, "steps_per_epoch": 30, "step_log_every": 1}
+    exp = services.create_experiment(alice, "to cancel", config)
+    wait_for(lambda: Event.objects.filter(experiment=exp, type="step", payload__step__gte=2).exists(), 180, "training steps")
+    services.cancel_experiment(exp)
+    asked = time.time()
+    exp = wait_for(lambda: ended(exp.pk), 60, "the run to stop")
+    assert exp.status == Status.CANCELLED and not exp.cancel_requested
+    steps_after = Event.objects.filter(experiment=exp, type="step", payload__time__gt=asked).count()
+    assert steps_after <= 1, f"{steps_after} steps ran after the cancel"
+    last = Event.objects.filter(experiment=exp).order_by("-seq").first()
+    assert last.type == "finished" and last.payload["status"] == "cancelled"
+    assert exp.epochs_done < 40
+
+
+def test_failed_run_is_marked_with_its_reason(shared_worker: Any, alice: Any, tiny_config: dict[str, Any], wait_for: Callable[..., Any]) -> None:
+    exp = services.create_experiment(alice, "no data", {**tiny_config, "dataset": "cifar10", "download": False})
+    exp = wait_for(lambda: ended(exp.pk), 120, "the run to fail")
+    assert exp.status == Status.FAILED and "cifar" in exp.error.lower() and "download" in exp.error
+
+
+def test_nan_loss_fails_with_its_reason(shared_worker: Any, alice: Any, tiny_config: dict[str, Any],
+                                                  wait_for: Callable[..., Any]) -> None:
+    exp = services.create_experiment(alice, "diverges", {**tiny_config, "w_lr": 1e15, "grad_clip": 1e15})
+    exp = wait_for(lambda: ended(exp.pk), 120, "the run to fail")
+    assert exp.status == Status.FAILED and "loss became nan" in exp.error.lower(), exp.error
+    last = Event.objects.filter(experiment=exp).order_by("-seq").first()
+    assert last.type == "failed" and last.payload["reason"] == exp.error
+
+
+@pytest.mark.timeout(420)
+def test_killed_worker_run_resumes_on_another(start_worker: Callable[[str], Any], alice: Any, tiny_config: dict[str, Any],
+                                              wait_for: Callable[..., Any]) -> None:
+    # own queues, so that the shared worker of the other tests cannot take the run
+    prefix = os.environ["NASBOARD_QUEUE_PREFIX"] + "kill-"
+    first = start_worker("doomed", prefix)
+    config = {**tiny_config, "epochs": 5, "steps_per_epoch": 12}
+    with override_settings(NASBOARD_QUEUE_PREFIX=prefix):
+        exp = services.create_experiment(alice, "survives", config)
+    # let it finish two epochs (checkpointed), then kill the worker in the middle of the third
+    wait_for(lambda: Event.objects.filter(experiment=exp, type="checkpoint", payload__epoch=2).exists(), 240, "epoch 2's checkpoint")
+    wait_for(lambda: Event.objects.filter(experiment=exp, type="step", payload__epoch=3).exists(), 60, "a step of epoch 3")
+    first.kill()
+    lost = Experiment.objects.get(pk=exp.pk)
+    assert lost.status == Status.RUNNING and lost.worker.startswith("doomed")
+    start_worker("rescuer", prefix)  # its reaper sees the silent heartbeat and requeues; it picks the run up
+    exp = wait_for(lambda: ended(exp.pk), 300, "the run to finish on the second worker")
+    assert exp.status == Status.FINISHED, exp.error
+    assert exp.worker.startswith("rescuer") and exp.attempts == 2  # both starts count towards the limit
+    events = list(Event.objects.filter(experiment=exp).order_by("seq"))
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    epochs = [e.payload["epoch"] for e in events if e.type == "epoch"]
+    assert epochs == [1, 2, 3, 4, 5]  # none lost, none duplicated
+    starts = [e.payload for e in events if e.type == "run_started"]
+    assert len(starts) == 2 and starts[1]["resumed"] and starts[1]["start_epoch"] >= 2
+    assert Result.objects.get(experiment=exp).epochs_completed == 5
+    assert exp.history_rev == 1  # the lost attempt's events past the checkpoint were dropped once
+
+
+def test_resume_after_cancel_continues_from_the_checkpoint(shared_worker: Any, alice: Any, tiny_config: dict[str, Any],
+                                                           wait_for: Callable[..., Any]) -> None:
+    exp = services.create_experiment(alice, "stop and go", {**tiny_config, "steps_per_epoch": 10, "step_log_every": 1})
+    wait_for(lambda: Event.objects.filter(experiment=exp, type="checkpoint", payload__epoch=1).exists(), 180, "epoch 1's checkpoint")
+    services.cancel_experiment(exp)
+    exp = wait_for(lambda: ended(exp.pk), 60, "the run to stop")
+    assert exp.status == Status.CANCELLED and exp.is_resumable
+    services.resume_experiment(exp)
+    exp = wait_for(lambda: ended(exp.pk), 180, "the resumed run to end")
+    assert exp.status == Status.FINISHED, exp.error
+    events = list(Event.objects.filter(experiment=exp).order_by("seq"))
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    assert [e.payload["epoch"] for e in events if e.type == "epoch"] == [1, 2, 3]
+    starts = [e.payload for e in events if e.type == "run_started"]
+    assert len(starts) == 2 and starts[1]["resumed"] and starts[1]["start_epoch"] >= 1
+    assert [e.payload["status"] for e in events if e.type == "finished"] == ["finished"]  # the cancel was rewound

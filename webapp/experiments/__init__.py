@@ -1,0 +1,1 @@
+"""Experiments: NAS runs launched from the dashboard or the API and run by Celery workers."""

@@ -1,0 +1,234 @@
+"""`python manage.py bench_events`: how fast the live events endpoint answers, and how late events reach a browser.
+
+It stores a DARTS experiment with 100 epochs of history (both cell types) through the same
+sink a worker uses, starts the web server (`runserver`, as `make run` does) and lets 20
+pollers behave like open live pages: load the history, then poll ``events?after=SEQ`` while a
+writer keeps appending epochs. With ``--browser`` a headless Chromium page is open too and
+reports the delay from an event's emission to it being drawn. Everything it made is deleted.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import close_old_connections
+
+from webapp.experiments import services
+from webapp.experiments.models import ApiToken, Experiment, Status
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+class History:
+    """Synthetic but shape-true DARTS events: steps, epoch metrics, arch (normal+reduce), genotype, checkpoint."""
+
+    def __init__(self, experiment_id: int, epochs: int, steps_per_epoch: int = 50, step_log_every: int = 10):
+        from nascore.spaces import get_space
+
+        self.space = get_space("darts")
+        self.sink = services.DatabaseSink(experiment_id)
+        self.seq = 0
+        self.epochs = epochs
+        self.steps = steps_per_epoch
+        self.every = step_log_every
+        self.rng = random.Random(0)
+
+    def emit(self, event: dict[str, Any]) -> None:
+        self.seq += 1
+        self.sink(self.seq, {**event, "v": 1, "time": time.time()})
+
+    def start(self) -> None:
+        self.emit({"type": "run_started", "config": {"space": "darts"}, "versions": {}, "device": "cpu", "epochs": self.epochs,
+                   "steps_per_epoch": self.steps, "start_epoch": 0, "resumed": False})
+
+    def cells(self) -> dict[str, Any]:
+        out = {}
+        for ct in self.space.cell_types:
+            edges = self.space.edge_labels(ct)
+            rows = []
+            for _ in edges:
+                raw = [self.rng.random() for _ in self.space.ops]
+                rows.append([round(v / sum(raw), 6) for v in raw])
+            out[ct] = {"edges": edges, "ops": list(self.space.ops), "weights": rows}
+        return out
+
+    def epoch(self, epoch: int) -> None:
+        for step in range(1, self.steps + 1):
+            if step % self.every == 0 or step == 1:
+                self.emit({"type": "step", "epoch": epoch, "step": step, "steps_per_epoch": self.steps,
+                           "train_loss": 2.0 / epoch, "train_acc": 1 - 1 / (epoch + 1)})
+        self.emit({"type": "epoch", "epoch": epoch, "epochs": self.epochs, "train_loss": 2.0 / epoch, "train_acc": 1 - 1 / (epoch + 1),
+                   "val_loss": 2.1 / epoch, "val_acc": 1 - 1.1 / (epoch + 1.1), "lr": 0.025, "seconds": 30.0})
+        self.emit({"type": "arch", "epoch": epoch, "kind": "softmax", "cells": self.cells()})
+        ops = [op for op in self.space.ops if op != "none"]
+        geno = {ct: [[self.rng.choice(ops), self.rng.randrange(0, k // 2 + 2)] for k in range(8)] for ct in ("normal", "reduce")}
+        self.emit({"type": "genotype", "epoch": epoch, "genotype": {**geno, "normal_concat": [2, 3, 4, 5], "reduce_concat": [2, 3, 4, 5]}})
+        self.emit({"type": "checkpoint", "epoch": epoch, "path": "/tmp/checkpoint.pt"})
+
+
+class Command(BaseCommand):
+    help = "Measure the events endpoint (median/p95 with N pollers on 100 DARTS epochs) and, with --browser, emit-to-screen delay."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--pollers", type=int, default=20)
+        parser.add_argument("--epochs", type=int, default=100)
+        parser.add_argument("--seconds", type=float, default=20.0, help="how long the pollers poll")
+        parser.add_argument("--interval", type=float, default=1.0, help="seconds between one poller's polls (the page's period)")
+        parser.add_argument("--live-every", type=float, default=1.0, help="seconds between live epochs the writer appends")
+        parser.add_argument("--browser", action="store_true", help="also open the page in headless Chromium")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        User = get_user_model()
+        user, _ = User.objects.get_or_create(username="nasboard-bench")
+        user.set_password("bench-password-123")
+        user.save()
+        _, token = ApiToken.issue(user, "bench")
+        exp = Experiment.objects.create(owner=user, name="bench", config={"space": "darts"}, space="darts", optimizer="darts",
+                                        dataset="cifar10", seed=0, device_requested="cpu", queue="none", status=Status.RUNNING,
+                                        epochs=options["epochs"] + 1000)
+        port = _free_port()
+        server = None
+        try:
+            history = History(exp.pk, options["epochs"] + 1000)
+            t0 = time.time()
+            history.start()
+            for epoch in range(1, options["epochs"] + 1):
+                history.epoch(epoch)
+            self.stdout.write(f"stored {history.seq} events for {options['epochs']} epochs in {time.time() - t0:.1f}s "
+                              f"({settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]})")
+            server = subprocess.Popen([sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload", "--skip-checks"],
+                                      cwd=settings.BASE_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            base = f"http://127.0.0.1:{port}"
+            self._wait_up(base)
+            url = f"{base}/api/experiments/{exp.pk}/events"
+            headers = {"Authorization": f"Bearer {token}"}
+
+            def get(after: int) -> tuple[float, dict[str, Any]]:
+                start = time.perf_counter()
+                with urllib.request.urlopen(urllib.request.Request(f"{url}?after={after}", headers=headers), timeout=30) as r:
+                    body = json.loads(r.read())
+                return time.perf_counter() - start, body
+
+            # the whole history, as a page opening does (in pages of NASBOARD_EVENTS_PAGE)
+            full, after, pages = 0.0, 0, 0
+            while True:
+                took, body = get(after)
+                full += took
+                pages += 1
+                after = body["last_seq"]
+                if not body["more"]:
+                    break
+            self.stdout.write(f"loading the whole history: {pages} requests, {full * 1000:.0f} ms")
+
+            stop = threading.Event()
+            incremental: list[float] = []
+            lock = threading.Lock()
+            errors: list[str] = []
+
+            def poller(start_after: int) -> None:
+                last = start_after
+                while not stop.is_set():
+                    try:
+                        took, body = get(last)
+                    except Exception as exc:  # counted, not hidden
+                        errors.append(str(exc))
+                        continue
+                    last = body["last_seq"]
+                    with lock:
+                        incremental.append(took)
+                    stop.wait(options["interval"])
+
+            def writer() -> None:
+                epoch = options["epochs"]
+                while not stop.wait(options["live_every"]):
+                    epoch += 1
+                    history.epoch(epoch)
+                close_old_connections()
+
+            threads = [threading.Thread(target=poller, args=(after,)) for _ in range(options["pollers"])]
+            threads.append(threading.Thread(target=writer))
+            browser_result: dict[str, Any] = {}
+            for t in threads:
+                t.start()
+            if options["browser"]:
+                browser_result = self._browser(base, exp.pk, options["seconds"])
+            else:
+                time.sleep(options["seconds"])
+            stop.set()
+            for t in threads:
+                t.join()
+            ms = [v * 1000 for v in incremental]
+            self.stdout.write(
+                f"events?after=SEQ with {options['pollers']} pollers (every {options['interval']}s) on {options['epochs']}+ epochs: "
+                f"{len(ms)} requests, median {statistics.median(ms):.1f} ms, p95 {_pct(ms, 0.95):.1f} ms, max {max(ms):.1f} ms, "
+                f"errors {len(errors)}"
+            )
+            if browser_result:
+                lat = browser_result["latencies"]
+                if lat:
+                    self.stdout.write(f"emit-to-browser delay (poll period {settings.NASBOARD_POLL_MS} ms): {len(lat)} events, "
+                                      f"median {statistics.median(lat) * 1000:.0f} ms, p95 {_pct(lat, 0.95) * 1000:.0f} ms, "
+                                      f"max {max(lat) * 1000:.0f} ms; history drawn in {browser_result['load_ms']:.0f} ms; "
+                                      f"console errors: {browser_result['errors'] or 'none'}")
+        finally:
+            if server is not None:
+                server.send_signal(signal.SIGTERM)
+                server.wait(timeout=10)
+            exp.delete()
+            user.delete()
+
+    def _wait_up(self, base: str) -> None:
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(f"{base}/api/openapi.json", timeout=2).read()
+                return
+            except Exception:
+                time.sleep(0.2)
+        raise RuntimeError("the web server did not start")
+
+    def _browser(self, base: str, pk: int, seconds: float) -> dict[str, Any]:
+        from playwright.sync_api import sync_playwright
+
+        os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        errors: list[str] = []
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                         args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+            page = browser.new_page()
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.goto(f"{base}/accounts/login/")
+            page.fill("#id_username", "nasboard-bench")
+            page.fill("#id_password", "bench-password-123")
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{base}/")
+            start = time.time()
+            page.goto(f"{base}/experiments/{pk}/")
+            page.wait_for_function("window.nasboard && window.nasboard.loaded", timeout=120_000)
+            load_ms = (time.time() - start) * 1000
+            page.wait_for_timeout(seconds * 1000)
+            latencies = page.evaluate("window.nasboard.latencies")
+            browser.close()
+        return {"latencies": latencies, "load_ms": load_ms, "errors": errors}

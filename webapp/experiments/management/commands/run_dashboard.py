@@ -1,0 +1,71 @@
+"""`python manage.py run_dashboard`: what `make run` starts: migrations, a demo user, workers, the web server.
+
+Without DATABASE_URL / REDIS_URL it runs on SQLite and kombu's filesystem broker, so a
+fresh machine needs no server; with them it uses PostgreSQL and Redis.
+"""
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+
+class Command(BaseCommand):
+    help = "Migrate, create the demo user, start the workers and the web server, print the URL."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--no-worker", action="store_true", help="only the web server")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        host, port = options["host"], options["port"]
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, port))
+            except OSError as exc:
+                raise CommandError(f"cannot listen on {host}:{port} ({exc.strerror}); pass --port or stop what uses it") from None
+        call_command("migrate", interactive=False, verbosity=0)
+        settings.NASBOARD_ARTIFACT_DIR.mkdir(parents=True, exist_ok=True)
+        settings.NASBOARD_DATA_DIR.mkdir(parents=True, exist_ok=True)
+        db = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+        broker = "redis" if settings.REDIS_URL else "filesystem (no server needed)"
+        procs: list[subprocess.Popen[bytes]] = []
+        if not options["no_worker"]:
+            procs.append(subprocess.Popen([sys.executable, "manage.py", "start_workers", "--cpu-workers", "1"], cwd=settings.BASE_DIR))
+        procs.append(subprocess.Popen([sys.executable, "manage.py", "runserver", f"{host}:{port}", "--noreload", "--skip-checks"],
+                                      cwd=settings.BASE_DIR))
+        self.stdout.write("")
+        self.stdout.write("NASBoard is starting")
+        self.stdout.write(f"  database: {db}   broker: {broker}")
+        call_command("demo_user", stdout=self.stdout)
+        self.stdout.write(f"  open http://{host}:{port}/   (Ctrl-C stops the server and the workers)")
+        self.stdout.write("")
+
+        stopped = False
+
+        def stop(signum: int, _frame: Any) -> None:
+            nonlocal stopped
+            if stopped:
+                return
+            stopped = True
+            for p in procs:
+                if p.poll() is None:
+                    p.send_signal(signal.SIGTERM)
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        while any(p.poll() is None for p in procs):
+            if any(p.poll() is not None for p in procs):
+                stop(signal.SIGTERM, None)  # one part died: stop the rest rather than half-run
+            time.sleep(0.5)
+        for p in procs:
+            p.wait()

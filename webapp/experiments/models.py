@@ -1,0 +1,186 @@
+"""Experiments, the events their runs emit, their results, and API tokens."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class Status(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    FINISHED = "finished", "Finished"
+    CANCELLED = "cancelled", "Cancelled"
+    FAILED = "failed", "Failed"
+
+
+ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
+ENDED_STATUSES = (Status.FINISHED, Status.CANCELLED, Status.FAILED)
+RESUMABLE_STATUSES = (Status.CANCELLED, Status.FAILED)
+
+
+class Experiment(models.Model):
+    """One search run. Progress fields are a summary kept by the event sink for cheap list pages."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="experiments")
+    name = models.CharField(max_length=200)
+    #: the validated engine config, defaults filled in (``data_dir`` is added by the worker)
+    config = models.JSONField()
+    space = models.CharField(max_length=50, db_index=True)
+    optimizer = models.CharField(max_length=50, db_index=True)
+    dataset = models.CharField(max_length=50, db_index=True)
+    seed = models.IntegerField()
+    device_requested = models.CharField(max_length=20, help_text="auto, cpu or cuda, from the config")
+    queue = models.CharField(max_length=80, help_text="the Celery queue the run was sent to")
+
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    error = models.TextField(blank=True, help_text="why the run failed")
+    cancel_requested = models.BooleanField(default=False)
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True, help_text="first time a worker started it")
+    ended_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    device = models.CharField(max_length=50, blank=True, help_text="the device the run used")
+    worker = models.CharField(max_length=200, blank=True, help_text="the Celery worker that runs or ran it")
+    attempts = models.PositiveIntegerField(default=0, help_text="worker starts of this run; a user's resume resets it")
+    #: bumped each time a message is sent; a message with an older number is stale and ignored
+    dispatch = models.PositiveIntegerField(default=0)
+
+    epochs = models.PositiveIntegerField(default=0)
+    epochs_done = models.PositiveIntegerField(default=0)
+    step = models.PositiveIntegerField(default=0)
+    steps_per_epoch = models.PositiveIntegerField(default=0)
+    best_val_acc = models.FloatField(null=True, blank=True)
+    last_val_acc = models.FloatField(null=True, blank=True)
+    seconds_per_epoch = models.FloatField(null=True, blank=True, help_text="mean of completed epochs")
+    last_seq = models.PositiveIntegerField(default=0)
+    #: bumped whenever stored events are dropped (a resume rewinds, a fresh start); live pages reload then
+    history_rev = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["owner", "status"]), models.Index(fields=["status", "heartbeat_at"])]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.name}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    @property
+    def is_resumable(self) -> bool:
+        return self.status in RESUMABLE_STATUSES
+
+    @property
+    def progress(self) -> float:
+        """Fraction done, from completed epochs plus the steps of the current one."""
+        if self.status == Status.FINISHED:
+            return 1.0
+        if not self.epochs:
+            return 0.0
+        partial = self.step / self.steps_per_epoch if self.steps_per_epoch else 0.0
+        return max(0.0, min(1.0, (self.epochs_done + min(partial, 1.0)) / self.epochs))
+
+    @property
+    def duration(self) -> timedelta | None:
+        if not self.started_at:
+            return None
+        end = self.ended_at or timezone.now()
+        return end - self.started_at
+
+    @property
+    def eta_seconds(self) -> float | None:
+        """Remaining time from the mean epoch time; None before an epoch has finished."""
+        if not self.is_active or not self.seconds_per_epoch or not self.epochs:
+            return None
+        partial = min(self.step / self.steps_per_epoch, 1.0) if self.steps_per_epoch else 0.0
+        return max(0.0, (self.epochs - self.epochs_done - partial) * self.seconds_per_epoch)
+
+    def progress_dict(self) -> dict[str, Any]:
+        return {
+            "epoch": self.epochs_done,
+            "epochs": self.epochs,
+            "step": self.step,
+            "steps_per_epoch": self.steps_per_epoch,
+            "fraction": round(self.progress, 4),
+            "eta_seconds": None if self.eta_seconds is None else round(self.eta_seconds, 1),
+            "best_val_acc": self.best_val_acc,
+        }
+
+
+class Event(models.Model):
+    """One event of a run, numbered by the engine; (experiment, seq) is unique so replays upsert."""
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="events")
+    seq = models.PositiveIntegerField()
+    type = models.CharField(max_length=30, db_index=True)
+    payload = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["experiment", "seq"]
+        constraints = [models.UniqueConstraint(fields=["experiment", "seq"], name="unique_event_seq")]
+
+    def __str__(self) -> str:
+        return f"{self.experiment_id}#{self.seq} {self.type}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.payload, "seq": self.seq, "type": self.type}
+
+
+class Result(models.Model):
+    """What a finished search found."""
+
+    experiment = models.OneToOneField(Experiment, on_delete=models.CASCADE, related_name="result")
+    genotype = models.JSONField()
+    train_acc = models.FloatField(null=True, blank=True)
+    val_acc = models.FloatField(null=True, blank=True)
+    best_val_acc = models.FloatField(null=True, blank=True)
+    train_loss = models.FloatField(null=True, blank=True)
+    val_loss = models.FloatField(null=True, blank=True)
+    params = models.BigIntegerField(null=True, blank=True, help_text="parameters of the search network")
+    arch_params = models.BigIntegerField(null=True, blank=True)
+    flops = models.BigIntegerField(null=True, blank=True, help_text="when the engine reports them")
+    epochs_completed = models.PositiveIntegerField(default=0)
+    #: artifact name -> path on the shared artifact folder
+    artifacts = models.JSONField(default=dict)
+    #: the engine's full result.json
+    raw = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now)
+    curated = models.BooleanField(default=False, help_text="marked by staff as worth keeping")
+    notes = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"result of {self.experiment}"
+
+
+def hash_token(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+class ApiToken(models.Model):
+    """A per-user API token; only its hash is stored, the key is shown once."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, blank=True)
+    key_hash = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=8, help_text="first characters, to tell tokens apart")
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user})"
+
+    @classmethod
+    def issue(cls, user: Any, name: str = "") -> tuple["ApiToken", str]:
+        key = "nb_" + secrets.token_urlsafe(32)
+        token = cls.objects.create(user=user, name=name, key_hash=hash_token(key), prefix=key[:8])
+        return token, key

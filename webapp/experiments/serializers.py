@@ -1,0 +1,58 @@
+"""Experiments and results as plain JSON-ready dicts (for the API and the live page)."""
+from __future__ import annotations
+
+from typing import Any
+
+from webapp.experiments.models import Experiment, Result
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value else None
+
+
+def result_to_dict(result: Result | None) -> dict[str, Any] | None:
+    if result is None:
+        return None
+    data = {
+        "genotype": result.genotype,
+        "train_acc": result.train_acc,
+        "val_acc": result.val_acc,
+        "best_val_acc": result.best_val_acc,
+        "train_loss": result.train_loss,
+        "val_loss": result.val_loss,
+        "params": result.params,
+        "arch_params": result.arch_params,
+        "epochs_completed": result.epochs_completed,
+        "artifacts": sorted(result.artifacts or {}),
+    }
+    if result.flops is not None:
+        data["flops"] = result.flops
+    return data
+
+
+def experiment_to_dict(exp: Experiment, with_result: bool = True) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": exp.pk,
+        "name": exp.name,
+        "owner": exp.owner.get_username(),
+        "status": exp.status,
+        "error": exp.error or None,
+        "cancel_requested": exp.cancel_requested,
+        "config": exp.config,
+        "space": exp.space,
+        "optimizer": exp.optimizer,
+        "dataset": exp.dataset,
+        "seed": exp.seed,
+        "device_requested": exp.device_requested,
+        "device": exp.device or None,
+        "worker": exp.worker or None,
+        "attempts": exp.attempts,
+        "created_at": _iso(exp.created_at),
+        "started_at": _iso(exp.started_at),
+        "ended_at": _iso(exp.ended_at),
+        "progress": exp.progress_dict(),
+        "last_seq": exp.last_seq,
+    }
+    if with_result:
+        data["result"] = result_to_dict(Result.objects.filter(experiment=exp).first())
+    return data

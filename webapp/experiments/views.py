@@ -1,0 +1,141 @@
+"""HTML pages. Thin: read through selectors, act through services, validate with forms."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from webapp.experiments import selectors, services
+from webapp.experiments.forms import ExperimentForm
+from webapp.experiments.models import Result, Status
+from webapp.experiments.serializers import experiment_to_dict
+
+PAGE_SIZE = 20
+
+
+@login_required
+def experiment_list(request: HttpRequest) -> HttpResponse:
+    filters = selectors.list_filters_from(request.GET)
+    page = Paginator(selectors.filtered_experiments(request.user, filters), PAGE_SIZE).get_page(request.GET.get("page"))
+    params = request.GET.copy()
+    params.pop("page", None)
+    sort_params = request.GET.copy()
+    sort_params.pop("sort", None)
+    sort_params.pop("page", None)
+    return render(
+        request,
+        "experiments/list.html",
+        {
+            "page": page,
+            "filters": filters,
+            "facets": selectors.facet_values(request.user),
+            "statuses": Status.choices,
+            "query": params.urlencode(),
+            "sort_query": sort_params.urlencode(),
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def experiment_new(request: HttpRequest) -> HttpResponse:
+    form = ExperimentForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            exp = services.create_experiment(request.user, form.cleaned_data["name"], form.config())
+        except services.ExperimentInvalid as exc:
+            for key, message in exc.errors.items():
+                form.add_error(key if key in form.fields else None, message)
+        except services.BrokerUnavailable as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Experiment #{exp.pk} “{exp.name}” is queued.")
+            return redirect("experiments:detail", pk=exp.pk)
+    # an invalid form is shown again with its messages (200, as browsers expect for a page to fix)
+    return render(request, "experiments/new.html", {"form": form})
+
+
+def _genotype_text(genotype: Any) -> str:
+    """NAS-Bench-201 genotypes are strings already; DARTS ones are shown as JSON."""
+    return genotype if isinstance(genotype, str) else json.dumps(genotype)
+
+
+@login_required
+def experiment_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    exp = selectors.get_experiment(request.user, pk)
+    result = Result.objects.filter(experiment=exp).first()
+    page_config = {
+        "id": exp.pk,
+        "eventsUrl": reverse("api:events", args=[exp.pk]),
+        "detailUrl": reverse("api:detail", args=[exp.pk]),
+        "pollMs": settings.NASBOARD_POLL_MS,
+        "experiment": experiment_to_dict(exp, with_result=False),
+    }
+    return render(
+        request,
+        "experiments/detail.html",
+        {
+            "exp": exp,
+            "result": result,
+            "genotype_json": _genotype_text(result.genotype) if result else "",
+            "page_config": page_config,
+            "config_json": json.dumps(exp.config, indent=2),
+        },
+    )
+
+
+@login_required
+@require_POST
+def experiment_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    exp = selectors.get_experiment(request.user, pk)
+    try:
+        exp = services.cancel_experiment(exp)
+    except services.ActionRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        if exp.status == Status.CANCELLED:
+            messages.success(request, f"Experiment #{exp.pk} was cancelled before it started.")
+        else:
+            messages.success(request, f"Experiment #{exp.pk} will stop at its next step.")
+    return redirect("experiments:detail", pk=exp.pk)
+
+
+@login_required
+@require_POST
+def experiment_resume(request: HttpRequest, pk: int) -> HttpResponse:
+    exp = selectors.get_experiment(request.user, pk)
+    try:
+        services.resume_experiment(exp)
+    except services.ActionRefused as exc:
+        messages.error(request, str(exc))
+    except services.ExperimentInvalid as exc:
+        messages.error(request, "; ".join(exc.errors.values()))
+    except services.BrokerUnavailable as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Experiment #{exp.pk} is queued again; it continues from its last checkpoint.")
+    return redirect("experiments:detail", pk=exp.pk)
+
+
+@login_required
+def experiment_artifact(request: HttpRequest, pk: int, name: str) -> HttpResponse:
+    """Download one of a run's artifact files (only the names the result lists)."""
+    exp = selectors.get_experiment(request.user, pk)
+    result = Result.objects.filter(experiment=exp).first()
+    path: Any = (result.artifacts or {}).get(name) if result else None
+    if not path:
+        raise Http404("no such artifact")
+    from pathlib import Path
+
+    file = Path(path)
+    if not file.is_file():
+        raise Http404("the artifact file is gone from the artifact folder")
+    return FileResponse(file.open("rb"), as_attachment=True, filename=f"experiment-{exp.pk}-{name}")

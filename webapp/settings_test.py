@@ -1,0 +1,30 @@
+"""Settings for the test suite: the machine's PostgreSQL and Redis, isolated per test run.
+
+Each run gets its own test database name, Redis key prefix and queue names, so two runs
+(or a developer's dashboard) on the same servers never see each other's tasks.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+
+RUN_ID = os.environ.setdefault("NASBOARD_TEST_RUN_ID", f"{os.getpid()}")
+os.environ["DATABASE_URL"] = os.environ.get("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+os.environ["REDIS_URL"] = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+os.environ["NASBOARD_REDIS_PREFIX"] = f"nasboard-test-{RUN_ID}:"
+os.environ["NASBOARD_QUEUE_PREFIX"] = f"t{RUN_ID}-"
+os.environ.setdefault("NASBOARD_ARTIFACT_DIR", tempfile.mkdtemp(prefix=f"nasboard-artifacts-{RUN_ID}-"))
+os.environ.setdefault("NASBOARD_DATA_DIR", os.path.join(tempfile.gettempdir(), "nasboard-test-data"))
+# fast failure detection for the worker-loss tests
+os.environ.setdefault("NASBOARD_HEARTBEAT_SECONDS", "0.5")
+os.environ.setdefault("NASBOARD_HEARTBEAT_TIMEOUT", "6")
+os.environ.setdefault("NASBOARD_REAPER_SECONDS", "1")
+os.environ.setdefault("NASBOARD_POLL_MS", "500")
+
+from webapp.settings import *  # noqa: E402,F401,F403
+from webapp.settings import DATABASES  # noqa: E402
+
+DATABASES["default"]["CONN_MAX_AGE"] = 0
+DATABASES["default"]["TEST"] = {"NAME": f"test_nasboard_{RUN_ID}"}
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
+DEBUG = False

@@ -1,0 +1,23 @@
+"""Top-level URLs: the dashboard pages, the JSON API under /api/, the admin, login."""
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.templatetags.static import static
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+from webapp.experiments.urls import api_urls, pages
+
+admin.site.site_header = "NASBoard administration"
+admin.site.site_title = "NASBoard admin"
+
+urlpatterns = [
+    path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
+    path("admin/", admin.site.urls),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("api/", include(api_urls)),
+    path("", include(pages)),
+]
+
+handler404 = "webapp.errors.page_not_found"
+handler500 = "webapp.errors.server_error"
