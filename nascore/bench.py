@@ -5,12 +5,14 @@ few warm-up steps.  ``--impl naive`` measures the straightforward implementation
 DARTS paper (a Python sum of w*op(x) over every op, the zero op included; a fresh copy of
 the model for every unrolled step; full backward passes) so our figures have a baseline;
 ``--compare`` runs both in separate processes, since peak memory is per process.
+``--curvature`` measures one curvature point of RobustDARTS instead (see :func:`measure_curvature`).
 """
 from __future__ import annotations
 
 import argparse
 import copy
 import json
+import math
 import resource
 import subprocess
 import sys
@@ -25,6 +27,7 @@ from nascore.config import validate_config
 from nascore.device import resolve_device
 from nascore.networks.edges import EdgeFactory
 from nascore.ops import build_search_op
+from nascore.networks.layout import use_channels_last
 from nascore.optimizers import get_optimizer
 from nascore.optimizers.base import Batch, StepStats
 from nascore.optimizers.darts import DARTSOptimizer
@@ -123,6 +126,8 @@ def measure(space: str, optimizer: str, order: int, channels: int, layers: int, 
     cls = NaiveDARTS if impl == "naive" else get_optimizer(optimizer)
     opt = cls(space_obj, cfg)
     model = space_obj.build_supernet(opt.edge_factory(), channels, layers, 3, 10).to(device)
+    if impl != "naive" and cfg.channels_last:
+        use_channels_last(model)
     opt.setup(model, device)
 
     def batch_pair() -> tuple[Batch, Batch]:
@@ -130,11 +135,13 @@ def measure(space: str, optimizer: str, order: int, channels: int, layers: int, 
         return mk(), mk()
 
     batches = [batch_pair() for _ in range(2)]
+    resident = peak_memory_mb(device)  # CPU: the process's peak before any step
     for i in range(warmup):
         opt.step(*batches[i % 2])
     if device.type == "cuda":
         torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
+        resident = torch.cuda.memory_allocated(device) / 2**20  # weights, gradients, optimizer states
     start = time.perf_counter()
     for i in range(steps):
         opt.step(*batches[i % 2])
@@ -144,16 +151,140 @@ def measure(space: str, optimizer: str, order: int, channels: int, layers: int, 
     return {"impl": impl, "space": space, "optimizer": optimizer, "order": order, "channels": channels,
             "layers": layers, "batch": batch, "steps": steps, "device": str(device),
             "threads": torch.get_num_threads(), "ms_per_step": round(1000 * elapsed / steps, 2),
-            "peak_mem_mb": round(peak_memory_mb(device), 1)}
+            "peak_mem_mb": round(peak_memory_mb(device), 1),
+            # what the steps add on top of what was resident before them (activations, mostly): the figure
+            # that compares methods, free of the process's (CPU) or the model's (GPU) fixed share
+            "step_mem_mb": round(peak_memory_mb(device) - resident, 1)}
+
+
+CURVATURE_DEFAULTS = {"channels": 8, "layers": 5, "batch": 32}
+STEP_DEFAULTS = {"channels": 16, "layers": 8, "batch": 64}
+#: CIFAR-10's training set split in halves for search, as DARTS does: the weight half has 25,000 images
+SEARCH_SPLIT_EXAMPLES = 25_000
+
+
+def _timed(fn: Any, device: torch.device) -> tuple[Any, float]:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    out = fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return out, 1000 * (time.perf_counter() - start)
+
+
+def measure_curvature(space: str = "darts", channels: int = 8, layers: int = 5, batch: int = 32, image_size: int = 32,
+                      in_channels: int = 3, search_steps: int = 3, warmup: int = 1, steps_per_epoch: int | None = None,
+                      device_name: str = "auto", tol: float = 1e-3, max_iter: int = 50, trace_samples: int = 8,
+                      full_method: str = "hvp", seed: int = 0) -> dict[str, Any]:
+    """What one curvature point costs (RobustDARTS): the dominant eigenvalue of the validation-loss Hessian
+    w.r.t. the architecture parameters by Lanczos (and by power iteration), against the full Hessian
+    (``full_method``: one Hessian-vector product per parameter, ``hvp``, or ``torch.autograd.functional.hessian``,
+    ``autograd``) and its exact largest eigenvalue, and against one epoch of first-order DARTS search
+    (milliseconds per step times ``steps_per_epoch``, by default CIFAR-10's 25,000-image search half).
+
+    Everything on one random ``batch`` of ``in_channels x image_size x image_size`` inputs, 10 classes,
+    supernet in train mode with frozen BN statistics, as the runner measures it.
+    """
+    from nascore.curvature import arch_hessian, compute_curvature, frozen_batch_stats
+
+    if full_method not in ("hvp", "autograd"):
+        raise ValueError(f"--full-method must be hvp or autograd, not {full_method!r}")
+    cfg = validate_config({"space": space, "optimizer": "darts", "channels": channels, "layers": layers,
+                           "batch_size": batch, "device": device_name, "seed": seed})
+    device = resolve_device(device_name)
+    torch.manual_seed(seed)
+    space_obj = get_space(space)
+    opt = get_optimizer("darts")(space_obj, cfg)
+    model = space_obj.build_supernet(opt.edge_factory(), channels, layers, in_channels, 10).to(device)
+    if getattr(cfg, "channels_last", False):  # as the runner builds it
+        use_channels_last(model)
+    opt.setup(model, device)
+    gen = torch.Generator().manual_seed(seed)
+    mk = lambda: (torch.randn(batch, in_channels, image_size, image_size, generator=gen).to(device),  # noqa: E731
+                  torch.randint(0, 10, (batch,), generator=gen).to(device))
+    train, val = mk(), mk()
+    with torch.no_grad():  # a supernet a little way into the search, not at its uniform start
+        for a in opt.arch_parameters():
+            a.copy_(0.5 * torch.randn(a.shape, generator=gen).to(device))
+    batches = [val]
+    dim = sum(a.numel() for a in opt.arch_parameters())
+
+    compute_curvature(opt, batches, seed=seed, max_iter=2, trace_samples=0)  # warm-up
+    res_l, ms_l = _timed(lambda: compute_curvature(opt, batches, seed=seed, method="lanczos", tol=tol,
+                                                   max_iter=max_iter, trace_samples=0), device)
+    res_p, ms_p = _timed(lambda: compute_curvature(opt, batches, seed=seed, method="power", tol=tol,
+                                                   max_iter=max(max_iter, 200), trace_samples=0), device)
+
+    def full() -> tuple[torch.Tensor, int]:
+        with frozen_batch_stats(model):
+            if full_method == "hvp":
+                op = arch_hessian(opt, batches, rng_seed=seed, cache_graphs=True)
+                return op.dense(), op.count
+            shapes = [a.shape for a in opt.arch_parameters()]
+            fixed = {n: p.detach() for n, p in model.named_parameters()}
+
+            def loss(flat: torch.Tensor) -> torch.Tensor:
+                parts = [p.view(s) for p, s in zip(torch.split(flat, [s.numel() for s in shapes]), shapes)]
+                return opt.arch_loss(val, parts, fixed)
+
+            flat = torch.cat([a.detach().reshape(-1) for a in opt.arch_parameters()])
+            return torch.autograd.functional.hessian(loss, flat), dim
+
+    (H, full_hvps), ms_full = _timed(full, device)
+    exact = torch.linalg.eigvalsh(H.double().cpu())
+    exact_max = float(exact[-1])
+    exact_trace = float(torch.trace(H.double()))
+    trace, ms_t = _timed(lambda: compute_curvature(opt, batches, seed=seed, max_iter=1, trace_samples=trace_samples),
+                         device)
+
+    step_ms = measure_step_ms(opt, train, val, search_steps, warmup, device)
+    if steps_per_epoch is None:
+        steps_per_epoch = math.ceil(SEARCH_SPLIT_EXAMPLES / batch)
+        basis = f"CIFAR-10 search split: {SEARCH_SPLIT_EXAMPLES:,} weight-training images at batch {batch}"
+    else:
+        basis = f"{steps_per_epoch} steps of batch {batch} (given)"
+    epoch_ms = step_ms * steps_per_epoch
+    rel = lambda v: abs(v - exact_max) / abs(exact_max) if exact_max else float("nan")  # noqa: E731
+    return {
+        "space": space, "channels": channels, "layers": layers, "batch": batch, "input": [in_channels, image_size,
+                                                                                          image_size],
+        "device": str(device), "threads": torch.get_num_threads(), "arch_params": dim,
+        "eigenvalue": {"method": "lanczos", "value": res_l.eigenvalue, "ms": round(ms_l, 1), "hvps": res_l.hvps,
+                       "converged": res_l.converged, "tol": tol, "relative_error": rel(res_l.eigenvalue)},
+        "power_iteration": {"value": res_p.eigenvalue, "ms": round(ms_p, 1), "hvps": res_p.hvps,
+                            "converged": res_p.converged, "relative_error": rel(res_p.eigenvalue)},
+        "full_hessian": {"method": full_method, "value": exact_max, "min_eigenvalue": float(exact[0]),
+                         "ms": round(ms_full, 1), "hvps": full_hvps},
+        "trace": {"samples": trace_samples, "value": trace.trace, "exact": exact_trace,
+                  "ms": round(ms_t, 1), "hvps": trace.hvps},
+        "speedup_vs_full_hessian": round(ms_full / ms_l, 2),
+        "search_epoch": {"order": 1, "ms_per_step": round(step_ms, 1), "steps_per_epoch": steps_per_epoch,
+                         "ms": round(epoch_ms, 1), "basis": basis},
+        "cost_vs_search_epoch": round(ms_l / epoch_ms, 5),
+    }
+
+
+def measure_step_ms(opt: Any, train: Batch, val: Batch, steps: int, warmup: int, device: torch.device) -> float:
+    """Milliseconds per search step of a set-up optimizer on fixed batches (after ``warmup`` steps)."""
+    for _ in range(warmup):
+        opt.step(train, val)
+
+    def run() -> None:
+        for _ in range(steps):
+            opt.step(train, val)
+
+    _, ms = _timed(run, device)
+    return ms / steps
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--space", default="darts")
     p.add_argument("--optimizer", default="darts")
     p.add_argument("--order", type=int, default=1, choices=(1, 2))
-    p.add_argument("--channels", type=int, default=16)
-    p.add_argument("--layers", type=int, default=8)
-    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--channels", type=int, default=None, help="default 16 (8 with --curvature)")
+    p.add_argument("--layers", type=int, default=None, help="default 8 (5 with --curvature)")
+    p.add_argument("--batch", type=int, default=None, help="default 64 (32 with --curvature)")
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--device", default="auto")
@@ -161,15 +292,39 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="naive: the paper's straightforward implementation, as a baseline")
     p.add_argument("--compare", action="store_true", help="measure ours and naive, each in its own process")
     p.add_argument("--json", action="store_true")
+    c = p.add_argument_group("curvature (RobustDARTS)")
+    c.add_argument("--curvature", action="store_true",
+                   help="cost of one dominant-eigenvalue computation against the full Hessian and a search epoch")
+    c.add_argument("--image-size", type=int, default=32)
+    c.add_argument("--tol", type=float, default=1e-3, help="relative tolerance of the eigenvalue methods")
+    c.add_argument("--max-iter", type=int, default=50)
+    c.add_argument("--trace-samples", type=int, default=8)
+    c.add_argument("--steps-per-epoch", type=int, default=None,
+                   help="search epoch length for the comparison (default: CIFAR-10's 25,000-image search half)")
+    c.add_argument("--full-method", choices=("hvp", "autograd"), default="hvp",
+                   help="full Hessian by one product per parameter, or torch.autograd.functional.hessian")
 
 
 def run_from_args(args: argparse.Namespace) -> int:
+    for name, value in (CURVATURE_DEFAULTS if args.curvature else STEP_DEFAULTS).items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
     for name in ("channels", "layers", "batch", "steps"):
         if getattr(args, name) <= 0:
             raise ValueError(f"--{name} must be a positive integer, not {getattr(args, name)}")
     if args.warmup < 0:
         raise ValueError(f"--warmup must not be negative, not {args.warmup}")
-    if args.compare:
+    if args.curvature:
+        for name in ("image_size", "max_iter"):
+            if getattr(args, name) <= 0:
+                raise ValueError(f"--{name.replace('_', '-')} must be a positive integer, not {getattr(args, name)}")
+        if args.trace_samples < 0 or not 0 < args.tol < 1:
+            raise ValueError("--trace-samples must not be negative and --tol must lie strictly between 0 and 1")
+        report = measure_curvature(args.space, args.channels, args.layers, args.batch, args.image_size,
+                                   search_steps=args.steps, warmup=args.warmup, steps_per_epoch=args.steps_per_epoch,
+                                   device_name=args.device, tol=args.tol, max_iter=args.max_iter,
+                                   trace_samples=args.trace_samples, full_method=args.full_method)
+    elif args.compare:
         rows = []
         for impl in ("naive", "ours"):
             cmd = [sys.executable, "-m", "nascore", "bench", "--json", "--impl", impl]

@@ -19,6 +19,13 @@ SEARCH_FLAGS = {
     "space": str, "optimizer": str, "order": int, "dataset": str, "epochs": int, "batch_size": int,
     "channels": int, "layers": int, "seed": int, "device": str, "data_dir": str, "steps_per_epoch": int,
     "w_lr": float, "alpha_lr": float,
+    # RobustDARTS: --early-stop none|es|ada
+    "curvature_every": int, "curvature_samples": int, "curvature_trace_samples": int, "early_stop": str,
+    "early_stop_window": int, "early_stop_threshold": float, "ada_factor": float, "ada_max_increases": int,
+    # the other one-shot methods: --perturb none|random|adversarial, --drop-path-schedule constant|linear
+    "tau_max": float, "tau_min": float, "pc_k": int, "perturb": str, "perturb_epsilon": float, "perturb_steps": int,
+    "drop_path": float, "drop_path_schedule": str, "derive_samples": int,
+    "eval_steps": int, "population_size": int, "tournament_size": int,
 }
 
 
@@ -157,9 +164,14 @@ def cmd_search(args: argparse.Namespace) -> int:
         metrics = result["metrics"]
         print(f"{outcome.status}: {result['space']} / {result['optimizer']} on {result['dataset']}, "
               f"{result['epochs_completed']} epochs, val acc {metrics.get('val_acc', float('nan')):.4f}")
-        print(f"genotype: {json.dumps(result['genotype'])}")
+        if result.get("early_stop"):
+            print(result["early_stop"]["reason"])
+            print(f"genotype (epoch {result['returned_epoch']}): {json.dumps(result['genotype'])}")
+            print(f"last epoch's genotype: {json.dumps(result['last_genotype'])}")
+        else:
+            print(f"genotype: {json.dumps(result['genotype'])}")
         print(f"results in {out}/ (result.json, events.jsonl, checkpoint.pt)")
-    return EXIT_OK if outcome.status == "finished" else EXIT_CANCELLED
+    return EXIT_CANCELLED if outcome.status == "cancelled" else EXIT_OK
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

@@ -46,6 +46,29 @@ class SearchConfig:
     steps_per_epoch: int | None = None  # cap on steps per epoch (quick runs); None: whole split
     step_log_every: int = 10
     num_workers: int = 0
+    channels_last: bool = True  # NHWC layout: much faster convolutions on CPU
+    # RobustDARTS (nascore.curvature, nascore.early_stopping)
+    curvature_every: int = 1  # epochs between curvature points (dominant Hessian eigenvalue); 0 = off
+    curvature_samples: int = 64  # the first N validation examples (fixed order), in batches of batch_size
+    curvature_trace_samples: int = 4  # Rademacher probes of the Hutchinson trace estimate; 0 = no trace
+    early_stop: str = "none"  # "none", "es" (DARTS-ES: stop) or "ada" (DARTS-ADA: roll back, more weight decay)
+    early_stop_window: int = 5  # k: curvature points averaged on each side of the comparison
+    early_stop_threshold: float = 0.75  # act when mean(earlier k) / mean(last k) falls below this
+    ada_factor: float = 3.0  # DARTS-ADA multiplies the weight decay by this at each trigger
+    ada_max_increases: int = 4  # ... at most this many times (3e-4 * 3**4 = 243e-4, the paper's maximum)
+    # the other one-shot methods (nascore.optimizers)
+    tau_max: float = 10.0  # GDAS: Gumbel temperature at the first epoch ...
+    tau_min: float = 0.1  # ... falling linearly to this at the last
+    pc_k: int = 4  # PC-DARTS: 1/K of each edge's channels go through the ops
+    perturb: str = "none"  # SmoothDARTS: "none", "random" (SDARTS-RS) or "adversarial" (SDARTS-ADV, PGD)
+    perturb_epsilon: float = 0.3  # its radius at the last epoch (rising linearly from 0.03)
+    perturb_steps: int = 7  # PGD steps of the adversarial perturbation
+    drop_path: float = 0.0  # oneshot: probability of dropping each op's output per example
+    drop_path_schedule: str = "constant"  # "constant" (DropPath) or "linear" (ScheduledDropPath: 0 up to drop_path)
+    derive_samples: int = 50  # oneshot, rsws, spos: architectures scored with the one-shot weights to choose one
+    eval_steps: int = 100  # re, rs: training steps of each candidate's short stand-alone training
+    population_size: int = 20  # re: population (the oldest member dies)
+    tournament_size: int = 5  # re: members sampled to pick each parent
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -56,7 +79,8 @@ FIELD_NAMES = [f.name for f in fields(SearchConfig)]
 #: written under other values of these may be resumed (another worker, another data folder)
 PLACEMENT_FIELDS = frozenset({"data_dir", "download", "device", "num_workers"})
 
-_POSITIVE_INTS = ("epochs", "batch_size", "channels", "layers", "steps_per_epoch", "step_log_every")
+_POSITIVE_INTS = ("epochs", "batch_size", "channels", "layers", "steps_per_epoch", "step_log_every",
+                  "curvature_samples", "early_stop_window", "ada_max_increases")
 _POSITIVE_FLOATS = ("w_lr", "alpha_lr", "grad_clip")
 _NON_NEGATIVE_FLOATS = ("w_lr_min", "w_momentum", "w_weight_decay", "alpha_weight_decay")
 
@@ -78,6 +102,9 @@ def choices() -> dict[str, list[str]]:
         "dataset": sorted(DATASETS),
         "device": ["auto", "cpu", "cuda"],
         "order": ["1", "2"],
+        "early_stop": ["none", "es", "ada"],
+        "perturb": ["none", "random", "adversarial"],
+        "drop_path_schedule": ["constant", "linear"],
     }
 
 
@@ -142,18 +169,96 @@ def validate_config(raw: dict[str, Any] | SearchConfig, check_device: bool = Tru
         errors["seed"] = f"seed must be a non-negative integer, not {cfg_dict['seed']!r}"
     if not _is_int(cfg_dict["num_workers"]) or cfg_dict["num_workers"] < 0:
         errors["num_workers"] = f"num_workers must be a non-negative integer, not {cfg_dict['num_workers']!r}"
+    if not isinstance(cfg_dict["channels_last"], bool):
+        errors["channels_last"] = "channels_last must be true or false"
     if not isinstance(cfg_dict["download"], bool):
         errors["download"] = "download must be true or false"
     if not isinstance(cfg_dict["data_dir"], str) or not cfg_dict["data_dir"]:
         errors["data_dir"] = "data_dir must be a folder path"
+    errors.update(_robust_darts_errors(cfg_dict))
+    errors.update(_method_setting_errors(cfg_dict))
     if not errors:
         from nascore.spaces import get_space
 
         space_errors = get_space(cfg_dict["space"]).check_size(cfg_dict["channels"], cfg_dict["layers"])
         errors.update(space_errors)
+        from nascore.optimizers import get_optimizer
+
+        errors.update(get_optimizer(cfg_dict["optimizer"]).config_errors(get_space(cfg_dict["space"]), cfg_dict))
     if errors:
         raise ConfigError(errors)
     return SearchConfig(**cfg_dict)
+
+
+def _robust_darts_errors(cfg: dict[str, Any]) -> dict[str, str]:
+    """Problems with the curvature / early-stopping settings."""
+    errors: dict[str, str] = {}
+    for name in ("curvature_every", "curvature_trace_samples"):
+        value = cfg[name]
+        if not _is_int(value) or value < 0:
+            what = "epochs between curvature points, 0 = off" if name == "curvature_every" else "probes, 0 = no trace"
+            errors[name] = f"{name} must be a non-negative integer ({what}), not {value!r}"
+    mode = cfg["early_stop"]
+    if mode not in ("none", "es", "ada"):
+        errors["early_stop"] = (f"early_stop must be 'none', 'es' (DARTS-ES: stop early) or 'ada' "
+                                f"(DARTS-ADA: adapt the regularization), not {mode!r}")
+    elif mode != "none" and _is_int(cfg["curvature_every"]) and cfg["curvature_every"] == 0:
+        errors["early_stop"] = (f"early_stop {mode!r} watches the curvature: set curvature_every to a positive "
+                                "number of epochs (it is 0, curvature off)")
+    elif mode != "none":
+        from nascore.optimizers import OPTIMIZERS
+        from nascore.optimizers.base import SearchOptimizer
+
+        cls = OPTIMIZERS.get(cfg["optimizer"])
+        if cls is not None and cls.weights_from is SearchOptimizer.weights_from:
+            errors["early_stop"] = (f"the {cfg['optimizer']} optimizer has no continuous architecture parameters "
+                                    "to measure curvature on; early stopping needs them")
+        elif cls is not None and mode == "ada" and cls.set_weight_decay is SearchOptimizer.set_weight_decay:
+            errors["early_stop"] = f"the {cfg['optimizer']} optimizer cannot change its weight decay, which 'ada' needs"
+    threshold = cfg["early_stop_threshold"]
+    if not isinstance(threshold, (int, float)) or isinstance(threshold, bool) or not 0 < threshold < float("inf"):
+        errors["early_stop_threshold"] = (f"early_stop_threshold must be a positive number (the paper: 0.75), "
+                                          f"not {threshold!r}")
+    factor = cfg["ada_factor"]
+    if not isinstance(factor, (int, float)) or isinstance(factor, bool) or not 1 < factor < float("inf"):
+        errors["ada_factor"] = f"ada_factor must be a number greater than 1 (the paper: 3), not {factor!r}"
+    return errors
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+
+
+def _method_setting_errors(cfg: dict[str, Any]) -> dict[str, str]:
+    """Problems with the settings of GDAS, PC-DARTS, SmoothDARTS and one-shot training (each method
+    checks which of them apply to it: ``SearchOptimizer.config_errors``)."""
+    from nascore.optimizers.components.perturb import PERTURBATIONS
+    from nascore.optimizers.components.schedules import DROP_PATH_SCHEDULES
+
+    errors: dict[str, str] = {}
+    for name in ("tau_max", "tau_min"):
+        if not _number(cfg[name]) or not 0 < cfg[name] < float("inf"):
+            errors[name] = f"{name} must be a positive number (GDAS: 10 down to 0.1), not {cfg[name]!r}"
+    if "tau_max" not in errors and "tau_min" not in errors and cfg["tau_min"] > cfg["tau_max"]:
+        errors["tau_min"] = f"tau_min ({cfg['tau_min']}) must not exceed tau_max ({cfg['tau_max']}): the temperature falls"
+    if not _is_int(cfg["pc_k"]) or cfg["pc_k"] <= 0:
+        errors["pc_k"] = f"pc_k must be a positive integer (PC-DARTS: 4), not {cfg['pc_k']!r}"
+    if cfg["perturb"] not in PERTURBATIONS:
+        errors["perturb"] = f"perturb must be one of {', '.join(PERTURBATIONS)}, not {cfg['perturb']!r}"
+    if not _number(cfg["perturb_epsilon"]) or not 0 < cfg["perturb_epsilon"] <= 1:
+        errors["perturb_epsilon"] = (f"perturb_epsilon must be a number in (0, 1] (a radius on weights in [0, 1]; "
+                                     f"SmoothDARTS: 0.3), not {cfg['perturb_epsilon']!r}")
+    if not _is_int(cfg["perturb_steps"]) or cfg["perturb_steps"] <= 0:
+        errors["perturb_steps"] = f"perturb_steps must be a positive integer (SDARTS-ADV: 7), not {cfg['perturb_steps']!r}"
+    if not _number(cfg["drop_path"]) or not 0 <= cfg["drop_path"] < 1:
+        errors["drop_path"] = f"drop_path must be a probability in [0, 1), not {cfg['drop_path']!r}"
+    for name in ("derive_samples", "eval_steps", "population_size", "tournament_size"):
+        if not _is_int(cfg[name]) or cfg[name] <= 0:
+            errors[name] = f"{name} must be a positive integer, not {cfg[name]!r}"
+    if cfg["drop_path_schedule"] not in DROP_PATH_SCHEDULES:
+        errors["drop_path_schedule"] = (f"drop_path_schedule must be one of {', '.join(DROP_PATH_SCHEDULES)}, "
+                                        f"not {cfg['drop_path_schedule']!r}")
+    return errors
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:

@@ -276,16 +276,21 @@ def arch_hessian(optimizer: Any, batches: Sequence[Batch], rng_seed: int | None 
 
 
 def compute_curvature(optimizer: Any, batches: Sequence[Batch], *, seed: int = 0, method: str = "lanczos",
-                      tol: float = 1e-3, max_iter: int = 50, trace_samples: int = 8,
-                      cache_graphs: bool = False) -> CurvatureResult:
+                      tol: float = 1e-3, max_iter: int = 50, trace_samples: int = 4,
+                      cache_graphs: bool | None = None) -> CurvatureResult:
     """Dominant eigenvalue (and Hutchinson trace) of the validation-loss Hessian in architecture space.
 
     ``batches``: the fixed validation subset (:func:`fixed_subset`); ``seed`` fixes the start
-    and probe vectors and the noise of stochastic ops.  The model ends in the mode it started
-    in, with the same weights, buffers and gradients; the global RNG is left as it was.
+    and probe vectors and the noise of stochastic ops.  ``cache_graphs`` (see :class:`ArchHessian`;
+    the same values either way): by default on a CPU, where memory is plentiful and every saved pass
+    counts, and on a GPU when the subset is one batch (then caching costs no extra peak memory).
+    The model ends in the mode it started in, with the same weights, buffers and gradients; the
+    global RNG is left as it was.
     """
     if method not in METHODS:
         raise ValueError(f"unknown curvature method {method!r}; choose one of: {', '.join(METHODS)}")
+    if cache_graphs is None:
+        cache_graphs = len(batches) == 1 or all(x.device.type == "cpu" for x, _ in batches)
     started = time.perf_counter()
     generator = torch.Generator().manual_seed(int(seed))
     with frozen_batch_stats(optimizer.model):

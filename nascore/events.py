@@ -84,9 +84,74 @@ class ArchDistribution(Event):
 
 @dataclass
 class GenotypeDerived(Event):
+    """``skip_connections``/``parameter_free``: counts per cell type of the picked cell (the collapse symptom)."""
+
     epoch: int
     genotype: Any
+    skip_connections: dict | None = None
+    parameter_free: dict | None = None
     type: str = field(init=False, default="genotype")
+
+
+@dataclass
+class Curvature(Event):
+    """Dominant eigenvalue (and Hutchinson trace; None when not estimated) of the Hessian of the validation
+    loss w.r.t. the architecture parameters, on a fixed validation subset of ``samples`` examples.
+
+    ``round``: regularization changes (DARTS-ADA) made before this point; ``iterations``: Hessian-vector
+    products spent on the eigenvalue, ``hvps`` in all; ``converged``: the method's tolerance was met.
+    """
+
+    epoch: int
+    eigenvalue: float
+    trace: float | None
+    round: int = 0
+    method: str = "lanczos"
+    iterations: int = 0
+    hvps: int = 0
+    converged: bool = True
+    samples: int = 0
+    seconds: float = 0.0
+    type: str = field(init=False, default="curvature")
+
+
+@dataclass
+class EarlyStop(Event):
+    """DARTS-ES stopped the search at ``trigger_epoch`` and returns the architecture of ``returned_epoch``.
+
+    ``earlier``/``later``: mean dominant eigenvalue over the ``window`` points before the last ``window``
+    and over the last ``window``; the search stops when ``ratio`` = earlier / later < ``threshold``.
+    """
+
+    trigger_epoch: int
+    returned_epoch: int
+    earlier: float
+    later: float
+    ratio: float
+    window: int
+    threshold: float
+    reason: str
+    genotype: Any = None
+    type: str = field(init=False, default="early_stop")
+
+
+@dataclass
+class RegularizationChange(Event):
+    """DARTS-ADA: at ``trigger_epoch`` the search went back to ``restored_epoch`` and multiplied ``parameter``
+    from ``old`` to ``new`` (change ``increase`` of at most ``max_increases``)."""
+
+    trigger_epoch: int
+    restored_epoch: int
+    parameter: str
+    old: float
+    new: float
+    increase: int
+    max_increases: int
+    earlier: float
+    later: float
+    ratio: float
+    reason: str
+    type: str = field(init=False, default="regularization_change")
 
 
 @dataclass
@@ -105,7 +170,7 @@ class LogMessage(Event):
 
 @dataclass
 class RunFinished(Event):
-    status: str  # "finished" or "cancelled"
+    status: str  # "finished", "cancelled" or "stopped_early" (DARTS-ES)
     epoch: int
     result: dict
     type: str = field(init=False, default="finished")

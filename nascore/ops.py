@@ -150,6 +150,28 @@ register_op("nor_conv_1x1")(lambda C, stride, affine: ReLUConvBN(C, C, 1, stride
 register_op("nor_conv_3x3")(lambda C, stride, affine: ReLUConvBN(C, C, 3, stride, 1, affine))
 
 
+def starts_with_relu(module: nn.Module) -> bool:
+    """Whether ``module`` is a Sequential whose first layer (at any depth) is a ReLU.
+
+    Every conv op of DARTS starts with a ReLU of the same input; a mixed op computes that ReLU
+    once per edge and runs the rest with :func:`forward_after_relu` (the same result, fewer
+    kernels and fewer saved activations).
+    """
+    if not isinstance(module, nn.Sequential) or len(module) == 0:
+        return False
+    return isinstance(module[0], nn.ReLU) or starts_with_relu(module[0])
+
+
+def forward_after_relu(module: nn.Sequential, relu_x: torch.Tensor) -> torch.Tensor:
+    """``module(x)`` given ``relu_x = relu(x)``, for a module where :func:`starts_with_relu` holds."""
+    layers = iter(module)
+    first = next(layers)
+    x = relu_x if isinstance(first, nn.ReLU) else forward_after_relu(first, relu_x)
+    for layer in layers:
+        x = layer(x)
+    return x
+
+
 def build_search_op(name: str, C: int, stride: int, pool_bn: bool) -> nn.Module:
     """An op as it sits in a one-shot supernet: no affine BN, and (DARTS) a BN after pools
     so that parameter-free ops are on the same scale as the convs they compete with."""

@@ -5,8 +5,10 @@ a config, an output folder, any number of event sinks and a stop check called ev
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,11 +18,15 @@ import torch
 from torch.nn import functional as F
 
 from nascore import checkpoint as ckpt
-from nascore.config import PLACEMENT_FIELDS, SearchConfig, validate_config
+from nascore.config import PLACEMENT_FIELDS, SearchConfig, defaults, validate_config
+from nascore.curvature import compute_curvature, fixed_subset
 from nascore.data import search_loaders
 from nascore.device import resolve_device
-from nascore.events import (ArchDistribution, CheckpointSaved, EpochMetrics, EventBus, GenotypeDerived, JsonlSink,
-                            LogMessage, RunFailed, RunFinished, RunStarted, StepMetrics)
+from nascore.early_stopping import collapse_counts, should_stop
+from nascore.events import (ArchDistribution, CheckpointSaved, Curvature, EarlyStop, EpochMetrics, EventBus,
+                            GenotypeDerived, JsonlSink, LogMessage, RegularizationChange, RunFailed, RunFinished,
+                            RunStarted, StepMetrics)
+from nascore.networks.layout import use_channels_last
 from nascore.optimizers import get_optimizer
 from nascore.optimizers.base import SearchOptimizer
 from nascore.spaces import get_space
@@ -29,6 +35,12 @@ from nascore.versions import package_versions
 CHECKPOINT = "checkpoint.pt"
 EVENTS = "events.jsonl"
 RESULT = "result.json"
+SNAPSHOTS = "snapshots"  # DARTS-ADA: the states of recent curvature points it may roll back to
+STOPPED_EARLY = "stopped_early"
+#: Lanczos stops when the residual of its largest Ritz value is below this fraction of it (eigenvalue
+#: error well under 0.1%), or after CURVATURE_MAX_ITER Hessian-vector products
+CURVATURE_TOL = 1e-3
+CURVATURE_MAX_ITER = 30
 
 ProgressCallback = Callable[[int, int, int, float], None]  # epoch, step, steps_per_epoch, loss
 
@@ -38,13 +50,19 @@ def _search_settings(config: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in config.items() if k not in PLACEMENT_FIELDS}
 
 
+def _curvature_seed(seed: int, epoch: int) -> int:
+    """The seed of the curvature point at ``epoch``: independent of the global RNG, the same on a resume."""
+    digest = hashlib.sha256(f"nascore.curvature:{int(seed)}:{int(epoch)}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & (2**62 - 1)
+
+
 class SearchFailed(RuntimeError):
     """The search could not go on (an exception, a NaN loss); the message says why."""
 
 
 @dataclass
 class RunOutcome:
-    status: str  # "finished" or "cancelled"
+    status: str  # "finished", "cancelled" or "stopped_early" (DARTS-ES)
     result: dict[str, Any]
     out_dir: Path
 
@@ -78,12 +96,29 @@ class SearchRun:
         spec = self.data.spec
         self.model = self.space.build_supernet(self.optimizer.edge_factory(), self.channels, self.layers,
                                                spec.in_channels, spec.num_classes).to(self.device)
+        if self.cfg.channels_last:
+            use_channels_last(self.model)
         self.optimizer.setup(self.model, self.device)
+        # curvature where the method has continuous architecture parameters (config checks early_stop needs them)
+        self.curvature_on = (self.cfg.curvature_every > 0 and bool(self.optimizer.arch_parameters())
+                             and type(self.optimizer).weights_from is not SearchOptimizer.weights_from)
+        self._curvature_batches: list[tuple[torch.Tensor, torch.Tensor]] | None = None
         self.out.mkdir(parents=True, exist_ok=True)
         self.bus = EventBus([JsonlSink(self.out / EVENTS), *sinks])
         self.epoch = 0
-        self.history: dict[str, Any] = {"best_val_acc": None, "last": {}}
+        self.history: dict[str, Any] = self.fresh_history()
         self.started = time.time()
+
+    def fresh_history(self) -> dict[str, Any]:
+        """What a checkpoint carries besides the states: metrics, the curvature trajectory, the per-epoch
+        architectures (early stopping returns an earlier one), the early stop and the regularization changes."""
+        return {"best_val_acc": None, "last": {},
+                "curvature": [],  # points of the current trajectory: {epoch, eigenvalue, trace, round}
+                "discarded": [],  # DARTS-ADA: points of epochs it rolled back
+                "archive": {},  # epoch -> {"genotype", "alphas"}
+                "early_stop": None,
+                "regularization": {"weight_decay": self.optimizer.weight_decay(), "increases": 0, "changes": [],
+                                   "window_start": 0}}
 
     # ---- checkpoints ----------------------------------------------------------------
     def save_checkpoint(self) -> Path:
@@ -98,6 +133,10 @@ class SearchRun:
             "rng": ckpt.rng_state(),
             "history": self.history,
         }
+        if self.wants_snapshot():
+            self.snapshot_path(self.epoch).parent.mkdir(exist_ok=True)
+            ckpt.save_atomic(state, self.snapshot_path(self.epoch))  # before the checkpoint that may need it
+            self.prune_snapshots()
         ckpt.save_atomic(state, path)
         self.bus.emit(CheckpointSaved(epoch=self.epoch, path=str(path)))
         return path
@@ -107,14 +146,14 @@ class SearchRun:
         if not path.exists():
             return False
         state = ckpt.load(path, map_location=self.device)
-        if _search_settings(state["config"]) != _search_settings(self.cfg.to_dict()):
+        if _search_settings({**defaults(), **state["config"]}) != _search_settings(self.cfg.to_dict()):
             raise SearchFailed(f"the checkpoint in {self.out} was written with another config; "
                                "use a new output folder or resume=False")
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.data.load_state_dict(state["data"])
         ckpt.set_rng_state(state["rng"])
-        self.history = state["history"]
+        self.history = {**self.fresh_history(), **state["history"]}
         self.epoch = state["epoch"]
         self.bus.rewind(state["seq"])
         return True
@@ -122,6 +161,7 @@ class SearchRun:
     def clear_outputs(self) -> None:
         for name in (CHECKPOINT, EVENTS, RESULT):
             (self.out / name).unlink(missing_ok=True)
+        shutil.rmtree(self.out / SNAPSHOTS, ignore_errors=True)
 
     # ---- the loop -------------------------------------------------------------------
     def run(self, resume: bool = True) -> RunOutcome:
@@ -131,10 +171,13 @@ class SearchRun:
         self.bus.emit(RunStarted(config=self.cfg.to_dict(), versions=package_versions(), device=str(self.device),
                                  epochs=self.cfg.epochs, steps_per_epoch=self.steps_per_epoch,
                                  start_epoch=self.epoch, resumed=resumed))
+        if self.cfg.curvature_every and not self.curvature_on:
+            self.bus.emit(LogMessage(level="info", message=f"no curvature points: the {self.cfg.optimizer} optimizer "
+                                                           "has no continuous architecture parameters"))
         try:
             if not resumed:
                 self.emit_architecture()
-            while self.epoch < self.cfg.epochs:
+            while self.epoch < self.cfg.epochs and not self.history["early_stop"]:
                 if not self.train_epoch():
                     return self.finish("cancelled")
         except SearchFailed as exc:
@@ -144,7 +187,7 @@ class SearchRun:
             reason = f"{type(exc).__name__}: {exc}"
             self.bus.emit(RunFailed(epoch=self.epoch, reason=reason))
             raise SearchFailed(reason) from exc
-        return self.finish("finished")
+        return self.finish(STOPPED_EARLY if self.history["early_stop"] else "finished")
 
     def train_epoch(self) -> bool:
         """One epoch; False if the stop check asked to stop."""
@@ -176,7 +219,8 @@ class SearchRun:
         self.bus.emit(EpochMetrics(epoch=self.epoch, epochs=self.cfg.epochs, train_loss=train_loss, train_acc=train_acc,
                                    val_loss=val_loss, val_acc=val_acc, lr=lr, seconds=time.time() - started))
         self.emit_architecture()
-        self.save_checkpoint()
+        if not self.curvature_point():  # a DARTS-ADA rollback saves its own checkpoint
+            self.save_checkpoint()
         return True
 
     @torch.no_grad()
@@ -201,7 +245,133 @@ class SearchRun:
     def emit_architecture(self) -> None:
         self.bus.emit(ArchDistribution(epoch=self.epoch, kind=self.optimizer.distribution_kind,
                                        cells=self.distribution_payload()))
-        self.bus.emit(GenotypeDerived(epoch=self.epoch, genotype=self.optimizer.derive()))
+        genotype = self.optimizer.derive()
+        self.history["archive"][self.epoch] = {"genotype": genotype, "metrics": dict(self.history["last"]),
+                                               "alphas": {ct: tensor_rows(p) for ct, p in self.optimizer.distribution().items()}}
+        self.bus.emit(GenotypeDerived(epoch=self.epoch, genotype=genotype, **_collapse_or_none(genotype)))
+
+    # ---- curvature, DARTS-ES, DARTS-ADA ---------------------------------------------
+    def curvature_batches(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """The fixed validation subset: the first ``curvature_samples`` examples in the split's fixed order."""
+        if self._curvature_batches is None:
+            self._curvature_batches = fixed_subset(self.data.val_batches(), self.cfg.curvature_samples,
+                                                   self.cfg.batch_size)
+        return self._curvature_batches
+
+    def curvature_point(self) -> bool:
+        """Measure the curvature if this epoch is a curvature point, then let DARTS-ES / -ADA act on it.
+
+        Returns True when DARTS-ADA rolled the run back (and saved the checkpoint of the restored state).
+        """
+        if not self.curvature_on or self.epoch % self.cfg.curvature_every:
+            return False
+        res = compute_curvature(self.optimizer, self.curvature_batches(), seed=_curvature_seed(self.cfg.seed, self.epoch),
+                                tol=CURVATURE_TOL, max_iter=CURVATURE_MAX_ITER,
+                                trace_samples=self.cfg.curvature_trace_samples)
+        reg = self.history["regularization"]
+        finite = lambda v: v if v is not None and math.isfinite(v) else None  # noqa: E731  (JSON has no NaN)
+        eigenvalue, trace = finite(res.eigenvalue), finite(res.trace)
+        self.history["curvature"].append({"epoch": self.epoch, "eigenvalue": eigenvalue, "trace": trace,
+                                          "round": reg["increases"]})
+        self.bus.emit(Curvature(epoch=self.epoch, eigenvalue=eigenvalue, trace=trace, round=reg["increases"],
+                                method=res.method, iterations=res.iterations, hvps=res.hvps, converged=res.converged,
+                                samples=res.samples, seconds=res.seconds))
+        mode = self.cfg.early_stop
+        if mode == "none" or (mode == "ada" and reg["increases"] >= self.cfg.ada_max_increases):
+            return False
+        points = [p for p in self.history["curvature"] if p["epoch"] > reg["window_start"]]
+        decision = should_stop([p["eigenvalue"] for p in points], self.cfg.early_stop_window,
+                               self.cfg.early_stop_threshold, epochs=[p["epoch"] for p in points])
+        if not decision.stop:
+            return False
+        back = points[decision.return_index]["epoch"]
+        if mode == "es":
+            self.stop_early(decision, back)
+            return False
+        self.roll_back(decision, back)
+        return True
+
+    def stop_early(self, decision: Any, back: int) -> None:
+        info = {"trigger_epoch": self.epoch, "returned_epoch": back, "earlier": decision.earlier,
+                "later": decision.later, "ratio": decision.ratio, "window": self.cfg.early_stop_window,
+                "threshold": self.cfg.early_stop_threshold,
+                "reason": (f"DARTS-ES stopped the search after epoch {self.epoch} of {self.cfg.epochs} and returns the "
+                           f"architecture of epoch {back}, {_points(self.cfg.early_stop_window)} before: "
+                           f"{decision.reason}.")}
+        self.history["early_stop"] = info
+        self.bus.emit(EarlyStop(**info, genotype=self.history["archive"][back]["genotype"]))
+
+    def wants_snapshot(self) -> bool:
+        """DARTS-ADA keeps the state of each recent curvature point, to roll back to."""
+        reg = self.history["regularization"]
+        points = self.history["curvature"]
+        return (self.cfg.early_stop == "ada" and self.curvature_on and reg["increases"] < self.cfg.ada_max_increases
+                and bool(points) and points[-1]["epoch"] == self.epoch and self.epoch > reg["window_start"])
+
+    def snapshot_path(self, epoch: int) -> Path:
+        return self.out / SNAPSHOTS / f"epoch-{epoch:05d}.pt"
+
+    def prune_snapshots(self) -> None:
+        """Keep the snapshots of the last k+1 points of the current trajectory: the oldest one a trigger can return to."""
+        folder = self.out / SNAPSHOTS
+        if not folder.exists():
+            return
+        start = self.history["regularization"]["window_start"]
+        points = [p["epoch"] for p in self.history["curvature"] if p["epoch"] > start]
+        keep = {self.snapshot_path(e).name for e in points[-(self.cfg.early_stop_window + 1):]}
+        for path in folder.glob("epoch-*.pt"):
+            if path.name not in keep:
+                path.unlink(missing_ok=True)
+
+    def roll_back(self, decision: Any, back: int) -> None:
+        """DARTS-ADA: restore the state of epoch ``back``, multiply the weight decay, go on from there."""
+        path = self.snapshot_path(back)
+        if not path.exists():
+            raise SearchFailed(f"DARTS-ADA cannot roll back to epoch {back}: its snapshot {path} is missing")
+        state = ckpt.load(path, map_location=self.device)
+        reg = self.history["regularization"]
+        old = self.optimizer.weight_decay()
+        new = old * self.cfg.ada_factor
+        increase = reg["increases"] + 1
+        change = {"trigger_epoch": self.epoch, "restored_epoch": back, "parameter": "weight_decay", "old": old,
+                  "new": new, "increase": increase, "max_increases": self.cfg.ada_max_increases,
+                  "earlier": decision.earlier, "later": decision.later, "ratio": decision.ratio,
+                  "reason": (f"DARTS-ADA went back from epoch {self.epoch} to epoch {back} "
+                             f"({_points(self.cfg.early_stop_window)} before) and multiplied the weight decay by "
+                             f"{self.cfg.ada_factor:g}, from {old:.4g} to {new:.4g} (increase {increase} of at most "
+                             f"{self.cfg.ada_max_increases}): {decision.reason}.")}
+        discarded = self.history["discarded"] + [p for p in self.history["curvature"] if p["epoch"] > back]
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.data.load_state_dict(state["data"])
+        ckpt.set_rng_state(state["rng"])
+        self.epoch = state["epoch"]
+        self.optimizer.set_weight_decay(new)
+        self.history = {**self.fresh_history(), **state["history"], "discarded": discarded,
+                        "regularization": {"weight_decay": new, "increases": increase,
+                                           "changes": reg["changes"] + [change], "window_start": back}}
+        self.bus.emit(RegularizationChange(**change))
+        self.emit_architecture()  # the restored architecture
+        self.save_checkpoint()
+        self.prune_snapshots()
+
+    def robust_darts_result(self, result: dict[str, Any]) -> None:
+        """Add the curvature trajectory, the early stop and the regularization changes to ``result``; after
+        an early stop, the returned architecture replaces the last one (kept as ``last_genotype``)."""
+        last = result["genotype"]
+        result["curvature"] = self.history["curvature"]
+        result["curvature_discarded"] = self.history["discarded"]
+        result["early_stop"] = self.history["early_stop"]
+        result["regularization"] = self.history["regularization"]
+        stop = self.history["early_stop"]
+        if stop:
+            kept = self.history["archive"][stop["returned_epoch"]]
+            size = self.derived_size(kept["genotype"])
+            result.update({"last_genotype": last, "last_alphas": result["alphas"], "genotype": kept["genotype"],
+                           "alphas": kept["alphas"], "returned_epoch": stop["returned_epoch"],
+                           "returned_metrics": kept["metrics"],
+                           "genotype_params": size["params"], "flops": size["flops"]})
+        result["collapse"] = {"genotype": _collapse_or_none(result["genotype"]), "last_genotype": _collapse_or_none(last)}
 
     # ---- the end --------------------------------------------------------------------
     def derived_size(self, genotype: Any) -> dict[str, int]:
@@ -244,6 +414,7 @@ class SearchRun:
 
     def finish(self, status: str) -> RunOutcome:
         result = self.result(status)
+        self.robust_darts_result(result)
         if status == "cancelled":
             self.bus.emit(LogMessage(level="warning", message=f"cancelled during epoch {self.epoch + 1}"))
         tmp = self.out / (RESULT + ".tmp")
@@ -251,6 +422,18 @@ class SearchRun:
         tmp.replace(self.out / RESULT)
         self.bus.emit(RunFinished(status=status, epoch=self.epoch, result=result))
         return RunOutcome(status=status, result=result, out_dir=self.out)
+
+
+def _points(k: int) -> str:
+    return "1 curvature point" if k == 1 else f"{k} curvature points"
+
+
+def _collapse_or_none(genotype: Any) -> dict[str, Any]:
+    """Skip-connection and parameter-free-op counts per cell, or None for a genotype format we cannot read."""
+    try:
+        return collapse_counts(genotype)
+    except TypeError:
+        return {"skip_connections": None, "parameter_free": None}
 
 
 def run_search(config: dict[str, Any] | SearchConfig, out_dir: str | Path,

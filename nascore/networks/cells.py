@@ -5,13 +5,30 @@ there is no graph walk per batch.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Any, Sequence
 
 import networkx as nx
 import torch
 from torch import nn
 
 from nascore.networks.edges import EdgeFactory
+
+
+@dataclass(frozen=True)
+class ScaledRows:
+    """A cell type's weights whose edges are also scaled: ``rows`` (what each edge module receives,
+    indexed by edge row) and ``edge_scale`` (one factor per edge row multiplying that edge's output,
+    e.g. PC-DARTS's edge normalisation)."""
+
+    rows: Any
+    edge_scale: torch.Tensor
+
+    def __getitem__(self, row: int) -> Any:
+        return self.rows[row]
+
+    def replace_rows(self, rows: Any) -> "ScaledRows":
+        return ScaledRows(rows, self.edge_scale)
 
 
 class CompiledCell(nn.Module):
@@ -43,13 +60,19 @@ class CompiledCell(nn.Module):
             plan.append((node, incoming))
         self.plan = plan
 
-    def forward(self, inputs: Sequence[torch.Tensor], weights: torch.Tensor | None = None) -> torch.Tensor | list[torch.Tensor]:
+    def forward(self, inputs: Sequence[torch.Tensor], weights: Any = None) -> torch.Tensor | list[torch.Tensor]:
+        """``weights``: anything indexable by edge row (a tensor edges x ops, or a method's own rows such as
+        sampled paths); if it has an ``edge_scale`` (one factor per edge row, see :class:`ScaledRows`), each
+        edge's output is multiplied by its factor before the node sums them."""
         states = dict(zip(self.inputs, inputs))
+        scale = getattr(weights, "edge_scale", None)
         for node, incoming in self.plan:
             total = None
             for src, slot in incoming:
                 row = None if weights is None else weights[self.edge_rows[slot]]
                 out = self.edges[slot](states[src], row)
+                if scale is not None:
+                    out = scale[self.edge_rows[slot]] * out
                 total = out if total is None else total + out
             # a node whose every edge was `none` (left out of a stand-alone cell) carries zeros
             states[node] = total if total is not None else torch.zeros_like(inputs[-1])

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from nascore.networks.cells import CompiledCell
+from nascore.networks.layout import LayoutMixin
 from nascore.networks.edges import CategoricalOp, EdgeFactory
 from nascore.ops import FactorizedReduce, ReLUConvBN
 
@@ -60,7 +61,7 @@ class AuxiliaryHead(nn.Module):
         return self.classifier(x.flatten(1))
 
 
-class DartsSkeleton(nn.Module):
+class DartsSkeleton(LayoutMixin, nn.Module):
     """Stem, ``layers`` cells, global pooling and a linear classifier.
 
     ``graph_of(cell_type)`` gives each cell type's graph and ``edge_factory`` what its
@@ -96,7 +97,7 @@ class DartsSkeleton(nn.Module):
         self.aux_logits: torch.Tensor | None = None
 
     def forward(self, x: torch.Tensor, weights: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
-        s0 = s1 = self.stem(x)
+        s0 = s1 = self.stem(self.to_input_layout(x))
         self.aux_logits = None
         for i, (cell, cell_type) in enumerate(zip(self.cells, self.cell_types)):
             w = None if weights is None else weights[cell_type]

@@ -11,7 +11,7 @@ from typing import Callable, Protocol, Sequence
 import torch
 from torch import nn
 
-from nascore.ops import build_op, build_search_op
+from nascore.ops import build_op, build_search_op, forward_after_relu, starts_with_relu
 
 
 class EdgeFactory(Protocol):
@@ -33,13 +33,20 @@ class MixedOp(nn.Module):
         columns = [all_ops.index(name) for name in self.op_names]
         active = [(col, name) for col, name in zip(columns, self.op_names) if name != "none"]
         self.ops = nn.ModuleList(build_search_op(name, C, stride, pool_bn) for _, name in active)
-        self.register_buffer("columns", torch.tensor([col for col, _ in active], dtype=torch.long), persistent=False)
         self._columns = [col for col, _ in active]
+        self._shares_relu = [starts_with_relu(op) for op in self.ops]
 
     def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         out = None
-        for col, op in zip(self._columns, self.ops):
-            term = weights[col] * op(x)
+        relu_x = None
+        for col, op, shares_relu in zip(self._columns, self.ops, self._shares_relu):
+            if shares_relu:
+                if relu_x is None:
+                    relu_x = torch.relu(x)
+                y = forward_after_relu(op, relu_x)
+            else:
+                y = op(x)
+            term = weights[col] * y
             out = term if out is None else out + term
         return out
 

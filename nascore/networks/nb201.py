@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from nascore.networks.cells import CompiledCell
+from nascore.networks.layout import LayoutMixin
 from nascore.networks.edges import EdgeFactory
 from nascore.ops import ReLUConvBN
 
@@ -26,7 +27,7 @@ class ResidualReduction(nn.Module):
         return self.downsample(x) + self.conv_b(self.conv_a(x))
 
 
-class NB201Skeleton(nn.Module):
+class NB201Skeleton(LayoutMixin, nn.Module):
     def __init__(self, graph: nx.MultiDiGraph, edge_factory: EdgeFactory, C: int, N: int, in_channels: int,
                  num_classes: int):
         super().__init__()
@@ -50,7 +51,7 @@ class NB201Skeleton(nn.Module):
 
     def forward(self, x: torch.Tensor, weights: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
         w = None if weights is None else weights["cell"]
-        x = self.stem(x)
+        x = self.stem(self.to_input_layout(x))
         for block, is_cell in zip(self.blocks, self.is_cell):
             x = block([x], w) if is_cell else block(x)
         return self.classifier(self.pool(self.lastact(x)).flatten(1))

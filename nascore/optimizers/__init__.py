@@ -2,9 +2,19 @@
 from __future__ import annotations
 
 from nascore.optimizers.base import SearchOptimizer
+from nascore.optimizers.blackbox import RandomSearchOptimizer, RegularizedEvolutionOptimizer
 from nascore.optimizers.darts import DARTSOptimizer
+from nascore.optimizers.drnas import DrNASOptimizer
+from nascore.optimizers.enas import ENASOptimizer
+from nascore.optimizers.gdas import GDASOptimizer
+from nascore.optimizers.oneshot import OneShotOptimizer, RSWSOptimizer, SPOSOptimizer
+from nascore.optimizers.pcdarts import PCDARTSOptimizer
+from nascore.optimizers.proxyless import ProxylessOptimizer
 
-OPTIMIZERS: dict[str, type[SearchOptimizer]] = {cls.name: cls for cls in (DARTSOptimizer,)}
+OPTIMIZERS: dict[str, type[SearchOptimizer]] = {cls.name: cls for cls in (
+    DARTSOptimizer, GDASOptimizer, PCDARTSOptimizer, ProxylessOptimizer, DrNASOptimizer,
+    OneShotOptimizer, RSWSOptimizer, SPOSOptimizer, ENASOptimizer, RegularizedEvolutionOptimizer, RandomSearchOptimizer,
+)}
 
 
 def get_optimizer(name: str) -> type[SearchOptimizer]:

@@ -35,13 +35,34 @@ class StepStats:
 
 class SearchOptimizer(ABC):
     name: str = ""
-    #: what the heatmap shows: "softmax" weights, "gumbel" means, "frequency" of samples, ...
+    #: what the heatmap shows: "softmax" weights, "gumbel" or "dirichlet" means, "frequency" of samples,
+    #: "policy" (a controller's probabilities)
     distribution_kind: str = "softmax"
+    #: the supernet runs on continuous architecture weights, so SmoothDARTS perturbations apply
+    continuous_weights: bool = False
+    #: second-order (unrolled) architecture gradients are available (``order: 2``)
+    second_order: bool = False
+    #: the method trains with drop-path on its edges (``drop_path``, ``drop_path_schedule``)
+    uses_drop_path: bool = False
 
     def __init__(self, space: SearchSpace, config: SearchConfig):
         self.space = space
         self.config = config
         self.model: nn.Module | None = None
+
+    @classmethod
+    def config_errors(cls, space: SearchSpace, config: dict[str, Any]) -> dict[str, str]:
+        """Problems with running this method on ``space`` with ``config`` (settings already type-checked),
+        as ``{field: message}``; a method that makes no sense on a space says so here, before anything runs."""
+        errors: dict[str, str] = {}
+        if config.get("order", 1) == 2 and not cls.second_order:
+            errors["order"] = f"second-order gradients (order 2) are not available with the {cls.name} optimizer; use order 1"
+        if config.get("perturb", "none") != "none" and not cls.continuous_weights:
+            errors["perturb"] = (f"a SmoothDARTS perturbation needs a method whose supernet runs on continuous "
+                                 f"architecture weights (darts, pcdarts, drnas); {cls.name} does not")
+        if config.get("drop_path", 0) and not cls.uses_drop_path:
+            errors["drop_path"] = f"drop_path applies to one-shot training (oneshot), not to the {cls.name} optimizer"
+        return errors
 
     @abstractmethod
     def edge_factory(self) -> EdgeFactory:

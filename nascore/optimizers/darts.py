@@ -14,8 +14,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from nascore.config import SearchConfig
 from nascore.networks.edges import EdgeFactory, mixed_op_factory
 from nascore.optimizers.base import Batch, SearchOptimizer, StepStats
+from nascore.optimizers.components.perturb import build_perturbation
+from nascore.spaces.base import SearchSpace
 
 
 def grads_or_zeros(loss: torch.Tensor, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
@@ -25,10 +28,24 @@ def grads_or_zeros(loss: torch.Tensor, inputs: list[torch.Tensor]) -> list[torch
 
 
 class DARTSOptimizer(SearchOptimizer):
+    """DARTS, and the base of the methods that are DARTS plus a change (PC-DARTS, GDAS, DrNAS, ProxylessNAS).
+
+    Hooks for those: :meth:`arch_parameters` (all continuous architecture parameters, in one order),
+    :meth:`weights_from` (the deterministic relaxation), :meth:`sample_weights` (what the supernet runs on
+    in a search step: a sample for stochastic methods), :meth:`arch_regularizer` (added to the architecture
+    loss).  A SmoothDARTS perturbation (``config.perturb``) perturbs the weights of every weight step.
+    """
+
     name = "darts"
     distribution_kind = "softmax"
     #: the paper's finite-difference step: eps = hvp_r / ||dL_val/dw'||
     hvp_r = 1e-2
+    continuous_weights = True
+    second_order = True
+
+    def __init__(self, space: SearchSpace, config: SearchConfig):
+        super().__init__(space, config)
+        self.perturbation = build_perturbation(config)
 
     def edge_factory(self) -> EdgeFactory:
         return mixed_op_factory(self.space.ops, self.space.pool_bn)
@@ -57,6 +74,21 @@ class DARTSOptimizer(SearchOptimizer):
     def weights_from(self, alphas: list[torch.Tensor]) -> dict[str, torch.Tensor]:
         return {ct: self._softmax(ct, a) for ct, a in zip(self.alphas.keys(), alphas)}
 
+    def sample_weights(self, alphas: list[torch.Tensor]) -> dict[str, Any]:
+        """What the supernet runs on in a search step (DARTS: the relaxation itself)."""
+        return self.weights_from(alphas)
+
+    def arch_regularizer(self) -> torch.Tensor | float:
+        """A term added to the architecture loss (DrNAS: the KL to its prior)."""
+        return 0.0
+
+    def forward_weights(self) -> dict[str, Any]:
+        with torch.no_grad():
+            return self.weights_from([a.detach() for a in self.arch_parameters()])
+
+    def epochs_done(self) -> int:
+        return int(self.scheduler.last_epoch)
+
     def distribution(self) -> dict[str, torch.Tensor]:
         return {ct: self._softmax(ct, alpha) for ct, alpha in self.alphas.items()}
 
@@ -71,22 +103,30 @@ class DARTSOptimizer(SearchOptimizer):
             grads = self.unrolled_arch_grads(train, val)
         else:
             grads = self.first_order_arch_grads(val)
-        for alpha, grad in zip(self.alphas.values(), grads):
-            alpha.grad = grad
+        for param, grad in zip(self.arch_parameters(), grads):
+            param.grad = grad
         self.alpha_optimizer.step()
         return self.weight_step(train)
 
     def val_loss(self, val: Batch) -> torch.Tensor:
         x, y = val
-        return F.cross_entropy(self.model(x, self.distribution()), y)
+        return F.cross_entropy(self.model(x, self.sample_weights(self.arch_parameters())), y) + self.arch_regularizer()
 
-    def first_order_arch_grads(self, val: Batch) -> tuple[torch.Tensor, ...]:
-        """Gradient of the validation loss w.r.t. alpha only (no weight gradients computed)."""
-        return grads_or_zeros(self.val_loss(val), list(self.alphas.values()))
+    def first_order_arch_grads(self, val: Batch) -> list[torch.Tensor]:
+        """Gradient of the validation loss w.r.t. the architecture parameters only (no weight gradients)."""
+        return grads_or_zeros(self.val_loss(val), self.arch_parameters())
+
+    def train_weights(self, train: Batch) -> dict[str, Any]:
+        """The (detached) weights of a weight step, perturbed when a perturbation is configured."""
+        with torch.no_grad():
+            weights = self.sample_weights([a.detach() for a in self.arch_parameters()])
+        if self.perturbation is not None:
+            weights = self.perturbation(self.model, weights, self.masks, train, self.epochs_done(), self.config.epochs)
+        return weights
 
     def weight_step(self, train: Batch) -> StepStats:
         x, y = train
-        logits = self.model(x, {ct: w.detach() for ct, w in self.distribution().items()})
+        logits = self.model(x, self.train_weights(train))
         loss = F.cross_entropy(logits, y)
         self.w_optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -104,7 +144,7 @@ class DARTSOptimizer(SearchOptimizer):
     def virtual_step(self, train: Batch) -> dict[str, torch.Tensor]:
         """w' = w - lr * (momentum * buffer + dL_train/dw + wd * w): one SGD step, as the paper unrolls it."""
         named = self._named_weights()
-        alphas = [a.detach() for a in self.alphas.values()]
+        alphas = [a.detach() for a in self.arch_parameters()]
         loss = self._loss_with(named, alphas, train)
         grads = torch.autograd.grad(loss, list(named.values()))
         lr = self.w_optimizer.param_groups[0]["lr"]
@@ -123,7 +163,7 @@ class DARTSOptimizer(SearchOptimizer):
         """dL_val(w', a)/da - lr * (d2 L_train / da dw) dL_val(w', a)/dw', the Hessian term by finite differences."""
         lr = self.w_optimizer.param_groups[0]["lr"]
         unrolled = {n: w.requires_grad_() for n, w in self.virtual_step(train).items()}
-        alphas = list(self.alphas.values())
+        alphas = self.arch_parameters()
         loss = self._loss_with(unrolled, alphas, val)
         grads = grads_or_zeros(loss, alphas + list(unrolled.values()))
         d_alpha, d_w = grads[: len(alphas)], grads[len(alphas):]
@@ -134,7 +174,7 @@ class DARTSOptimizer(SearchOptimizer):
         """(dL_train(w + eps v)/da - dL_train(w - eps v)/da) / (2 eps), eps = r / ||v||."""
         named = self._named_weights()
         eps = r / torch.cat([v.reshape(-1) for v in vector]).norm()
-        alphas = list(self.alphas.values())
+        alphas = self.arch_parameters()
         plus = {n: w.detach() + eps * v for (n, w), v in zip(named.items(), vector)}
         minus = {n: w.detach() - eps * v for (n, w), v in zip(named.items(), vector)}
         g_plus = grads_or_zeros(self._loss_with(plus, alphas, train), alphas)

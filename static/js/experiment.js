@@ -5,7 +5,19 @@
   "use strict";
   const cfg = JSON.parse(document.getElementById("page-config").textContent);
   const ACTIVE = new Set(["queued", "running"]);
+  const COMPLETED = new Set(["finished", "stopped_early"]); // ended with a result
+  const STATUS_LABELS = { queued: "Queued", running: "Running", finished: "Finished", cancelled: "Cancelled",
+                          failed: "Failed", stopped_early: "Stopped early" };
+  // what the heatmap shows, by the optimizer's kind of architecture distribution
+  const KIND_LABELS = { softmax: "softmax weights", gumbel: "Gumbel-softmax means", dirichlet: "Dirichlet means",
+                        frequency: "sampling frequencies", policy: "controller probabilities" };
+  const kindLabel = (kind) => KIND_LABELS[kind] || (kind ? String(kind) : "architecture weights");
+  // ops without parameters: a cell full of them is DARTS's collapse (nascore.ops.PARAMETER_FREE)
+  const PARAMETER_FREE = new Set(["none", "skip_connect", "max_pool_3x3", "avg_pool_3x3", "noise"]);
   const $ = (id) => document.getElementById(id);
+  const runConfig = cfg.experiment.config || {};
+  // events that change the curvature or collapse charts (a rollback also drops later epochs)
+  const ROBUST_EVENTS = new Set(["curvature", "early_stop", "regularization_change", "genotype"]);
 
   const state = {
     lastSeq: 0,
@@ -20,6 +32,12 @@
     polls: 0,
     stopped: false,
     historyRev: null,
+    curvature: [], // the current trajectory: one point per epoch {epoch, eigenvalue, trace, round}, in epoch order
+    discarded: [], // DARTS-ADA: points of epochs it rolled back
+    earlyStop: null, // the early_stop event, once DARTS-ES has stopped the search
+    regChanges: [], // DARTS-ADA's regularization_change events, in order
+    collapse: new Map(), // epoch -> {skip: {cell: n}, free: {cell: n}} of the cell picked at that epoch
+    robustDirty: true, // the curvature and collapse charts need a redraw
   };
 
   function reset() {
@@ -29,6 +47,12 @@
     state.epochs = [];
     state.arch = [];
     state.genotypes = new Map();
+    state.curvature = [];
+    state.discarded = [];
+    state.earlyStop = null;
+    state.regChanges = [];
+    state.collapse = new Map();
+    state.robustDirty = true;
     logItems.length = 0;
     $("log").textContent = "";
   }
@@ -66,17 +90,77 @@
       }
       case "arch": {
         state.arch = state.arch.filter((a) => a.epoch !== ev.epoch);
-        state.arch.push({ epoch: ev.epoch, cells: ev.cells || {} });
+        state.arch.push({ epoch: ev.epoch, cells: ev.cells || {}, kind: ev.kind });
         state.arch.sort((a, b) => a.epoch - b.epoch);
         break;
       }
-      case "genotype":
+      case "genotype": {
         state.genotypes.set(ev.epoch, ev.genotype);
+        const counts = collapseCounts(ev);
+        if (counts) state.collapse.set(ev.epoch, counts);
+        break;
+      }
+      case "curvature": {
+        state.curvature = state.curvature.filter((p) => p.epoch !== ev.epoch);
+        state.curvature.push({ epoch: ev.epoch, eigenvalue: ev.eigenvalue, trace: ev.trace, round: ev.round || 0 });
+        state.curvature.sort((a, b) => a.epoch - b.epoch);
+        break;
+      }
+      case "early_stop":
+        state.earlyStop = ev;
+        break;
+      case "regularization_change":
+        state.regChanges = state.regChanges.filter((c) => c.increase !== ev.increase);
+        state.regChanges.push(ev);
+        rollBack(ev.restored_epoch);
         break;
       default:
         break;
     }
     if (ev.type !== "step") logEvent(ev);
+    if (ROBUST_EVENTS.has(ev.type)) state.robustDirty = true;
+  }
+
+  /* Skip connections and parameter-free ops per cell type of a genotype event: the engine's counts when it sent
+   * them, else counted here from the genotype (DARTS-like dict or NAS-Bench-201 string). */
+  function genotypeOps(genotype) {
+    if (typeof genotype === "string") {
+      const ops = [];
+      for (const group of genotype.split("+")) {
+        for (const item of group.replace(/^\|+|\|+$/g, "").split("|")) if (item) ops.push(item.split("~")[0]);
+      }
+      return { cell: ops };
+    }
+    if (!genotype || typeof genotype !== "object") return null;
+    const cells = {};
+    for (const [key, gene] of Object.entries(genotype)) {
+      if (key.endsWith("_concat") || !Array.isArray(gene)) continue;
+      cells[key] = gene.filter((it) => Array.isArray(it) && typeof it[0] === "string").map((it) => it[0]);
+    }
+    return cells;
+  }
+  function collapseCounts(ev) {
+    const given = (v) => v && typeof v === "object" && Object.keys(v).length;
+    if (given(ev.skip_connections) && given(ev.parameter_free)) return { skip: ev.skip_connections, free: ev.parameter_free };
+    const cells = genotypeOps(ev.genotype);
+    if (!cells || !Object.keys(cells).length) return null;
+    const skip = {}, free = {};
+    for (const [cell, ops] of Object.entries(cells)) {
+      skip[cell] = ops.filter((op) => op === "skip_connect").length;
+      free[cell] = ops.filter((op) => PARAMETER_FREE.has(op)).length;
+    }
+    return { skip, free };
+  }
+
+  /* DARTS-ADA went back to ``epoch``: what came after it is replaced by what the run does next. */
+  function rollBack(epoch) {
+    for (const p of state.curvature) if (p.epoch > epoch) state.discarded.push(p);
+    state.curvature = state.curvature.filter((p) => p.epoch <= epoch);
+    state.epochs = state.epochs.filter((e) => e.epoch <= epoch);
+    state.arch = state.arch.filter((a) => a.epoch <= epoch);
+    for (const map of [state.genotypes, state.collapse]) for (const e of [...map.keys()]) if (e > epoch) map.delete(e);
+    const keep = state.steps.x.map((x) => x <= epoch);
+    for (const key of ["x", "loss", "acc"]) state.steps[key] = state.steps[key].filter((_, i) => keep[i]);
   }
 
   function summary(ev) {
@@ -87,7 +171,13 @@
       case "genotype": return `genotype of epoch ${ev.epoch}: ${typeof ev.genotype === "string" ? ev.genotype : JSON.stringify(ev.genotype)}`;
       case "checkpoint": return `checkpoint saved after epoch ${ev.epoch}`;
       case "log": return `${ev.level}: ${ev.message}`;
-      case "finished": return ev.status === "cancelled" ? `cancelled during epoch ${ev.epoch + 1}` : `finished after ${ev.epoch} epochs`;
+      case "curvature": return `curvature after epoch ${ev.epoch}: dominant Hessian eigenvalue ${fmtNum(ev.eigenvalue, 4)}` +
+        (typeof ev.trace === "number" ? `, trace ${fmtNum(ev.trace, 3)}` : "") +
+        (ev.iterations ? ` (${ev.iterations} iterations${ev.converged === false ? ", not converged" : ""}, ${fmtNum(ev.seconds, 1)} s)` : "");
+      case "early_stop": return `stopped early: ${ev.reason}`;
+      case "regularization_change": return ev.reason || `DARTS-ADA: ${ev.parameter} ${ev.old} → ${ev.new}, back to epoch ${ev.restored_epoch}`;
+      case "finished": return ev.status === "cancelled" ? `cancelled during epoch ${ev.epoch + 1}`
+        : ev.status === "stopped_early" ? `stopped early after ${ev.epoch} epochs` : `finished after ${ev.epoch} epochs`;
       case "failed": return `failed in epoch ${ev.epoch}: ${ev.reason}`;
       default: return JSON.stringify(ev);
     }
@@ -144,6 +234,7 @@
     if (state.follow) slider.value = slider.max;
     const snap = state.arch[sliderIndex()];
     $("epoch-label").textContent = `epoch ${snap.epoch} of ${state.arch[state.arch.length - 1].epoch}`;
+    $("arch-title").textContent = `Architecture distribution: ${kindLabel(snap.kind)}`;
     const box = $("heatmaps");
     for (const [cellType, cell] of Object.entries(snap.cells)) {
       let div = document.getElementById("heatmap-" + cellType);
@@ -154,10 +245,10 @@
         box.appendChild(div);
       }
       Plotly.react(div, [{
-        type: "heatmap", z: cell.weights, x: cell.ops, y: cell.edges, colorscale: "Viridis",
+        type: "heatmap", z: cell.weights, x: cell.ops, y: cell.edges, colorscale: "Viridis", name: kindLabel(snap.kind),
         texttemplate: "%{z:.2f}", hovertemplate: "%{y} · %{x}: %{z:.3f}<extra></extra>",
       }], {
-        title: { text: `${cellType} cell, epoch ${snap.epoch}` }, uirevision: "keep-" + cellType,
+        title: { text: `${cellType} cell: ${kindLabel(snap.kind)}, epoch ${snap.epoch}` }, uirevision: "keep-" + cellType,
         margin: { t: 40, r: 10, b: 90, l: 60 }, height: Math.max(260, 60 + 24 * cell.edges.length),
         yaxis: { autorange: "reversed", type: "category", title: { text: "edge" } }, xaxis: { type: "category", tickangle: -35 },
       }, plotConfig);
@@ -187,10 +278,193 @@
     }
   }
 
+  // ---- curvature (RobustDARTS) --------------------------------------------------------
+  function esSettings() {
+    const es = state.earlyStop;
+    const num = (v, d) => (typeof v === "number" && isFinite(v) ? v : d);
+    return {
+      mode: runConfig.early_stop || "none",
+      window: Math.max(1, Math.round(num(es && es.window, num(runConfig.early_stop_window, 5)))),
+      threshold: num(es && es.threshold, num(runConfig.early_stop_threshold, 0.75)),
+      every: Math.max(1, Math.round(num(runConfig.curvature_every, 1))),
+    };
+  }
+
+  /* earlier/later at each point: the mean eigenvalue over the k points before the last k, over the mean of the
+   * last k, within one round (DARTS-ADA compares only points measured after its latest rollback). */
+  function ratioSeries(k) {
+    const out = { x: [], y: [] };
+    const rounds = new Map();
+    for (const p of state.curvature) {
+      if (!rounds.has(p.round)) rounds.set(p.round, []);
+      rounds.get(p.round).push(p);
+    }
+    for (const pts of rounds.values()) {
+      for (let i = 2 * k - 1; i < pts.length; i++) {
+        const vals = pts.slice(i - 2 * k + 1, i + 1).map((p) => p.eigenvalue);
+        if (!vals.every((v) => typeof v === "number" && isFinite(v))) continue;
+        const mean = (a) => a.reduce((s, v) => s + v, 0) / a.length;
+        const earlier = mean(vals.slice(0, k)), later = mean(vals.slice(k));
+        if (later > 0) { out.x.push(pts[i].epoch); out.y.push(earlier / later); }
+      }
+    }
+    return out;
+  }
+
+  function curvatureSummary(es, ratio) {
+    const last = state.curvature[state.curvature.length - 1];
+    const modes = { none: "no early stopping", es: "DARTS-ES", ada: "DARTS-ADA" };
+    let text = `${state.curvature.length} curvature point${state.curvature.length === 1 ? "" : "s"}`;
+    if (last) {
+      text += ` · latest dominant eigenvalue ${fmtNum(last.eigenvalue, 4)} after epoch ${last.epoch}`;
+      if (typeof last.trace === "number") text += ` (trace ${fmtNum(last.trace, 3)})`;
+    }
+    if (ratio.y.length) text += ` · earlier/later ${fmtNum(ratio.y[ratio.y.length - 1], 3)}`;
+    text += ` · ${modes[es.mode] || es.mode}, window k = ${es.window}, threshold ${es.threshold}`;
+    if (state.regChanges.length) text += ` · ${state.regChanges.length} regularization change${state.regChanges.length === 1 ? "" : "s"}`;
+    return text;
+  }
+
+  // vertical markers shared by the eigenvalue and the collapse charts: early stop and DARTS-ADA changes
+  function eventLines(withLabels) {
+    const shapes = [], annotations = [];
+    const vline = (x, color, dash) => ({ type: "line", xref: "x", yref: "paper", x0: x, x1: x, y0: 0, y1: 1,
+                                          line: { color, width: 1.5, dash } });
+    for (const c of state.regChanges) {
+      shapes.push(vline(c.trigger_epoch, "#e65100", "dash"));
+      if (withLabels) {
+        annotations.push({ x: c.trigger_epoch, y: 1, xref: "x", yref: "paper", yanchor: "bottom", showarrow: false,
+          font: { size: 10, color: "#e65100" }, hovertext: c.reason || "",
+          text: `ADA ${c.increase}: ${c.parameter === "weight_decay" ? "wd" : c.parameter} ${+Number(c.old).toPrecision(3)}→${+Number(c.new).toPrecision(3)}, back to ${c.restored_epoch}` });
+      }
+    }
+    const es = state.earlyStop;
+    if (es) {
+      shapes.push(vline(es.trigger_epoch, "#c62828", "dot"));
+      shapes.push(vline(es.returned_epoch, "#2e7d32", "dot"));
+      const label = (x, text, color, anchor) => annotations.push({ x, y: 1, xref: "x", yref: "paper", yanchor: "bottom",
+        xanchor: anchor, showarrow: false, text, font: { size: 10, color } });
+      label(es.trigger_epoch, "stopped", "#c62828", "left");
+      label(es.returned_epoch, "returned", "#2e7d32", "right");
+    }
+    return { shapes, annotations };
+  }
+
+  /* Unhide a plot; the plots beside it in the grid get narrower, so they are resized to fit. */
+  function showPlot(div) {
+    if (!div.hidden) return;
+    div.hidden = false;
+    for (const other of div.parentNode.children) {
+      if (other !== div && !other.hidden && other.data) Plotly.Plots.resize(other);
+    }
+  }
+
+  function drawCurvature() {
+    const es = esSettings();
+    const ratio = ratioSeries(es.window);
+    const list = $("reg-changes");
+    list.hidden = !state.regChanges.length;
+    if (list.children.length !== state.regChanges.length) {
+      list.textContent = "";
+      for (const c of state.regChanges) {
+        const li = document.createElement("li");
+        li.textContent = c.reason || `DARTS-ADA: ${c.parameter} ${c.old} → ${c.new}, back to epoch ${c.restored_epoch}`;
+        list.appendChild(li);
+      }
+    }
+    const hasPoints = state.curvature.length || state.discarded.length;
+    $("curvature-empty").hidden = Boolean(hasPoints);
+    if (!hasPoints) return;
+    $("curvature-summary").textContent = curvatureSummary(es, ratio);
+    const div = $("curve-eigen");
+    showPlot(div);
+    const x = state.curvature.map((p) => p.epoch);
+    const eig = state.curvature.map((p) => p.eigenvalue);
+    const at = (epoch) => { const p = state.curvature.find((q) => q.epoch === epoch); return p ? p.eigenvalue : null; };
+    const traces = [{ x, y: eig, name: "dominant eigenvalue", type: "scatter", mode: "lines+markers", line: { color: "#1f4e79" } }];
+    if (state.curvature.some((p) => typeof p.trace === "number")) {
+      traces.push({ x, y: state.curvature.map((p) => p.trace), name: "trace (Hutchinson, right axis)", type: "scatter",
+                    mode: "lines+markers", yaxis: "y2", line: { color: "#7b1fa2", dash: "dot", width: 1.5 }, marker: { size: 4 } });
+    }
+    if (state.discarded.length) {
+      traces.push({ x: state.discarded.map((p) => p.epoch), y: state.discarded.map((p) => p.eigenvalue), type: "scatter",
+                    mode: "markers", name: "rolled back (DARTS-ADA)", marker: { color: "#9e9e9e", symbol: "circle-open", size: 8 } });
+    }
+    traces.push({ x: ratio.x, y: ratio.y, name: "earlier / later", type: "scatter", mode: "lines+markers", yaxis: "y3",
+                  line: { color: "#00897b" }, marker: { size: 5 } });
+    const { shapes, annotations } = eventLines(true);
+    // the threshold on the ratio panel
+    shapes.push({ type: "line", xref: "paper", yref: "y3", x0: 0, x1: 1, y0: es.threshold, y1: es.threshold,
+                  line: { color: "#c62828", width: 1.5, dash: "dash" } });
+    annotations.push({ xref: "paper", yref: "y3", x: 1, y: es.threshold, xanchor: "right", yanchor: "bottom", showarrow: false,
+                       text: `threshold ${es.threshold}`, font: { size: 10, color: "#c62828" } });
+    const stop = state.earlyStop;
+    if (stop) {
+      // shade the last k points at the trigger and the k before them
+      const round = (state.curvature.find((p) => p.epoch === stop.trigger_epoch) || { round: 0 }).round;
+      const pts = state.curvature.filter((p) => p.round === round && p.epoch <= stop.trigger_epoch);
+      const k = es.window, n = pts.length, half = es.every / 2;
+      const band = (from, to, color, label) => {
+        if (from < 0 || to < from) return;
+        shapes.push({ type: "rect", xref: "x", yref: "paper", x0: pts[from].epoch - half, x1: pts[to].epoch + half, y0: 0, y1: 1,
+                      fillcolor: color, opacity: 0.14, line: { width: 0 }, layer: "below" });
+        annotations.push({ xref: "x", yref: "paper", x: (pts[from].epoch + pts[to].epoch) / 2, y: 0.99, yanchor: "top",
+                           showarrow: false, text: label, font: { size: 10, color: "#444" } });
+      };
+      if (n >= 2 * k) {
+        band(n - 2 * k, n - k - 1, "#1565c0", `earlier ${k}: mean ${fmtNum(stop.earlier, 3)}`);
+        band(n - k, n - 1, "#c62828", `last ${k}: mean ${fmtNum(stop.later, 3)}`);
+      }
+      traces.push({ x: [stop.trigger_epoch], y: [at(stop.trigger_epoch)], type: "scatter", mode: "markers",
+                    name: `trigger (epoch ${stop.trigger_epoch}, ratio ${fmtNum(stop.ratio, 3)})`,
+                    marker: { color: "#c62828", symbol: "x", size: 13, line: { width: 2 } } });
+      traces.push({ x: [stop.returned_epoch], y: [at(stop.returned_epoch)], type: "scatter", mode: "markers",
+                    name: `returned architecture (epoch ${stop.returned_epoch})`,
+                    marker: { color: "#2e7d32", symbol: "star", size: 15 } });
+      traces.push({ x: [stop.trigger_epoch], y: [stop.ratio], type: "scatter", mode: "markers", yaxis: "y3", showlegend: false,
+                    name: "ratio at the trigger", marker: { color: "#c62828", symbol: "x", size: 10 } });
+    }
+    Plotly.react(div, traces, {
+      title: { text: "Dominant Hessian eigenvalue" }, uirevision: "keep-curvature", height: 460,
+      margin: { t: 60, r: 60, b: 40, l: 60 }, shapes, annotations,
+      xaxis: { title: { text: "epoch" }, anchor: "y3" },
+      yaxis: { title: { text: "eigenvalue" }, domain: [0.4, 1] },
+      yaxis2: { title: { text: "trace" }, overlaying: "y", side: "right", showgrid: false },
+      yaxis3: { title: { text: "earlier/later" }, domain: [0, 0.28], rangemode: "tozero" },
+      legend: { orientation: "h", y: -0.18 },
+    }, plotConfig);
+  }
+
+  function drawCollapse() {
+    $("collapse-empty").hidden = state.collapse.size > 0;
+    if (!state.collapse.size) return;
+    const div = $("curve-collapse");
+    showPlot(div);
+    const epochs = [...state.collapse.keys()].sort((a, b) => a - b);
+    const cells = [...new Set(epochs.flatMap((e) => Object.keys(state.collapse.get(e).skip)))];
+    const colors = ["#1f4e79", "#e65100", "#2e7d32", "#7b1fa2"];
+    const traces = [];
+    cells.forEach((cell, i) => {
+      const color = colors[i % colors.length];
+      const get = (kind) => epochs.map((e) => { const v = state.collapse.get(e)[kind][cell]; return typeof v === "number" ? v : null; });
+      traces.push({ x: epochs, y: get("skip"), name: `${cell}: skip connections`, type: "scatter", mode: "lines+markers",
+                    line: { color, shape: "hv" } });
+      traces.push({ x: epochs, y: get("free"), name: `${cell}: parameter-free ops`, type: "scatter", mode: "lines+markers",
+                    line: { color, dash: "dash", shape: "hv" }, marker: { symbol: "square", size: 5 } });
+    });
+    const { shapes, annotations } = eventLines(false);
+    Plotly.react(div, traces, {
+      title: { text: "Skip connections and parameter-free ops in the picked cell" }, uirevision: "keep-collapse", height: 460,
+      margin: { t: 60, r: 10, b: 40, l: 50 }, shapes, annotations,
+      xaxis: { title: { text: "epoch" } }, yaxis: { title: { text: "ops in the cell" }, rangemode: "tozero", dtick: 1 },
+      legend: { orientation: "h", y: -0.18 },
+    }, plotConfig);
+  }
+
   function drawStatus(data) {
     state.status = data.status;
     const badge = $("status");
-    badge.textContent = data.status.charAt(0).toUpperCase() + data.status.slice(1) + (data.cancel_requested && ACTIVE.has(data.status) ? " (stopping…)" : "");
+    badge.textContent = (STATUS_LABELS[data.status] || data.status) + (data.cancel_requested && ACTIVE.has(data.status) ? " (stopping…)" : "");
     badge.className = "status status-" + data.status;
     const p = data.progress;
     const fill = $("progress-fill");
@@ -200,12 +474,18 @@
     if (data.status === "running" && p.steps_per_epoch) text += ` · step ${p.step}/${p.steps_per_epoch} of epoch ${Math.min(p.epoch + 1, p.epochs)}`;
     if (data.status === "running" && p.eta_seconds !== null) text += ` · ETA ${fmtSeconds(p.eta_seconds)}`;
     if (data.status === "queued") text += " · waiting for a worker";
+    if (data.status === "stopped_early" && state.earlyStop) {
+      text += ` · stopped early after epoch ${state.earlyStop.trigger_epoch}, returns the architecture of epoch ${state.earlyStop.returned_epoch}`;
+    }
     if (typeof p.best_val_acc === "number") text += ` · best val acc ${fmtPct(p.best_val_acc)}`;
     $("progress-text").textContent = text;
     $("cancel-form").hidden = !ACTIVE.has(data.status);
     $("resume-form").hidden = !(data.status === "cancelled" || data.status === "failed");
     $("error").hidden = !data.error;
     $("error-text").textContent = data.error || "";
+    const reason = data.stop_reason || (state.earlyStop && state.earlyStop.reason) || "";
+    $("stopped-early").hidden = !reason;
+    $("stop-reason-text").textContent = reason;
   }
 
   async function showResult() {
@@ -220,6 +500,18 @@
     $("result-params").textContent = res.params === null ? "–" : String(res.params);
     $("result-epochs").textContent = String(res.epochs_completed);
     $("result-genotype").textContent = typeof res.genotype === "string" ? res.genotype : JSON.stringify(res.genotype);
+    if (typeof res.returned_epoch === "number") {
+      $("result-returned").textContent = `epoch ${res.returned_epoch} (the search stopped after epoch ${res.epochs_completed})`;
+      $("result-returned-row").hidden = false;
+    }
+    const col = res.collapse || {};
+    const fmtCounts = (c) => (c && c.skip_connections ? Object.keys(c.skip_connections).map((k) =>
+      `${k}: ${c.skip_connections[k]} skip, ${c.parameter_free[k]} parameter-free`).join(" · ") : "");
+    if (col.genotype && fmtCounts(col.genotype)) {
+      $("result-collapse").textContent = fmtCounts(col.genotype) +
+        (typeof res.returned_epoch === "number" && fmtCounts(col.last_genotype) ? ` (last epoch's cell: ${fmtCounts(col.last_genotype)})` : "");
+      $("result-collapse-row").hidden = false;
+    }
     $("result").hidden = false;
   }
 
@@ -257,6 +549,11 @@
     if (data.events.length || !state.loaded) {
       drawCurves();
       drawArch();
+      if (state.robustDirty || !state.loaded) {
+        drawCurvature();
+        drawCollapse();
+        state.robustDirty = false;
+      }
       flushLog();
     }
     if (state.loaded) {
@@ -272,7 +569,7 @@
       setTimeout(poll, cfg.pollMs);
     } else {
       state.stopped = true; // the run has ended: nothing new will come
-      if (wasActive && data.status === "finished") showResult();
+      if (wasActive && COMPLETED.has(data.status)) showResult();
     }
   }
 

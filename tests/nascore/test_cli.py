@@ -57,6 +57,7 @@ def test_flags_override_the_config_file(tmp_path):
     cfg.write_text(json.dumps({"space": "s2", "epochs": 5, "channels": 4, "layers": 3, "batch_size": 64}))
     out = tmp_path / "out"
     done = cli("search", "--config", str(cfg), "--epochs", "1", "--steps-per-epoch", "2", "--device", "cpu",
+               "--curvature-every", "0",
                "--out", str(out), "--json")
     assert done.returncode == 0, done.stderr
     result = json.loads((out / "result.json").read_text())

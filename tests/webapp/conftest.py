@@ -15,7 +15,7 @@ from django.conf import settings
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = {"space": "s3", "dataset": "digits", "epochs": 3, "channels": 4, "layers": 3, "batch_size": 32,
-        "steps_per_epoch": 4, "device": "cpu"}
+        "steps_per_epoch": 4, "device": "cpu", "curvature_samples": 32}  # curvature (on by default) on a small subset
 
 
 @pytest.fixture

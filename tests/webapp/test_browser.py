@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import statistics
+import time
 from typing import Any, Callable, Iterator
 
 import pytest
@@ -67,10 +68,14 @@ def test_launch_from_form_and_watch_it_live(shared_worker: Any, live_server: Any
     page.fill("#id_channels", "4")
     page.fill("#id_layers", "3")
     page.fill("#id_steps_per_epoch", "6")
+    page.click("#robust-settings summary")
+    page.fill("#id_curvature_every", "1")
+    page.select_option("#id_early_stop", "es")  # window 5: it cannot trigger in 4 epochs
     page.click("button:has-text('Launch')")
     page.wait_for_url("**/experiments/*/")
     exp = Experiment.objects.get(name="from the browser")
     assert exp.owner == alice and exp.config["epochs"] == 4
+    assert exp.config["curvature_every"] == 1 and exp.config["early_stop"] == "es"
 
     # curves, heatmaps (both cell types) and the cell graph appear while it runs
     page.wait_for_function("window.nasboard.epochs.length >= 1", timeout=180_000)
@@ -79,6 +84,9 @@ def test_launch_from_form_and_watch_it_live(shared_worker: Any, live_server: Any
     page.wait_for_selector("#heatmap-normal .main-svg")
     page.wait_for_selector("#heatmap-reduce .main-svg")
     assert page.locator("#cells svg .edge-label").count() > 0
+    # the engine's curvature points and the picked cells' skip counts, drawn as they come
+    page.wait_for_selector("#curve-eigen .main-svg")
+    page.wait_for_selector("#curve-collapse .main-svg")
     first_title = page.text_content("#heatmap-normal .gtitle")
     # zoom in on the loss curve; live redraws must keep it
     page.evaluate("Plotly.relayout('curve-loss', {'xaxis.range': [0.1, 0.9]})")
@@ -146,3 +154,145 @@ def test_every_page_without_console_errors(live_server: Any, page: Any, alice: A
         page.goto(base + path)
         page.wait_for_load_state("networkidle")
         assert "Server Error" not in page.content()
+
+
+# ---- RobustDARTS: the eigenvalue and collapse charts, drawn from stored events ---------------
+DARTS_OPS = ["none", "max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3"]
+DARTS_EDGES = [f"{src}→{dst}" for dst in range(2, 6) for src in range(dst)]
+
+
+def _darts_genotype(skips: int) -> dict[str, Any]:
+    """A DARTS genotype whose normal cell has ``skips`` skip connections (out of 8) and whose reduce cell has one pool."""
+    normal = [["skip_connect" if i < skips else "sep_conv_3x3", i % 2] for i in range(8)]
+    reduce = [["max_pool_3x3", 0]] + [["sep_conv_3x3", 1]] * 7
+    return {"normal": normal, "normal_concat": [2, 3, 4, 5], "reduce": reduce, "reduce_concat": [2, 3, 4, 5]}
+
+
+def _cells(names: tuple[str, ...], edges: list[str], ops: list[str]) -> dict[str, Any]:
+    row = [round(1 / len(ops), 3)] * len(ops)
+    return {name: {"edges": edges, "ops": ops, "weights": [row for _ in edges]} for name in names}
+
+
+def _stored_experiment(user: Any, name: str, config: dict[str, Any], status: str) -> Experiment:
+    """An experiment stored without being queued: no worker of the session may pick it up and run it."""
+    cfg = services.clean_config(config)
+    return Experiment.objects.create(owner=user, name=name, config=cfg, space=cfg["space"], optimizer=cfg["optimizer"],
+                                     dataset=cfg["dataset"], seed=cfg["seed"], device_requested=cfg["device"],
+                                     queue="not-queued", epochs=cfg["epochs"], status=status, dispatch=1)
+
+
+def _emit_epoch(sink: Any, seq: int, epoch: int, epochs: int, kind: str, cells: dict[str, Any], genotype: Any,
+                eigenvalue: float | None, counts: dict[str, Any] | None = None, round_: int = 0) -> int:
+    now = time.time()
+    sink(seq, {"type": "epoch", "v": 1, "time": now, "epoch": epoch, "epochs": epochs, "train_loss": 2.0 - 0.1 * epoch,
+               "train_acc": 0.1 * epoch, "val_loss": 2.1 - 0.1 * epoch, "val_acc": 0.08 * epoch, "lr": 0.02, "seconds": 1.0})
+    sink(seq + 1, {"type": "arch", "v": 1, "time": now, "epoch": epoch, "kind": kind, "cells": cells})
+    sink(seq + 2, {"type": "genotype", "v": 1, "time": now, "epoch": epoch, "genotype": genotype, **(counts or {})})
+    if eigenvalue is None:
+        return seq + 3
+    sink(seq + 3, {"type": "curvature", "v": 1, "time": now, "epoch": epoch, "eigenvalue": eigenvalue, "trace": 8 * eigenvalue,
+                   "round": round_, "method": "lanczos", "iterations": 8, "hvps": 12, "converged": True, "samples": 64, "seconds": 0.5})
+    return seq + 4
+
+
+def test_curvature_and_collapse_charts_live(live_server: Any, page: Any, alice: Any, tiny_config: dict[str, Any]) -> None:
+    """DARTS-ES: the eigenvalue curve, the ratio against the threshold, the window, trigger and returned epoch, and the
+    skip-connection counts, drawn while events arrive, zoom kept, then the stopped-early status with its reason."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    exp = _stored_experiment(alice, "robust live", {**tiny_config, "epochs": 6, "early_stop": "es", "early_stop_window": 2},
+                             Status.RUNNING)
+    sink = services.DatabaseSink(exp.pk)
+    sink(1, {"type": "run_started", "v": 1, "time": time.time(), "epochs": 6, "steps_per_epoch": 4, "device": "cpu", "start_epoch": 0})
+    cells = _cells(("normal", "reduce"), DARTS_EDGES, DARTS_OPS)
+    seq = 2
+    for epoch, eig in ((1, 0.10), (2, 0.11), (3, 0.12)):  # counts computed by the page from the genotype
+        seq = _emit_epoch(sink, seq, epoch, 6, "softmax", cells, _darts_genotype(epoch), eig)
+    # the sink stamps the heartbeat: move it into the future, so that no worker's reaper takes the run for lost
+    Experiment.objects.filter(pk=exp.pk).update(heartbeat_at=timezone.now() + timedelta(hours=1))
+    log_in(page, live_server.url, "alice")
+    page.goto(f"{live_server.url}/experiments/{exp.pk}/")
+    page.wait_for_selector("#curve-eigen .main-svg")
+    page.wait_for_selector("#curve-collapse .main-svg")
+    assert "softmax weights" in page.text_content("#heatmap-normal .gtitle")
+    assert page.text_content("#arch-title") == "Architecture distribution: softmax weights"
+    names = page.evaluate("document.getElementById('curve-eigen').data.map((t) => t.name)")
+    assert names[:2] == ["dominant eigenvalue", "trace (Hutchinson, right axis)"] and "earlier / later" in names
+    assert page.evaluate("document.getElementById('curve-eigen').data[1].yaxis") == "y2"
+    collapse = page.evaluate("document.getElementById('curve-collapse').data.map((t) => [t.name, t.y])")
+    assert collapse == [["normal: skip connections", [1, 2, 3]], ["normal: parameter-free ops", [1, 2, 3]],
+                        ["reduce: skip connections", [0, 0, 0]], ["reduce: parameter-free ops", [1, 1, 1]]]
+    assert "3 curvature points" in page.text_content("#curvature-summary")
+    page.evaluate("Plotly.relayout('curve-eigen', {'xaxis.range': [0.5, 3.5]})")
+
+    # epoch 4 arrives with the engine's own counts, the eigenvalue jumps, DARTS-ES stops and returns epoch 2
+    seq = _emit_epoch(sink, seq, 4, 6, "softmax", cells, _darts_genotype(6), 0.40,
+                      {"skip_connections": {"normal": 6, "reduce": 0}, "parameter_free": {"normal": 6, "reduce": 1}})
+    reason = ("DARTS-ES stopped the search after epoch 4 of 6 and returns the architecture of epoch 2, 2 curvature points "
+              "before: the curvature of the validation loss grew.")
+    sink(seq, {"type": "early_stop", "v": 1, "time": time.time(), "trigger_epoch": 4, "returned_epoch": 2, "earlier": 0.105,
+               "later": 0.26, "ratio": 0.4038, "window": 2, "threshold": 0.75, "reason": reason, "genotype": _darts_genotype(2)})
+    sink(seq + 1, {"type": "finished", "v": 1, "time": time.time(), "status": "stopped_early", "epoch": 4, "result": {}})
+    Experiment.objects.filter(pk=exp.pk).update(status=Status.STOPPED_EARLY, stop_reason=reason, ended_at=timezone.now())
+    page.wait_for_function("window.nasboard.stopped", timeout=30_000)
+    assert page.text_content("#status").strip() == "Stopped early"
+    assert page.locator("#stopped-early").is_visible() and reason in page.text_content("#stopped-early")
+    assert "returns the architecture of epoch 2" in page.text_content("#progress-text")
+    eigen = page.evaluate("""(() => { const d = document.getElementById('curve-eigen');
+        return {names: d.data.map((t) => t.name), x: d.data[0].x, ratio: d.data.find((t) => t.name === 'earlier / later'),
+                rects: d.layout.shapes.filter((s) => s.type === 'rect').map((s) => [s.x0, s.x1]),
+                threshold: d.layout.shapes.filter((s) => s.yref === 'y3').map((s) => s.y0),
+                range: d.layout.xaxis.range}; })()""")
+    assert eigen["x"] == [1, 2, 3, 4]
+    assert "trigger (epoch 4, ratio 0.404)" in eigen["names"] and "returned architecture (epoch 2)" in eigen["names"]
+    assert eigen["rects"] == [[0.5, 2.5], [2.5, 4.5]]  # the k=2 points before the last 2, and the last 2
+    assert eigen["threshold"] == [0.75]
+    assert eigen["ratio"]["x"] == [4] and abs(eigen["ratio"]["y"][-1] - 0.105 / 0.26) < 1e-9
+    assert eigen["range"] == [0.5, 3.5]  # the live redraws kept the zoom
+    assert page.evaluate("document.getElementById('curve-collapse').data[0].y") == [1, 2, 3, 6]
+    assert "stopped early" in page.text_content("#log")
+
+
+def test_ada_changes_and_nb201_counts_on_a_finished_run(live_server: Any, page: Any, alice: Any, tiny_config: dict[str, Any]) -> None:
+    """DARTS-ADA on NAS-Bench-201: the rollback marked, its discarded points kept apart, skip counts from the string genotype."""
+    exp = _stored_experiment(alice, "ada done", {**tiny_config, "space": "nb201", "optimizer": "drnas", "epochs": 3,
+                                                 "early_stop": "ada", "early_stop_window": 1}, Status.FINISHED)
+    sink = services.DatabaseSink(exp.pk)
+    sink(1, {"type": "run_started", "v": 1, "time": time.time(), "epochs": 3, "steps_per_epoch": 4, "device": "cpu", "start_epoch": 0})
+    nb201_ops = ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"]
+    edges = ["0→1", "0→2", "1→2", "0→3", "1→3", "2→3"]
+    cells = _cells(("cell",), edges, nb201_ops)
+    plain = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+    collapsed = "|skip_connect~0|+|skip_connect~0|none~1|+|skip_connect~0|nor_conv_3x3~1|avg_pool_3x3~2|"
+    seq = _emit_epoch(sink, 2, 1, 3, "dirichlet", cells, plain, 0.1)
+    seq = _emit_epoch(sink, seq, 2, 3, "dirichlet", cells, collapsed, 0.3)
+    reason = "DARTS-ADA went back from epoch 2 to epoch 1 and multiplied the weight decay by 3, from 0.0003 to 0.0009"
+    sink(seq, {"type": "regularization_change", "v": 1, "time": time.time(), "trigger_epoch": 2, "restored_epoch": 1,
+               "parameter": "weight_decay", "old": 3e-4, "new": 9e-4, "increase": 1, "max_increases": 4, "earlier": 0.1,
+               "later": 0.3, "ratio": 0.333, "reason": reason})
+    sink(seq + 1, {"type": "arch", "v": 1, "time": time.time(), "epoch": 1, "kind": "dirichlet", "cells": cells})
+    sink(seq + 2, {"type": "genotype", "v": 1, "time": time.time(), "epoch": 1, "genotype": plain})
+    seq = _emit_epoch(sink, seq + 3, 2, 3, "dirichlet", cells, plain, 0.12, round_=1)  # measured after the change
+    seq = _emit_epoch(sink, seq, 3, 3, "dirichlet", cells, collapsed, 0.13, round_=1)
+    sink(seq, {"type": "finished", "v": 1, "time": time.time(), "status": "finished", "epoch": 3, "result": {}})
+    log_in(page, live_server.url, "alice")
+    page.goto(f"{live_server.url}/experiments/{exp.pk}/")
+    page.wait_for_function("window.nasboard.stopped", timeout=30_000)
+    page.wait_for_selector("#curve-eigen .main-svg")
+    page.wait_for_selector("#curve-collapse .main-svg")
+    assert "Dirichlet means" in page.text_content("#heatmap-cell .gtitle")
+    eigen = page.evaluate("""(() => { const d = document.getElementById('curve-eigen');
+        return {traces: d.data.map((t) => [t.name, t.x]), lines: d.layout.shapes.filter((s) => s.type === 'line' && s.xref === 'x').map((s) => s.x0),
+                notes: d.layout.annotations.map((a) => a.text)}; })()""")
+    assert ["dominant eigenvalue", [1, 2, 3]] in eigen["traces"]
+    assert ["rolled back (DARTS-ADA)", [2]] in eigen["traces"]
+    assert eigen["lines"] == [2] and "ADA 1: wd 0.0003→0.0009, back to 1" in eigen["notes"]
+    # earlier/later only within a round: the first point after the change has no earlier one to compare with
+    assert ["earlier / later", [3]] in eigen["traces"]
+    assert page.locator("#reg-changes li").count() == 1 and reason in page.text_content("#reg-changes")
+    # counted by the page from the NAS-Bench-201 strings; the first collapsed epoch 2 was rolled back
+    collapse = page.evaluate("document.getElementById('curve-collapse').data.map((t) => [t.name, t.x, t.y])")
+    assert collapse == [["cell: skip connections", [1, 2, 3], [1, 1, 3]], ["cell: parameter-free ops", [1, 2, 3], [1, 1, 5]]]
+    assert page.text_content("#status").strip() == "Finished"

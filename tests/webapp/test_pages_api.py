@@ -152,6 +152,9 @@ def test_api_create_list_detail(client: Client, alice: Any, tiny_config: dict[st
         ("{not json", {"body"}),
         ({"name": "x", "config": {"device": "cuda:7"}}, {"device"}),
         ({"name": "x", "config": {"data_dir": "/etc"}}, {"data_dir"}),
+        ({"name": "x", "config": {"early_stop": "sometimes", "early_stop_window": 0}}, {"early_stop", "early_stop_window"}),
+        ({"name": "x", "config": {"early_stop": "es", "curvature_every": 0}}, {"early_stop"}),
+        ({"name": "x", "config": {"early_stop_threshold": "high", "curvature_every": 1.5}}, {"early_stop_threshold", "curvature_every"}),
     ],
 )
 def test_api_rejects_bad_input(client: Client, alice: Any, body: Any, fields: set[str]) -> None:
@@ -297,3 +300,133 @@ def test_admin_lists_and_acts(client: Client, alice: Any, make_user: Any, tiny_c
     exp.refresh_from_db()
     assert exp.status == Status.QUEUED
     assert client.get(f"/admin/experiments/experiment/{exp.pk}/change/").status_code == 200
+
+
+# ---- RobustDARTS: settings, the curvature section, the stopped-early status ----------------
+def test_new_form_offers_robust_darts_settings_with_engine_defaults(client: Client, alice: Any) -> None:
+    from nascore.config import choices, defaults
+
+    response = login(client, alice).get("/experiments/new")
+    form = response.context["form"]
+    for key in ("curvature_every", "early_stop", "early_stop_window", "early_stop_threshold", "ada_factor", "ada_max_increases"):
+        assert form.fields[key].initial == defaults()[key], key
+    assert [v for v, _ in form.fields["early_stop"].choices] == choices()["early_stop"]
+    assert [v for v, _ in form.fields["optimizer"].choices] == choices()["optimizer"]  # every registered method
+    html = response.content.decode()
+    assert 'id="robust-settings"' in html and "DARTS-ES" in html and "DARTS-ADA" in html
+    assert 'name="early_stop_threshold"' in html and 'value="0.75"' in html
+
+
+def test_form_takes_robust_darts_settings(client: Client, alice: Any) -> None:
+    response = login(client, alice).post("/experiments/new", form_data(curvature_every=2, early_stop="es", early_stop_window=3,
+                                                                     early_stop_threshold=0.6))
+    assert response.status_code == 302
+    cfg = Experiment.objects.get().config
+    assert (cfg["curvature_every"], cfg["early_stop"], cfg["early_stop_window"], cfg["early_stop_threshold"]) == (2, "es", 3, 0.6)
+
+
+def test_form_rejects_bad_robust_darts_settings_with_engine_messages(client: Client, alice: Any) -> None:
+    login(client, alice)
+    response = client.post("/experiments/new", form_data(early_stop_window=0, early_stop_threshold=-1, ada_factor=0.5))
+    errors = response.context["form"].errors
+    assert set(errors) == {"early_stop_window", "early_stop_threshold", "ada_factor"}
+    assert "early_stop_window must be a positive integer" in errors["early_stop_window"][0]
+    assert "early_stop_threshold must be a positive number" in errors["early_stop_threshold"][0]
+    html = response.content.decode()
+    assert 'id="error-early_stop_window"' in html and '<details id="robust-settings" open>' in html
+    response = client.post("/experiments/new", form_data(early_stop="es", curvature_every=0))
+    assert "watches the curvature" in response.context["form"].errors["early_stop"][0]
+    response = client.post("/experiments/new", form_data(early_stop="ada", optimizer="enas"))
+    assert "no continuous architecture parameters" in response.context["form"].errors["early_stop"][0]
+    assert Experiment.objects.count() == 0
+
+
+def test_api_takes_robust_darts_settings(client: Client, alice: Any, tiny_config: dict[str, Any]) -> None:
+    config = {**tiny_config, "curvature_every": 1, "early_stop": "ada", "early_stop_window": 2, "early_stop_threshold": 0.9,
+              "ada_factor": 2.0}
+    response = post_json(client, "/api/experiments", {"name": "ada", "config": config}, **token_for(alice))
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["config"]["early_stop"] == "ada" and body["config"]["ada_factor"] == 2.0 and body["stop_reason"] is None
+
+
+def _event(exp: Experiment, seq: int, etype: str, **payload: Any) -> None:
+    Event.objects.create(experiment=exp, seq=seq, type=etype, payload={"type": etype, "v": 1, "time": float(seq), **payload})
+
+
+REASON = "DARTS-ES stopped the search after epoch 4 of 6 and returns the architecture of epoch 2, 2 curvature points before"
+
+
+def test_detail_page_renders_the_curvature_section_from_stored_events(client: Client, alice: Any, tiny_config: dict[str, Any]) -> None:
+    exp = services.create_experiment(alice, "robust", {**tiny_config, "epochs": 6, "early_stop": "es", "early_stop_window": 2})
+    seq = 0
+    for epoch, eig in enumerate([0.1, 0.11, 0.2, 0.3], start=1):
+        seq += 1
+        _event(exp, seq, "arch", epoch=epoch, kind="gumbel", cells={"normal": {"edges": ["0→2"], "ops": ["skip_connect"], "weights": [[1.0]]}})
+        seq += 1
+        _event(exp, seq, "curvature", epoch=epoch, eigenvalue=eig, trace=eig * 10, round=0)
+    _event(exp, seq + 1, "early_stop", trigger_epoch=4, returned_epoch=2, earlier=0.105, later=0.25, ratio=0.42, window=2,
+           threshold=0.75, reason=REASON)
+    Experiment.objects.filter(pk=exp.pk).update(status=Status.STOPPED_EARLY, stop_reason=REASON, epochs_done=4)
+    html = login(client, alice).get(f"/experiments/{exp.pk}/").content.decode()
+    assert 'id="curvature"' in html and 'id="curve-eigen"' in html and 'id="curve-collapse"' in html
+    assert "4 curvature points" in html and "latest dominant eigenvalue 0.3000 after epoch 4 (trace 3.000)" in html
+    assert "DARTS-ES, window k = 2, threshold 0.75" in html
+    assert 'id="curvature-empty" hidden' in html
+    assert '<span id="status" class="status status-stopped_early">Stopped early</span>' in html
+    assert 'id="stopped-early" class="stop-box">' in html and REASON in html  # shown, not hidden
+    assert "Architecture distribution: Gumbel-softmax means" in html
+
+
+def test_detail_page_drops_rolled_back_points_and_lists_ada_changes(client: Client, alice: Any, tiny_config: dict[str, Any]) -> None:
+    exp = services.create_experiment(alice, "ada", {**tiny_config, "early_stop": "ada", "early_stop_window": 1})
+    for seq, epoch in enumerate([1, 2], start=1):
+        _event(exp, seq, "curvature", epoch=epoch, eigenvalue=0.1 * epoch, trace=None, round=0)
+    _event(exp, 3, "regularization_change", trigger_epoch=2, restored_epoch=1, parameter="weight_decay", old=3e-4, new=9e-4,
+           increase=1, max_increases=4, earlier=0.1, later=0.2, ratio=0.5, reason="DARTS-ADA went back from epoch 2 to epoch 1")
+    html = login(client, alice).get(f"/experiments/{exp.pk}/").content.decode()
+    assert "1 curvature point ·" in html and "1 regularization change" in html
+    assert "DARTS-ADA went back from epoch 2 to epoch 1" in html and 'id="stopped-early" class="stop-box" hidden' in html
+
+
+def test_detail_page_says_when_curvature_is_off(client: Client, alice: Any, tiny_config: dict[str, Any]) -> None:
+    exp = services.create_experiment(alice, "flat", {**tiny_config, "curvature_every": 0})
+    html = login(client, alice).get(f"/experiments/{exp.pk}/").content.decode()
+    assert "Curvature tracking is off for this run" in html and 'id="curve-eigen" class="plot" hidden' in html
+
+
+def test_stopped_early_status_in_list_filter_api_and_admin(client: Client, alice: Any, make_user: Any,
+                                                           tiny_config: dict[str, Any]) -> None:
+    from django.contrib.auth import get_user_model
+
+    from webapp.experiments.models import Result
+
+    stopped = services.create_experiment(alice, "stopped one", tiny_config)
+    services.create_experiment(alice, "other one", tiny_config)
+    Experiment.objects.filter(pk=stopped.pk).update(status=Status.STOPPED_EARLY, stop_reason=REASON)
+    Result.objects.create(experiment=stopped, genotype="|skip_connect~0|", epochs_completed=4,
+                          raw={"returned_epoch": 2, "collapse": {"genotype": {"skip_connections": {"cell": 1}, "parameter_free": {"cell": 1}},
+                                                                   "last_genotype": {"skip_connections": {"cell": 3}, "parameter_free": {"cell": 5}}}})
+    login(client, alice)
+    page = client.get("/?status=stopped_early")
+    assert [e.name for e in page.context["page"].object_list] == ["stopped one"]
+    html = page.content.decode()
+    assert '<option value="stopped_early" selected>Stopped early</option>' in html and "status-stopped_early" in html
+    api = client.get("/api/experiments?status=stopped_early").json()
+    assert api["count"] == 1 and api["results"][0]["stop_reason"] == REASON
+    detail = client.get(f"/api/experiments/{stopped.pk}").json()
+    assert detail["status"] == "stopped_early" and detail["result"]["returned_epoch"] == 2
+    events = client.get(f"/api/experiments/{stopped.pk}/events?after=0").json()
+    assert events["status"] == "stopped_early" and events["stop_reason"] == REASON
+    page = client.get(f"/experiments/{stopped.pk}/").content.decode()
+    assert "epoch 2 (the search stopped after epoch 4)" in page
+    assert "cell: 1 skip, 1 parameter-free (last epoch&#x27;s cell: cell: 3 skip, 5 parameter-free)" in page
+    assert 'id="resume-form" hidden' in page and 'id="cancel-form" hidden' in page
+    schema = client.get("/api/openapi.json").json()
+    assert set(schema["components"]["schemas"]["Experiment"]["properties"]["status"]["enum"]) == set(Status.values)
+    staff = make_user("root", staff=True)
+    get_user_model().objects.filter(pk=staff.pk).update(is_superuser=True)
+    login(client, staff)
+    listing = client.get("/admin/experiments/experiment/?status__exact=stopped_early")
+    assert listing.status_code == 200 and "stopped one" in listing.content.decode() and "other one" not in listing.content.decode()
+    assert REASON in client.get(f"/admin/experiments/experiment/{stopped.pk}/change/").content.decode()

@@ -154,3 +154,73 @@ def test_superseded_sink_writes_nothing(alice: Any, tiny_config: dict[str, Any])
     exp = services.create_experiment(alice, "x", tiny_config)
     services.DatabaseSink(exp.pk, is_current=lambda: False)(1, _epoch(1, 0.5))
     assert not Event.objects.filter(experiment=exp).exists()
+
+
+# ---- RobustDARTS settings and the stopped-early status ----------------------------------------
+def test_clean_config_takes_robust_darts_settings(tiny_config: dict[str, Any]) -> None:
+    cfg = services.clean_config({**tiny_config, "curvature_every": 2, "early_stop": "es", "early_stop_window": 3,
+                                 "early_stop_threshold": 0.8})
+    assert (cfg["curvature_every"], cfg["early_stop"], cfg["early_stop_window"], cfg["early_stop_threshold"]) == (2, "es", 3, 0.8)
+    from nascore.config import defaults
+
+    plain = services.clean_config(tiny_config)  # omitted: the engine's defaults
+    assert {k: plain[k] for k in ("curvature_every", "early_stop", "early_stop_window", "early_stop_threshold")} == \
+        {k: defaults()[k] for k in ("curvature_every", "early_stop", "early_stop_window", "early_stop_threshold")}
+
+
+@pytest.mark.parametrize(
+    "overrides, messages",
+    [
+        ({"early_stop": "sometimes"}, {"early_stop": "early_stop must be 'none', 'es'"}),
+        ({"early_stop_window": 0, "early_stop_threshold": -1, "curvature_every": -2},
+         {"early_stop_window": "positive integer", "early_stop_threshold": "positive number",
+          "curvature_every": "non-negative integer"}),
+        ({"early_stop": "es", "curvature_every": 0}, {"early_stop": "set curvature_every to a positive"}),
+        ({"early_stop": "ada", "ada_factor": 1}, {"ada_factor": "greater than 1"}),
+        ({"early_stop": "es", "optimizer": "enas"}, {"early_stop": "no continuous architecture parameters"}),
+    ],
+)
+def test_clean_config_names_bad_robust_darts_settings(tiny_config: dict[str, Any], overrides: dict[str, Any],
+                                                      messages: dict[str, str]) -> None:
+    with pytest.raises(services.ExperimentInvalid) as err:
+        services.clean_config({**tiny_config, **overrides})
+    assert set(err.value.errors) == set(messages)
+    for key, text in messages.items():
+        assert text in err.value.errors[key], err.value.errors[key]
+
+
+def _stopped_early_outcome(out_dir: Any) -> Any:
+    from nascore.runner import RunOutcome
+
+    reason = ("DARTS-ES stopped the search after epoch 2 of 3 and returns the architecture of epoch 1, "
+              "1 curvature point before: the curvature of the validation loss grew.")
+    genotype = {"normal": [["sep_conv_3x3", 0], ["skip_connect", 1]], "normal_concat": [2],
+                "reduce": [["max_pool_3x3", 0], ["skip_connect", 1]], "reduce_concat": [2]}
+    last = {**genotype, "normal": [["skip_connect", 0], ["skip_connect", 1]]}
+    result = {"status": "stopped_early", "genotype": genotype, "last_genotype": last, "returned_epoch": 1,
+              "metrics": {"val_acc": 0.5, "best_val_acc": 0.6}, "epochs_completed": 2, "genotype_params": 99,
+              "early_stop": {"trigger_epoch": 2, "returned_epoch": 1, "reason": reason},
+              "collapse": {"genotype": {"skip_connections": {"normal": 1, "reduce": 1}, "parameter_free": {"normal": 1, "reduce": 2}},
+                           "last_genotype": {"skip_connections": {"normal": 2, "reduce": 1}, "parameter_free": {"normal": 2, "reduce": 2}}}}
+    return RunOutcome(status="stopped_early", result=result, out_dir=out_dir), reason
+
+
+def test_run_that_stopped_early_keeps_its_result_and_reason(alice: Any, tiny_config: dict[str, Any], monkeypatch: Any) -> None:
+    import nascore.runner
+    from webapp.experiments.serializers import experiment_to_dict
+
+    exp = services.create_experiment(alice, "es", {**tiny_config, "early_stop": "es", "early_stop_window": 1})
+    outcome, reason = _stopped_early_outcome(services.artifact_dir(exp))
+    monkeypatch.setattr(nascore.runner, "run_search", lambda *a, **k: outcome)
+    assert services.run_dispatched(exp.pk, exp.dispatch, "w@h") == Status.STOPPED_EARLY
+    exp.refresh_from_db()
+    assert exp.status == Status.STOPPED_EARLY and exp.stop_reason == reason and exp.ended_at and not exp.error
+    assert not exp.is_resumable and not exp.is_active
+    data = experiment_to_dict(exp)
+    assert data["status"] == "stopped_early" and data["stop_reason"] == reason
+    assert data["result"]["returned_epoch"] == 1 and data["result"]["genotype"]["normal"][0] == ["sep_conv_3x3", 0]
+    assert data["result"]["collapse"]["last_genotype"]["skip_connections"]["normal"] == 2
+    with pytest.raises(services.ActionRefused):
+        services.cancel_experiment(exp)
+    with pytest.raises(services.ActionRefused):
+        services.resume_experiment(exp)

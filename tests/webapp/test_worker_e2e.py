@@ -22,7 +22,7 @@ def ended(pk: int) -> Experiment | None:
 
 
 def test_tiny_search_end_to_end(shared_worker: Any, alice: Any, tiny_config: dict[str, Any], wait_for: Callable[..., Any]) -> None:
-    exp = services.create_experiment(alice, "end to end", tiny_config)
+    exp = services.create_experiment(alice, "end to end", {**tiny_config, "curvature_every": 1})
     exp = wait_for(lambda: ended(exp.pk), 240, "the run to end")
     assert exp.status == Status.FINISHED, f"{exp.error}\n{shared_worker.log()[-3000:]}"
     events = list(Event.objects.filter(experiment=exp).order_by("seq"))
@@ -35,6 +35,9 @@ def test_tiny_search_end_to_end(shared_worker: Any, alice: Any, tiny_config: dic
     assert set(arch["cells"]) == {"normal", "reduce"}
     cell = arch["cells"]["normal"]
     assert len(cell["weights"]) == len(cell["edges"]) and len(cell["weights"][0]) == len(cell["ops"])
+    curvature = [e.payload for e in events if e.type == "curvature"]  # the dominant Hessian eigenvalue, every epoch
+    assert [c["epoch"] for c in curvature] == [1, 2, 3]
+    assert all(isinstance(c["eigenvalue"], float) and isinstance(c["trace"], float) for c in curvature), curvature
     times = [e.payload["time"] for e in events]
     assert times == sorted(times)
     # the DB holds exactly what the engine wrote to its own events.jsonl
@@ -122,3 +125,24 @@ def test_resume_after_cancel_continues_from_the_checkpoint(shared_worker: Any, a
     starts = [e.payload for e in events if e.type == "run_started"]
     assert len(starts) == 2 and starts[1]["resumed"] and starts[1]["start_epoch"] >= 1
     assert [e.payload["status"] for e in events if e.type == "finished"] == ["finished"]  # the cancel was rewound
+
+
+def test_darts_es_stops_early_with_its_reason(shared_worker: Any, alice: Any, tiny_config: dict[str, Any],
+                                              wait_for: Callable[..., Any]) -> None:
+    # window 1 and a threshold far above any ratio: the second curvature point triggers DARTS-ES
+    config = {**tiny_config, "epochs": 4, "curvature_every": 1, "curvature_samples": 32, "early_stop": "es",
+              "early_stop_window": 1, "early_stop_threshold": 100.0}
+    exp = services.create_experiment(alice, "stops early", config)
+    exp = wait_for(lambda: ended(exp.pk), 240, "the run to end")
+    assert exp.status == Status.STOPPED_EARLY, f"{exp.status} {exp.error}\n{shared_worker.log()[-3000:]}"
+    assert exp.stop_reason.startswith("DARTS-ES stopped the search after epoch 2 of 4") and not exp.error
+    events = list(Event.objects.filter(experiment=exp).order_by("seq"))
+    assert [e.payload["epoch"] for e in events if e.type == "curvature"] == [1, 2]
+    stop = [e.payload for e in events if e.type == "early_stop"]
+    assert len(stop) == 1 and (stop[0]["trigger_epoch"], stop[0]["returned_epoch"]) == (2, 1)
+    assert stop[0]["reason"] == exp.stop_reason and stop[0]["ratio"] < 100.0
+    assert events[-1].type == "finished" and events[-1].payload["status"] == "stopped_early"
+    result = Result.objects.get(experiment=exp)
+    assert result.epochs_completed == 2 and result.raw["returned_epoch"] == 1
+    assert result.genotype == stop[0]["genotype"]  # the architecture of the returned epoch
+    assert exp.epochs_done == 2 and not exp.is_resumable

@@ -28,17 +28,17 @@ class ExperimentAdmin(admin.ModelAdmin):
                     "device", "worker", "attempts", "created_at")
     list_display_links = ("id", "name")
     list_filter = ("status", "space", "optimizer", "dataset", "device_requested", "queue", "owner", "created_at")
-    search_fields = ("name", "owner__username", "worker", "error", "=id")
+    search_fields = ("name", "owner__username", "worker", "error", "stop_reason", "=id")
     date_hierarchy = "created_at"
     list_select_related = ("owner",)
     inlines = [ResultInline]
     actions = ["cancel_runs", "resume_runs", "requeue_lost"]
     readonly_fields = ("config", "space", "optimizer", "dataset", "seed", "device_requested", "queue", "status", "error",
-                       "cancel_requested", "created_at", "started_at", "ended_at", "heartbeat_at", "device", "worker",
+                       "stop_reason", "cancel_requested", "created_at", "started_at", "ended_at", "heartbeat_at", "device", "worker",
                        "attempts", "dispatch", "epochs", "epochs_done", "step", "steps_per_epoch", "best_val_acc",
                        "last_val_acc", "seconds_per_epoch", "last_seq", "page_link")
     fieldsets = (
-        (None, {"fields": ("name", "owner", "page_link", "status", "error", "cancel_requested")}),
+        (None, {"fields": ("name", "owner", "page_link", "status", "error", "stop_reason", "cancel_requested")}),
         ("Configuration", {"fields": ("space", "optimizer", "dataset", "seed", "device_requested", "queue", "config")}),
         ("Progress", {"fields": ("epochs", "epochs_done", "step", "steps_per_epoch", "best_val_acc", "last_val_acc",
                                  "seconds_per_epoch", "last_seq")}),

@@ -161,6 +161,7 @@ def experiment_events(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "status": exp.status,
             "error": exp.error or None,
+            "stop_reason": exp.stop_reason or None,
             "cancel_requested": exp.cancel_requested,
             "progress": exp.progress_dict(),
             "events": events,

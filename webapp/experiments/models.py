@@ -17,10 +17,14 @@ class Status(models.TextChoices):
     FINISHED = "finished", "Finished"
     CANCELLED = "cancelled", "Cancelled"
     FAILED = "failed", "Failed"
+    #: DARTS-ES ended the search before its last epoch; it returns an earlier architecture (``stop_reason`` says why)
+    STOPPED_EARLY = "stopped_early", "Stopped early"
 
 
 ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
-ENDED_STATUSES = (Status.FINISHED, Status.CANCELLED, Status.FAILED)
+ENDED_STATUSES = (Status.FINISHED, Status.CANCELLED, Status.FAILED, Status.STOPPED_EARLY)
+#: ended with a result (the search's own decision, not a user's or an error)
+COMPLETED_STATUSES = (Status.FINISHED, Status.STOPPED_EARLY)
 RESUMABLE_STATUSES = (Status.CANCELLED, Status.FAILED)
 
 
@@ -40,6 +44,7 @@ class Experiment(models.Model):
 
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED, db_index=True)
     error = models.TextField(blank=True, help_text="why the run failed")
+    stop_reason = models.TextField(blank=True, help_text="why the search stopped early (DARTS-ES), in plain words")
     cancel_requested = models.BooleanField(default=False)
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)

@@ -25,7 +25,8 @@ PROGRESS = {
     },
 }
 
-STATUS = {"type": "string", "enum": ["queued", "running", "finished", "cancelled", "failed"]}
+STATUS = {"type": "string", "enum": ["queued", "running", "finished", "cancelled", "failed", "stopped_early"],
+          "description": "stopped_early: DARTS-ES ended the search before its last epoch (see stop_reason)"}
 
 EXPERIMENT = {
     "type": "object",
@@ -35,6 +36,7 @@ EXPERIMENT = {
         "owner": {"type": "string"},
         "status": STATUS,
         "error": {"type": ["string", "null"], "description": "why the run failed"},
+        "stop_reason": {"type": ["string", "null"], "description": "why the search stopped early (DARTS-ES), in plain words"},
         "cancel_requested": {"type": "boolean"},
         "config": {"type": "object", "description": "the engine config, defaults filled in"},
         "space": {"type": "string"},
@@ -68,6 +70,10 @@ RESULT = {
         "flops": {"type": "integer", "description": "present when the engine reports FLOPs"},
         "epochs_completed": {"type": "integer"},
         "artifacts": {"type": "array", "items": {"type": "string"}},
+        "returned_epoch": {"type": "integer", "description": "after an early stop: the epoch whose architecture is returned"},
+        "last_genotype": {"description": "after an early stop: the architecture of the last epoch, for comparison"},
+        "collapse": {"type": "object", "description": "skip connections and parameter-free ops per cell type of the "
+                     "returned architecture (genotype) and of the last epoch's (last_genotype)"},
     },
 }
 
@@ -76,7 +82,14 @@ EVENT = {
     "required": ["seq", "type", "v", "time"],
     "properties": {
         "seq": {"type": "integer", "description": "1-based, increasing; ask for events after the last one seen"},
-        "type": {"type": "string", "enum": ["run_started", "step", "epoch", "arch", "genotype", "checkpoint", "log", "finished", "failed"]},
+        "type": {"type": "string", "enum": ["run_started", "step", "epoch", "arch", "genotype", "curvature", "early_stop",
+                                            "regularization_change", "checkpoint", "log", "finished", "failed"],
+                 "description": "curvature: {epoch, eigenvalue, trace} of the Hessian w.r.t. the architecture weights; "
+                                "early_stop: DARTS-ES stopped (trigger_epoch, returned_epoch, earlier, later, ratio, window, "
+                                "threshold, reason); regularization_change: DARTS-ADA went back and raised a regularization "
+                                "(trigger_epoch, restored_epoch, parameter, old, new, reason); arch: kind (softmax, gumbel, "
+                                "dirichlet, frequency, policy) and per-cell edges x ops; genotype: the derived cell, with "
+                                "skip_connections and parameter_free counts per cell type"},
         "v": {"type": "integer", "description": "event schema version"},
         "time": {"type": "number", "description": "Unix time the worker emitted it"},
     },
@@ -146,6 +159,7 @@ def schema(server: str = "") -> dict[str, Any]:
                         "200": {"description": "new events; poll again with after=last_seq while status is queued or running",
                                 "content": {"application/json": {"schema": {"type": "object", "properties": {
                                     "status": STATUS, "error": {"type": ["string", "null"]}, "cancel_requested": {"type": "boolean"},
+                                    "stop_reason": {"type": ["string", "null"]},
                                     "progress": {"$ref": "#/components/schemas/Progress"},
                                     "events": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}},
                                     "last_seq": {"type": "integer"},

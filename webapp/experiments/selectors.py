@@ -96,3 +96,84 @@ def events_after(experiment: Experiment, after: int, limit: int) -> list[dict[st
     """Events with seq > after, in order, at most ``limit`` of them (one indexed range scan)."""
     rows = Event.objects.filter(experiment=experiment, seq__gt=after).order_by("seq").values_list("seq", "type", "payload")[:limit]
     return [{**payload, "seq": seq, "type": etype} for seq, etype, payload in rows]
+
+
+#: the distribution an optimizer reports for the heatmap (the ``kind`` of its arch events), in words
+DISTRIBUTION_KINDS = {
+    "softmax": "softmax weights",
+    "gumbel": "Gumbel-softmax means",
+    "dirichlet": "Dirichlet means",
+    "frequency": "sampling frequencies",
+    "policy": "controller probabilities",
+}
+EARLY_STOP_MODES = {"none": "no early stopping", "es": "DARTS-ES", "ada": "DARTS-ADA"}
+
+
+def distribution_kind(experiment: Experiment) -> str:
+    """The readable kind of the run's latest architecture distribution; empty before the first one."""
+    kind = (Event.objects.filter(experiment=experiment, type="arch").order_by("-seq")
+            .values_list("payload__kind", flat=True).first())
+    if not kind:
+        return ""
+    return DISTRIBUTION_KINDS.get(str(kind), str(kind))
+
+
+def curvature_summary(experiment: Experiment) -> dict[str, Any]:
+    """What the stored curvature, early-stop and regularization-change events say, for the page as served.
+
+    ``points``: the current trajectory (one point per epoch; DARTS-ADA's rolled-back points dropped),
+    ``early_stop``: the early_stop event or None, ``changes``: the regularization changes in order,
+    ``summary``: one line in words, ``empty``: what the page says before the first point.
+    """
+    rows = (Event.objects.filter(experiment=experiment, type__in=("curvature", "early_stop", "regularization_change"))
+            .order_by("seq").values_list("type", "payload"))
+    points: dict[int, dict[str, Any]] = {}
+    early_stop: dict[str, Any] | None = None
+    changes: list[dict[str, Any]] = []
+    for etype, payload in rows:
+        if etype == "curvature":
+            points[int(payload.get("epoch") or 0)] = payload
+        elif etype == "early_stop":
+            early_stop = payload
+        else:
+            changes.append(payload)
+            restored = int(payload.get("restored_epoch") or 0)
+            points = {e: p for e, p in points.items() if e <= restored}
+    trajectory = [points[e] for e in sorted(points)]
+    config = experiment.config or {}
+    every = config.get("curvature_every")
+    mode = str(config.get("early_stop") or "none")
+    window = (early_stop or {}).get("window", config.get("early_stop_window", 5))
+    threshold = (early_stop or {}).get("threshold", config.get("early_stop_threshold", 0.75))
+    if every is None:
+        empty = "This run did not track the curvature."
+    elif every == 0:
+        empty = "Curvature tracking is off for this run (curvature every 0 epochs)."
+    else:
+        empty = (f"The dominant Hessian eigenvalue appears after the first curvature point "
+                 f"(every {every} epoch{'s' if every != 1 else ''}).")
+    parts = [f"{len(trajectory)} curvature point{'s' if len(trajectory) != 1 else ''}"]
+    if trajectory:
+        last = trajectory[-1]
+        line = f"latest dominant eigenvalue {_num(last.get('eigenvalue'), 4)} after epoch {last.get('epoch')}"
+        if isinstance(last.get("trace"), (int, float)):
+            line += f" (trace {_num(last.get('trace'), 3)})"
+        parts.append(line)
+    parts.append(f"{EARLY_STOP_MODES.get(mode, mode)}, window k = {window}, threshold {threshold}")
+    if changes:
+        parts.append(f"{len(changes)} regularization change{'s' if len(changes) != 1 else ''}")
+    return {"points": trajectory, "early_stop": early_stop, "changes": changes,
+            "summary": " · ".join(parts) if trajectory else "", "empty": empty}
+
+
+def _num(value: Any, digits: int) -> str:
+    return f"{value:.{digits}f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "–"
+
+
+def collapse_text(counts: Any) -> str:
+    """``{"skip_connections": {cell: n}, "parameter_free": {cell: n}}`` in words."""
+    if not isinstance(counts, dict) or not isinstance(counts.get("skip_connections"), dict):
+        return ""
+    free = counts.get("parameter_free") or {}
+    return " · ".join(f"{cell}: {n} skip, {free.get(cell, '?')} parameter-free"
+                      for cell, n in counts["skip_connections"].items())

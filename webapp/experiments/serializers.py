@@ -27,6 +27,12 @@ def result_to_dict(result: Result | None) -> dict[str, Any] | None:
     }
     if result.flops is not None:
         data["flops"] = result.flops
+    raw = result.raw if isinstance(result.raw, dict) else {}
+    if raw.get("returned_epoch") is not None:  # DARTS-ES returned an earlier epoch's architecture
+        data["returned_epoch"] = raw["returned_epoch"]
+        data["last_genotype"] = raw.get("last_genotype")
+    if isinstance(raw.get("collapse"), dict):
+        data["collapse"] = raw["collapse"]
     return data
 
 
@@ -37,6 +43,7 @@ def experiment_to_dict(exp: Experiment, with_result: bool = True) -> dict[str, A
         "owner": exp.owner.get_username(),
         "status": exp.status,
         "error": exp.error or None,
+        "stop_reason": exp.stop_reason or None,
         "cancel_requested": exp.cancel_requested,
         "config": exp.config,
         "space": exp.space,

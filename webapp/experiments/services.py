@@ -432,6 +432,14 @@ def _save_result(experiment: Experiment, result: dict[str, Any], out_dir: Path) 
     )
 
 
+def early_stop_reason(result: dict[str, Any]) -> str:
+    """The plain-words reason of a DARTS-ES stop, from the engine's result."""
+    info = result.get("early_stop") if isinstance(result, dict) else None
+    if isinstance(info, dict) and isinstance(info.get("reason"), str) and info["reason"]:
+        return info["reason"][:5000]
+    return "the search stopped early (DARTS-ES) and returned an earlier architecture"
+
+
 def run_dispatched(experiment_id: int, dispatch: int, worker: str | None = None) -> str:
     """The body of the Celery task: claim the run, run the engine with a DB sink, record the end."""
     worker = worker or socket.gethostname()
@@ -481,12 +489,17 @@ def run_dispatched(experiment_id: int, dispatch: int, worker: str | None = None)
             return "failed"
         if not is_current():
             return "superseded"
-        if outcome.status == "finished":
+        stop_reason = ""
+        if outcome.status in ("finished", "stopped_early"):
             _save_result(exp, outcome.result or {}, out_dir)
-            status = Status.FINISHED
+            status = Status.FINISHED if outcome.status == "finished" else Status.STOPPED_EARLY
+            if status == Status.STOPPED_EARLY:
+                stop_reason = early_stop_reason(outcome.result or {})
         else:
             status = Status.CANCELLED
-        Experiment.objects.filter(pk=exp.pk, dispatch=dispatch).update(status=status, ended_at=timezone.now(), cancel_requested=False)
+        Experiment.objects.filter(pk=exp.pk, dispatch=dispatch).update(
+            status=status, ended_at=timezone.now(), cancel_requested=False, stop_reason=stop_reason
+        )
         return str(status)
     finally:
         heartbeat.stop()

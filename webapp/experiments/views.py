@@ -72,6 +72,12 @@ def _genotype_text(genotype: Any) -> str:
 def experiment_detail(request: HttpRequest, pk: int) -> HttpResponse:
     exp = selectors.get_experiment(request.user, pk)
     result = Result.objects.filter(experiment=exp).first()
+    curvature = selectors.curvature_summary(exp)
+    raw = result.raw if result is not None and isinstance(result.raw, dict) else {}
+    collapse = raw.get("collapse") if isinstance(raw.get("collapse"), dict) else {}
+    result_collapse = selectors.collapse_text(collapse.get("genotype"))
+    if result_collapse and raw.get("returned_epoch") is not None and selectors.collapse_text(collapse.get("last_genotype")):
+        result_collapse += f" (last epoch's cell: {selectors.collapse_text(collapse.get('last_genotype'))})"
     page_config = {
         "id": exp.pk,
         "eventsUrl": reverse("api:events", args=[exp.pk]),
@@ -88,6 +94,11 @@ def experiment_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "genotype_json": _genotype_text(result.genotype) if result else "",
             "page_config": page_config,
             "config_json": json.dumps(exp.config, indent=2),
+            "curvature": curvature,
+            "stop_reason": exp.stop_reason or (curvature["early_stop"] or {}).get("reason", ""),
+            "arch_kind": selectors.distribution_kind(exp),
+            "returned_epoch": raw.get("returned_epoch"),
+            "result_collapse": result_collapse,
         },
     )
 
