@@ -439,7 +439,7 @@ def test_bench_measures_every_method(name):
     assert row["optimizer"] == name and row["ms_per_step"] > 0 and math.isfinite(row["peak_mem_mb"])
 
 
-@pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step()`")
+@pytest.mark.filterwarnings("ignore:Detected call of:UserWarning")
 def test_oneshot_sets_the_scheduled_drop_path_on_its_edges():
     opt = _optimizer("oneshot", drop_path=0.4, drop_path_schedule="linear", epochs=5)
     rates = lambda: {m.drop_prob for m in opt.model.modules() if isinstance(m, SinglePathOp)}  # noqa: E731
