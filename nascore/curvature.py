@@ -252,13 +252,19 @@ def hutchinson_trace(hvp: Callable[[Tensor], Tensor], dim: int, generator: torch
 def fixed_subset(batches: Iterable[Batch], samples: int, batch_size: int) -> list[Batch]:
     """The first ``samples`` examples of ``batches`` (a fixed order), re-cut into batches of ``batch_size``."""
     xs, ys, have = [], [], 0
-    for x, y in batches:
-        take = min(int(y.shape[0]), samples - have)
-        xs.append(x[:take])
-        ys.append(y[:take])
-        have += take
-        if have >= samples:
-            break
+    stream = iter(batches)
+    try:
+        for x, y in stream:
+            take = min(int(y.shape[0]), samples - have)
+            xs.append(x[:take])
+            ys.append(y[:take])
+            have += take
+            if have >= samples:
+                break
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:  # a generator over a DataLoader restores its stream's state when closed
+            close()
     if not have:
         raise ValueError("the validation split is empty")
     x, y = torch.cat(xs), torch.cat(ys)
