@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def cli(*args, cwd=ROOT):
     return subprocess.run([sys.executable, "-m", "nascore", *args], cwd=cwd, capture_output=True, text=True,
-                          env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+                          env={**__import__("os").environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"})
 
 
 @pytest.mark.parametrize("flags, message", [

@@ -82,8 +82,13 @@ def test_cancel_then_resume_equals_uninterrupted(tmp_path):
     assert [e["epoch"] for e in events if e["type"] == "epoch"] == [1, 2, 3]
 
 
+#: tiny networks: one torch thread is faster and does not stall when the 2 cores are shared
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+
 def _cli(args, **kw):
-    return subprocess.run([sys.executable, "-m", "nascore", *args], cwd=ROOT, capture_output=True, text=True, **kw)
+    return subprocess.run([sys.executable, "-m", "nascore", *args], cwd=ROOT, capture_output=True, text=True,
+                          env=ENV, **kw)
 
 
 def _search_args(out):
@@ -98,7 +103,7 @@ def test_killed_process_resumes_to_the_same_result(tmp_path):
     done = _cli(_search_args(tmp_path / "full"))
     assert done.returncode == 0, done.stderr
     out = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "nascore", *_search_args(out)], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "nascore", *_search_args(out)], cwd=ROOT, env=ENV,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     events_file = out / "events.jsonl"
     deadline = time.time() + 120
