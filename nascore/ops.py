@@ -113,13 +113,24 @@ class FactorizedReduce(nn.Module):
         self.conv_2 = nn.Conv2d(C_in, C_out // 2, 1, stride=2, bias=False)
         self.bn = nn.BatchNorm2d(C_out, affine=affine)
 
+    #: oneDNN's backward of a channels-last 1x1 stride-2 conv with 2 to 7 input channels corrupts memory
+    #: (torch 2.14 on CPU: "double free" or a segfault); such narrow convs run in NCHW, weights included
+    MIN_CHANNELS_LAST = 8
+
+    def _conv(self, conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[1] >= self.MIN_CHANNELS_LAST:
+            return conv(x)
+        # a 1x1 kernel is "contiguous" in both layouts, so only a clone gives it NCHW strides
+        weight = conv.weight.clone(memory_format=torch.contiguous_format)
+        return nn.functional.conv2d(x.contiguous(), weight, None, conv.stride)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.relu(x)
         shifted = x[:, :, 1:, 1:]
         if shifted.shape[-1] < 1 or shifted.shape[-2] < 1:
             shifted = x
-        a = self.conv_1(x)
-        b = self.conv_2(shifted)
+        a = self._conv(self.conv_1, x)
+        b = self._conv(self.conv_2, shifted)
         if b.shape[-2:] != a.shape[-2:]:
             b = nn.functional.pad(b, (0, a.shape[-1] - b.shape[-1], 0, a.shape[-2] - b.shape[-2]))
         return self.bn(torch.cat([a, b], dim=1))

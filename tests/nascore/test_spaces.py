@@ -130,3 +130,44 @@ def test_mixed_op_skips_none_and_matches_the_weighted_sum():
     x = torch.randn(2, 4, 8, 8)
     w = torch.softmax(torch.randn(8), 0)
     assert torch.allclose(fast(x, w), naive(x, w), atol=1e-6)
+
+
+NARROW_REDUCE_SCRIPT = """
+import torch
+from nascore.ops import FactorizedReduce
+torch.manual_seed(0)
+for c_in in range(2, 10):
+    for size in (31, 30, 16, 15):
+        op = FactorizedReduce(c_in, 4).to(memory_format=torch.channels_last)
+        for _ in range(3):
+            x = torch.randn(16, c_in, size, size).contiguous(memory_format=torch.channels_last).requires_grad_()
+            op(x).square().sum().backward()
+            assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+print("survived")
+"""
+
+
+def test_narrow_factorized_reduce_survives_channels_last_backward():
+    """oneDNN corrupts memory in the backward of channels-last 1x1 stride-2 convs with 2-7 input channels
+    (PC-DARTS's 1/K channel slices hit it); FactorizedReduce must route those through NCHW.  In a child
+    process, since the failure is an abort."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", NARROW_REDUCE_SCRIPT], cwd=root, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"}, timeout=300)
+    assert done.returncode == 0 and "survived" in done.stdout, done.stderr[-2000:]
+
+
+def test_narrow_factorized_reduce_matches_the_wide_path():
+    """The NCHW route computes the same function as the module's own convs."""
+    from nascore.ops import FactorizedReduce
+
+    torch.manual_seed(0)
+    op = FactorizedReduce(4, 6).eval()
+    x = torch.randn(2, 4, 10, 10)
+    expected = op.bn(torch.cat([op.conv_1(op.relu(x)), op.conv_2(op.relu(x)[:, :, 1:, 1:])], dim=1))
+    assert torch.allclose(op(x), expected, atol=1e-6)
