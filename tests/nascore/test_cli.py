@@ -85,3 +85,21 @@ def test_describe_supernet_and_nb201_defaults():
 def test_describe_bad_genotype():
     done = cli("describe", "--space", "nb201", "--genotype", "|conv~0|")
     assert done.returncode == 2 and "error:" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_bench_compare_alternates_rounds_and_reports_the_fastest(tmp_path):
+    out = cli("bench", "--compare", "--rounds", "2", "--space", "s3", "--channels", "4", "--layers", "3",
+                  "--batch", "4", "--steps", "1", "--warmup", "0", "--device", "cpu", "--json")
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["rounds"] == 2
+    for impl in ("naive", "ours"):
+        row = report[impl]
+        assert row["impl"] == impl and len(row["ms_per_step_rounds"]) == 2
+        assert row["ms_per_step"] == min(row["ms_per_step_rounds"])
+    assert report["speedup"] == round(report["naive"]["ms_per_step"] / report["ours"]["ms_per_step"], 2)
+
+
+def test_bench_rejects_bad_rounds():
+    out = cli("bench", "--compare", "--rounds", "0")
+    assert out.returncode == 2 and "--rounds must be a positive integer" in out.stderr
