@@ -26,6 +26,11 @@ SEARCH_FLAGS = {
     "tau_max": float, "tau_min": float, "pc_k": int, "perturb": str, "perturb_epsilon": float, "perturb_steps": int,
     "drop_path": float, "drop_path_schedule": str, "derive_samples": int,
     "eval_steps": int, "population_size": int, "tournament_size": int,
+    # choosing the final architecture: sample M, retrain the top K for some epochs (--select-samples 0: off)
+    "select_samples": int, "select_top_k": int, "select_epochs": int,
+    # black-box search: --evaluator train|table (table: --budget per run in --budget-unit queries|seconds,
+    # --runs seeded runs)
+    "evaluator": str, "budget": int, "budget_unit": str, "runs": int, "reinforce_lr": float, "benchmark_dir": str,
 }
 
 
@@ -85,6 +90,13 @@ def _add_bench(sub: Any) -> None:
     add_arguments(p)
 
 
+def _add_benchmark(sub: Any) -> None:
+    from nascore.benchmarks.cli import add_arguments
+
+    p = sub.add_parser("benchmark", help="import a tabular benchmark (NAS-Bench-201) and query it")
+    add_arguments(p)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m nascore", description="NASBoard engine: neural architecture search.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -92,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluate(sub)
     _add_describe(sub)
     _add_bench(sub)
+    _add_benchmark(sub)
     sub.add_parser("list", help="the spaces, optimizers, datasets, ops and published genotypes there are")
     return parser
 
@@ -147,7 +160,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     out = Path(args.out or f"runs/{cfg.space}-{cfg.optimizer}-s{cfg.seed}")
     interrupt = _Interrupt()
     signal.signal(signal.SIGINT, interrupt)
-    progress = ConsoleProgress(cfg.epochs)
+    progress = ConsoleProgress(cfg.runs if cfg.evaluator == "table" else cfg.epochs)
     try:
         outcome = run_search(cfg, out, stop_check=interrupt.check, resume=not args.fresh, progress=progress)
     except (ConfigError, DataError):
@@ -160,6 +173,10 @@ def cmd_search(args: argparse.Namespace) -> int:
     result = outcome.result
     if args.json:
         print(json.dumps(result, indent=2))
+    elif result.get("evaluator") == "table":
+        from nascore.benchmarks.runner import describe_result
+
+        print(describe_result(outcome.status, result, out))
     else:
         metrics = result["metrics"]
         print(f"{outcome.status}: {result['space']} / {result['optimizer']} on {result['dataset']}, "
@@ -170,6 +187,11 @@ def cmd_search(args: argparse.Namespace) -> int:
             print(f"last epoch's genotype: {json.dumps(result['last_genotype'])}")
         else:
             print(f"genotype: {json.dumps(result['genotype'])}")
+        selection = result.get("selection")
+        if selection and selection.get("status") == "finished":
+            from nascore.selection import describe_selection
+
+            print(describe_selection(selection))
         print(f"results in {out}/ (result.json, events.jsonl, checkpoint.pt)")
     return EXIT_CANCELLED if outcome.status == "cancelled" else EXIT_OK
 
@@ -253,6 +275,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from nascore.bench import run_from_args
 
         handlers["bench"] = run_from_args
+    if args.command == "benchmark":
+        from nascore.benchmarks.cli import run_from_args as run_benchmark
+
+        handlers["benchmark"] = run_benchmark
     try:
         return handlers[args.command](args)
     except ConfigError as exc:

@@ -69,6 +69,17 @@ class SearchConfig:
     eval_steps: int = 100  # re, rs: training steps of each candidate's short stand-alone training
     population_size: int = 20  # re: population (the oldest member dies)
     tournament_size: int = 5  # re: members sampled to pick each parent
+    # black-box search (rs, re, reinforce, ls): how candidates are scored (nascore.evaluators)
+    evaluator: str = "train"  # "train": a short stand-alone training each; "table": a tabular benchmark's lookup
+    budget: int = 150  # table: per seeded run, queries or simulated training seconds (budget_unit)
+    budget_unit: str = "queries"  # table: "queries" or "seconds" (each query costs its cell's training time)
+    runs: int = 1  # table: seeded runs (seeds seed, seed + 1, ...), for mean and spread over seeds
+    reinforce_lr: float = 0.05  # reinforce: Adam's learning rate on the policy's logits
+    benchmark_dir: str | None = None  # where imported tables are; None: $NASCORE_BENCHMARK_DIR or ~/.nascore/benchmarks
+    # choosing the final architecture after the search (nascore.selection)
+    select_samples: int | None = None  # M architectures ranked with the one-shot weights; None: the method's default, 0: off
+    select_top_k: int = 4  # K of them (the best by one-shot validation accuracy) retrained from scratch; >= 2, <= M
+    select_epochs: int = 2  # epochs of each retraining, on the search's train split, scored on its validation split
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -77,7 +88,7 @@ class SearchConfig:
 FIELD_NAMES = [f.name for f in fields(SearchConfig)]
 #: settings that say where and how fast a run happens, not what it computes: a checkpoint
 #: written under other values of these may be resumed (another worker, another data folder)
-PLACEMENT_FIELDS = frozenset({"data_dir", "download", "device", "num_workers"})
+PLACEMENT_FIELDS = frozenset({"data_dir", "download", "device", "num_workers", "benchmark_dir"})
 
 _POSITIVE_INTS = ("epochs", "batch_size", "channels", "layers", "steps_per_epoch", "step_log_every",
                   "curvature_samples", "early_stop_window", "ada_max_increases")
@@ -93,6 +104,7 @@ def defaults() -> dict[str, Any]:
 def choices() -> dict[str, list[str]]:
     """The names accepted for each choice field."""
     from nascore.data import DATASETS
+    from nascore.evaluators import BUDGET_UNITS, EVALUATORS
     from nascore.optimizers import OPTIMIZERS
     from nascore.spaces import SPACES
 
@@ -105,6 +117,8 @@ def choices() -> dict[str, list[str]]:
         "early_stop": ["none", "es", "ada"],
         "perturb": ["none", "random", "adversarial"],
         "drop_path_schedule": ["constant", "linear"],
+        "evaluator": list(EVALUATORS),
+        "budget_unit": list(BUDGET_UNITS),
     }
 
 
@@ -177,6 +191,10 @@ def validate_config(raw: dict[str, Any] | SearchConfig, check_device: bool = Tru
         errors["data_dir"] = "data_dir must be a folder path"
     errors.update(_robust_darts_errors(cfg_dict))
     errors.update(_method_setting_errors(cfg_dict))
+    errors.update(_selection_errors(cfg_dict))
+    from nascore.evaluators import evaluator_errors
+
+    errors.update(evaluator_errors(cfg_dict))
     if not errors:
         from nascore.spaces import get_space
 
@@ -258,6 +276,44 @@ def _method_setting_errors(cfg: dict[str, Any]) -> dict[str, str]:
     if cfg["drop_path_schedule"] not in DROP_PATH_SCHEDULES:
         errors["drop_path_schedule"] = (f"drop_path_schedule must be one of {', '.join(DROP_PATH_SCHEDULES)}, "
                                         f"not {cfg['drop_path_schedule']!r}")
+    return errors
+
+
+#: architectures sampled and ranked after the search by the methods that select by default (sampling-based
+#: one-shot training: oneshot, rsws, spos, enas); the others select only when ``select_samples`` is set
+DEFAULT_SELECT_SAMPLES = 20
+
+
+def effective_select_samples(config: dict[str, Any] | SearchConfig) -> int:
+    """M, the number of architectures the selection stage samples (0: no selection stage): ``select_samples``,
+    or when it is None the default of the config's optimizer (so a config records the user's choice, not ours)."""
+    cfg = config.to_dict() if isinstance(config, SearchConfig) else config
+    value = cfg.get("select_samples")
+    if value is not None:
+        return int(value)
+    from nascore.optimizers import OPTIMIZERS
+
+    cls = OPTIMIZERS.get(cfg.get("optimizer", "darts"))
+    return DEFAULT_SELECT_SAMPLES if cls is not None and cls.selects_by_default else 0
+
+
+def _selection_errors(cfg: dict[str, Any]) -> dict[str, str]:
+    """Problems with the settings of the selection stage (sample M, retrain the top K for some epochs)."""
+    errors: dict[str, str] = {}
+    samples, top_k, epochs = cfg["select_samples"], cfg["select_top_k"], cfg["select_epochs"]
+    if samples is not None and (not _is_int(samples) or samples < 0):
+        errors["select_samples"] = (f"select_samples must be a non-negative integer (architectures ranked with the "
+                                    f"one-shot weights; 0 = no selection, empty = the method's default), not {samples!r}")
+    if not _is_int(top_k) or top_k < 2:
+        errors["select_top_k"] = (f"select_top_k must be an integer of at least 2 (the architectures retrained from "
+                                  f"scratch; a rank correlation needs two), not {top_k!r}")
+    if not _is_int(epochs) or epochs <= 0:
+        errors["select_epochs"] = f"select_epochs must be a positive integer (epochs of each retraining), not {epochs!r}"
+    if not errors and cfg["optimizer"] in choices()["optimizer"]:
+        m = effective_select_samples(cfg)
+        if m and top_k > m:
+            where = f"select_samples ({m})" if samples is not None else f"the {m} architectures {cfg['optimizer']} samples by default"
+            errors["select_top_k"] = f"select_top_k ({top_k}) must not exceed {where}: only ranked architectures are retrained"
     return errors
 
 

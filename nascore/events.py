@@ -155,6 +155,35 @@ class RegularizationChange(Event):
 
 
 @dataclass
+class Selection(Event):
+    """Choosing the final architecture after the search (:mod:`nascore.selection`).
+
+    ``phase``: ``start`` (``samples`` distinct candidates drawn), ``rank`` (candidate ``index`` scored with the
+    one-shot weights), ``retrain`` (epoch ``epoch`` of ``epochs`` of candidate ``index``'s stand-alone training),
+    ``done`` (the summary: every candidate, the rank correlations over the ``top_k`` retrained, the ``chosen``
+    index and its ``genotype``).  ``done``/``total`` count units of work (one per ranked candidate, one per
+    stand-alone epoch), for a progress bar; ``candidate`` is the candidate the event is about, as in the result.
+    """
+
+    phase: str
+    done: int
+    total: int
+    samples: int
+    top_k: int
+    epochs: int
+    index: int | None = None
+    epoch: int | None = None
+    candidate: dict | None = None
+    candidates: list | None = None
+    chosen: int | None = None
+    kendall_tau: float | None = None
+    spearman: float | None = None
+    genotype: Any = None
+    seconds: float = 0.0
+    type: str = field(init=False, default="selection")
+
+
+@dataclass
 class CheckpointSaved(Event):
     epoch: int
     path: str
@@ -181,6 +210,32 @@ class RunFailed(Event):
     epoch: int
     reason: str
     type: str = field(init=False, default="failed")
+
+
+@dataclass
+class Query(Event):
+    """One architecture a black-box search evaluated (rs, re, reinforce, ls): what a regret plot needs.
+
+    Accuracies in percent, as tabular benchmarks give them.  ``valid_acc`` is what the search sees (the
+    table's validation accuracy, or the short training's); ``test_acc`` is the table's test accuracy (None
+    when architectures are trained).  ``best_*`` describe the cell the search would return after this query
+    (the best validation so far).  ``run`` (1-based) is the seeded run, ``seed`` its seed; ``cost`` and
+    ``elapsed`` are simulated training seconds from the table (None when architectures are trained).
+    """
+
+    run: int
+    seed: int
+    query: int
+    genotype: Any
+    valid_acc: float
+    best_valid_acc: float
+    best_genotype: Any
+    best_query: int
+    test_acc: float | None = None
+    best_test_acc: float | None = None
+    cost: float | None = None
+    elapsed: float | None = None
+    type: str = field(init=False, default="query")
 
 
 class JsonlSink:

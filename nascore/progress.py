@@ -6,7 +6,8 @@ from typing import Any
 
 
 class ConsoleProgress:
-    """Called by the runner after every step; one bar over all steps of all epochs."""
+    """Called by the runner after every step; one bar over all steps of all epochs.  The bar goes to the position
+    it is given rather than counting calls, since a table search with a time budget reports simulated seconds."""
 
     def __init__(self, epochs: int, stream: Any = None):
         self.epochs = epochs
@@ -21,7 +22,7 @@ class ConsoleProgress:
                             file=self.stream, unit="step", dynamic_ncols=True, disable=not self.stream.isatty())
         self.bar.set_description(f"epoch {epoch}/{self.epochs}")
         self.bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
-        self.bar.update(1)
+        self.bar.update(max(0, (epoch - 1) * steps_per_epoch + step - self.bar.n))
 
     def close(self) -> None:
         if self.bar is not None:

@@ -18,7 +18,7 @@ import torch
 from torch.nn import functional as F
 
 from nascore import checkpoint as ckpt
-from nascore.config import PLACEMENT_FIELDS, SearchConfig, defaults, validate_config
+from nascore.config import PLACEMENT_FIELDS, SearchConfig, defaults, effective_select_samples, validate_config
 from nascore.curvature import compute_curvature, fixed_subset
 from nascore.data import search_loaders
 from nascore.device import resolve_device
@@ -29,6 +29,7 @@ from nascore.events import (ArchDistribution, CheckpointSaved, Curvature, EarlyS
 from nascore.networks.layout import use_channels_last
 from nascore.optimizers import get_optimizer
 from nascore.optimizers.base import SearchOptimizer
+from nascore.selection import SelectionOutcome, select_final_architecture
 from nascore.spaces import get_space
 from nascore.versions import package_versions
 
@@ -108,6 +109,7 @@ class SearchRun:
         self.epoch = 0
         self.history: dict[str, Any] = self.fresh_history()
         self.started = time.time()
+        self.selection: SelectionOutcome | None = None  # the selection stage's, once it ran (nascore.selection)
 
     def fresh_history(self) -> dict[str, Any]:
         """What a checkpoint carries besides the states: metrics, the curvature trajectory, the per-epoch
@@ -180,6 +182,8 @@ class SearchRun:
             while self.epoch < self.cfg.epochs and not self.history["early_stop"]:
                 if not self.train_epoch():
                     return self.finish("cancelled")
+            if not self.choose_final():
+                return self.finish("cancelled")
         except SearchFailed as exc:
             self.bus.emit(RunFailed(epoch=self.epoch, reason=str(exc)))
             raise
@@ -197,6 +201,8 @@ class SearchRun:
             if self.stop_check is not None and self.stop_check():
                 return False
             stats = self.optimizer.step(train, val)
+            for event in self.optimizer.pop_events():
+                self.bus.emit(event)
             if not math.isfinite(stats.loss):
                 raise SearchFailed(f"the training loss became {stats.loss} at epoch {self.epoch + 1}, step {step}; "
                                    "try a lower learning rate (w_lr) or a smaller architecture learning rate")
@@ -384,6 +390,39 @@ class SearchRun:
         return {"params": count_params(net),
                 "flops": count_flops(net, (spec.in_channels, spec.image_size, spec.image_size))}
 
+    # ---- choosing the final architecture (nascore.selection) ---------------------------
+    def choose_final(self) -> bool:
+        """After the search, the selection stage when the config has it (``select_samples``, or the method's
+        default); False when the stop check ended it.  It starts from the final checkpoint's state and is
+        deterministic, so a run resumed during it redoes it to the same end."""
+        if not effective_select_samples(self.cfg):
+            return True
+        stop = self.history["early_stop"]
+        if stop:  # DARTS-ES: the returned epoch's architecture and distribution
+            kept = self.history["archive"][stop["returned_epoch"]]
+            derived, probs = kept["genotype"], {ct: torch.tensor(rows) for ct, rows in kept["alphas"].items()}
+        else:
+            derived, probs = self.optimizer.derive(), self.optimizer.distribution()
+        self.selection = select_final_architecture(
+            self.space, self.optimizer, self.model, self.data, self.cfg, channels=self.channels, layers=self.layers,
+            steps=self.steps_per_epoch, device=self.device, derived=derived, probs=probs, emit=self.bus.emit,
+            stop_check=self.stop_check)
+        return self.selection.status == "finished"
+
+    def selection_result(self, result: dict[str, Any]) -> None:
+        """Add the selection stage's block to ``result``; when it finished, its choice becomes the genotype (the
+        search's own stays as ``search_genotype``) with its size and collapse counts."""
+        if self.selection is None:
+            return
+        result["selection"] = self.selection.block
+        if self.selection.status != "finished":
+            return
+        chosen = self.selection.genotype
+        size = self.derived_size(chosen)
+        result.update({"search_genotype": result["genotype"], "genotype": chosen, "genotype_params": size["params"],
+                       "flops": size["flops"]})
+        result["collapse"] = {**result.get("collapse", {}), "genotype": _collapse_or_none(chosen)}
+
     def result(self, status: str) -> dict[str, Any]:
         probs = self.optimizer.distribution()
         genotype = self.optimizer.derive()
@@ -415,8 +454,11 @@ class SearchRun:
     def finish(self, status: str) -> RunOutcome:
         result = self.result(status)
         self.robust_darts_result(result)
+        self.selection_result(result)
         if status == "cancelled":
-            self.bus.emit(LogMessage(level="warning", message=f"cancelled during epoch {self.epoch + 1}"))
+            where = ("while choosing the final architecture" if self.selection is not None
+                     else f"during epoch {self.epoch + 1}")
+            self.bus.emit(LogMessage(level="warning", message=f"cancelled {where}"))
         tmp = self.out / (RESULT + ".tmp")
         tmp.write_text(json.dumps(result, indent=2), encoding="utf-8")
         tmp.replace(self.out / RESULT)
@@ -439,5 +481,18 @@ def _collapse_or_none(genotype: Any) -> dict[str, Any]:
 def run_search(config: dict[str, Any] | SearchConfig, out_dir: str | Path,
                sinks: Iterable[Callable[[int, dict], None]] = (), stop_check: Callable[[], bool] | None = None,
                resume: bool = True, progress: ProgressCallback | None = None) -> RunOutcome:
-    """Run (or resume) a search; see the module docstring.  Raises ConfigError before writing anything."""
-    return SearchRun(config, out_dir, list(sinks), stop_check, progress).run(resume=resume)
+    """Run (or resume) a search; see the module docstring.  Raises ConfigError before writing anything.
+    The config's evaluator picks the kind of run (:data:`RUN_KINDS`)."""
+    cfg = validate_config(config)
+    return RUN_KINDS[cfg.evaluator]()(cfg, out_dir, list(sinks), stop_check, progress).run(resume=resume)
+
+
+def _table_run() -> type:
+    from nascore.benchmarks.runner import TableSearchRun
+
+    return TableSearchRun
+
+
+#: the class that carries out a search, by the config's evaluator (imported when needed): ``train`` runs the
+#: epoch loop on data, ``table`` a black-box search on a tabular benchmark (nascore.benchmarks.runner)
+RUN_KINDS: dict[str, Callable[[], type]] = {"train": lambda: SearchRun, "table": _table_run}

@@ -2,14 +2,19 @@
 
 Agnostic to origin: the genotype may come from any optimizer's search, a published name
 or a hand-written architecture; only the space it belongs to matters.  The run emits the
-same typed events as a search (``run_started``, one ``eval_epoch`` per epoch, ``finished``
-or ``failed``) to any number of sinks and honours a stop check called every step.
+same typed events as a search (``run_started``, sampled ``step`` metrics, one ``eval_epoch``
+per epoch, ``checkpoint`` when it keeps one, ``finished`` or ``failed``) to any number of
+sinks and honours a stop check called every step.  Given a checkpoint path it saves its
+state after each epoch and a later call with the same path continues from there, exactly
+as an uninterrupted run would, renumbering events from the checkpoint (like a search).
 """
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import torch
@@ -17,7 +22,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from nascore.config import ConfigError
-from nascore.events import Event, EventBus, RunFailed, RunFinished, RunStarted
+from nascore.events import CheckpointSaved, Event, EventBus, RunFailed, RunFinished, RunStarted, StepMetrics
 
 
 @dataclass
@@ -48,9 +53,14 @@ class EvalConfig:
     device: str = "auto"
     steps_per_epoch: int | None = None  # cap on steps per epoch (quick runs); None: the whole training set
     num_workers: int = 0
+    step_log_every: int = 10  # a ``step`` event every N steps (and at step 1), for live progress
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+#: settings that say where a run happens, not what it computes: a checkpoint may be resumed with other values
+EVAL_PLACEMENT_FIELDS = frozenset({"data_dir", "download", "device", "num_workers"})
 
 
 EVAL_FIELD_NAMES = [f.name for f in fields(EvalConfig)]
@@ -111,7 +121,7 @@ def validate_eval_config(raw: dict[str, Any] | EvalConfig) -> EvalConfig:
     device = cfg["device"]
     if not isinstance(device, str) or not (device in DEVICE_CHOICES or (device.startswith("cuda:") and device[5:].isdigit())):
         errors["device"] = f"unknown device {device!r}; choose one of: {', '.join(DEVICE_CHOICES)} (or cuda:N)"
-    for name in ("epochs", "batch_size", "channels", "layers", "steps_per_epoch"):
+    for name in ("epochs", "batch_size", "channels", "layers", "steps_per_epoch", "step_log_every"):
         value = cfg[name]
         if value is None and name in ("channels", "layers", "steps_per_epoch"):
             continue
@@ -163,9 +173,63 @@ def test_model(model: nn.Module, batches: Any) -> tuple[float, float]:
     return loss_sum / max(count, 1), correct / max(count, 1)
 
 
+@dataclass
+class EpochTotals:
+    """Sums over one training epoch's steps; ``cancelled`` when the stop check ended it early."""
+
+    loss_sum: float = 0.0
+    correct: int = 0
+    count: int = 0
+    cancelled: bool = False
+
+    def means(self) -> dict[str, float]:
+        return {"train_loss": self.loss_sum / max(self.count, 1), "train_acc": self.correct / max(self.count, 1)}
+
+
+def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, cfg: EvalConfig, next_batch: Callable[[], Any],
+                steps: int, epoch: int, stop_check: Callable[[], bool] | None = None,
+                on_step: Callable[[int, float, int, int], None] | None = None) -> EpochTotals:
+    """One epoch of the stand-alone protocol (cross-entropy plus the weighted auxiliary loss, gradient clipping),
+    shared by the evaluator and the selection stage's short retraining.  ``on_step(step, loss_sum, correct, n)``
+    follows each step; raises EvaluationFailed when the loss diverges (``epoch`` is 0-based, for the message)."""
+    totals = EpochTotals()
+    for step in range(1, steps + 1):
+        if stop_check is not None and stop_check():
+            totals.cancelled = True
+            break
+        x, y = next_batch()
+        optimizer.zero_grad(set_to_none=True)
+        logits = model(x)
+        loss = F.cross_entropy(logits, y)
+        aux = getattr(model, "aux_logits", None)
+        if cfg.auxiliary and aux is not None:
+            loss = loss + cfg.auxiliary_weight * F.cross_entropy(aux, y)
+        if not torch.isfinite(loss.detach()):
+            raise EvaluationFailed(f"the training loss became {float(loss.detach())} at epoch {epoch + 1}, step "
+                                   f"{step}; try a lower learning rate (lr) or a smaller grad_clip")
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        optimizer.step()
+        n = int(y.numel())
+        step_loss = float(F.cross_entropy(logits.detach(), y, reduction="sum"))
+        step_correct = int((logits.detach().argmax(1) == y).sum())
+        totals.loss_sum += step_loss
+        totals.correct += step_correct
+        totals.count += n
+        if on_step is not None:
+            on_step(step, step_loss, step_correct, n)
+    return totals
+
+
+def _checkpoint_settings(config: dict[str, Any]) -> dict[str, Any]:
+    """What a checkpoint must agree on to be resumed: everything but where the run happens."""
+    return {k: v for k, v in config.items() if k not in EVAL_PLACEMENT_FIELDS}
+
+
 def evaluate_genotype(space_name: str, genotype: Any, config: EvalConfig | dict[str, Any] | None = None,
                       sinks: Sequence[Callable[[int, dict], None]] = (),
-                      stop_check: Callable[[], bool] | None = None) -> dict[str, Any]:
+                      stop_check: Callable[[], bool] | None = None,
+                      checkpoint: str | os.PathLike | None = None) -> dict[str, Any]:
     """Train the network of ``genotype`` (a published name or a genotype of ``space_name``)
     from scratch with ``config`` and test it on the dataset's test set after every epoch.
 
@@ -174,9 +238,13 @@ def evaluate_genotype(space_name: str, genotype: Any, config: EvalConfig | dict[
     auxiliary head, ``flops`` are MACs of one image (see :func:`~nascore.evaluation.measure.count_flops`),
     ``epochs`` the number of epochs completed and ``status`` ``"finished"`` or ``"cancelled"``
     (the stop check returned true; metrics are then those of the last completed epoch, None
-    before the first).  Raises ConfigError for a bad config, ValueError for an unknown space,
-    GenotypeError for a genotype outside the space, and EvaluationFailed (after a ``failed``
-    event) when training diverges.  With a seed a CPU run is deterministic.
+    before the first).  With ``checkpoint`` (a file path) the state is saved atomically after
+    every epoch, and when that file exists the run continues from it (weights, optimizer,
+    schedule, data order and RNG), so cancel-and-call-again ends exactly where an uninterrupted
+    run ends; a checkpoint of another config or genotype raises EvaluationFailed.  Raises
+    ConfigError for a bad config, ValueError for an unknown space, GenotypeError for a genotype
+    outside the space, and EvaluationFailed (after a ``failed`` event) when training diverges.
+    With a seed a CPU run is deterministic.
     """
     from nascore import checkpoint as ckpt
     from nascore.data import get_spec, test_loader, train_loader
@@ -196,6 +264,7 @@ def evaluate_genotype(space_name: str, genotype: Any, config: EvalConfig | dict[
     spec = get_spec(cfg.dataset)
     channels = cfg.channels or space.default_channels
     layers = cfg.layers or space.default_layers
+    checkpoint_path = Path(checkpoint) if checkpoint is not None else None
 
     started = time.time()
     ckpt.seed_everything(cfg.seed)
@@ -214,10 +283,35 @@ def evaluate_genotype(space_name: str, genotype: Any, config: EvalConfig | dict[
 
     config_record = {**cfg.to_dict(), "channels": channels, "layers": layers, "genotype": parsed}
     bus = EventBus(list(sinks))
-    bus.emit(RunStarted(config=config_record, versions=package_versions(), device=str(device), epochs=cfg.epochs,
-                        steps_per_epoch=steps))
     last: dict[str, Any] = {"train_loss": None, "train_acc": None, "test_loss": None, "test_acc": None}
-    epoch, status = 0, "finished"
+    epoch, status, elapsed = 0, "finished", 0.0
+    resumed = checkpoint_path is not None and checkpoint_path.exists()
+    if resumed:
+        assert checkpoint_path is not None
+        state = ckpt.load(checkpoint_path, map_location=device)
+        if _checkpoint_settings(state["config"]) != _checkpoint_settings(config_record):
+            raise EvaluationFailed(f"the checkpoint {checkpoint_path} was written by a training run with another "
+                                   "config or genotype; remove it or use another path")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        train_stream.load_state_dict(state["data"])
+        ckpt.set_rng_state(state["rng"])
+        epoch, last, elapsed = state["epoch"], dict(state["last"]), float(state["seconds"])
+        bus.rewind(state["seq"])
+
+    def save_checkpoint() -> None:
+        assert checkpoint_path is not None
+        checkpoint_path.parent.mkdir(parents=True, exist_ok=True)
+        ckpt.save_atomic({"epoch": epoch, "seq": bus.seq + 1,  # the checkpoint event belongs to the checkpoint
+                          "config": config_record, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                          "scheduler": scheduler.state_dict(), "data": train_stream.state_dict(),
+                          "rng": ckpt.rng_state(), "last": last, "seconds": elapsed + time.time() - started},
+                         checkpoint_path)
+        bus.emit(CheckpointSaved(epoch=epoch, path=str(checkpoint_path)))
+
+    bus.emit(RunStarted(config=config_record, versions=package_versions(), device=str(device), epochs=cfg.epochs,
+                        steps_per_epoch=steps, start_epoch=epoch, resumed=resumed))
     try:
         while epoch < cfg.epochs:
             epoch_started = time.time()
@@ -225,44 +319,29 @@ def evaluate_genotype(space_name: str, genotype: Any, config: EvalConfig | dict[
             model.set_drop_path(drop)
             lr = optimizer.param_groups[0]["lr"]
             model.train()
-            loss_sum, correct, count = 0.0, 0, 0
-            cancelled = False
-            for step in range(1, steps + 1):
-                if stop_check is not None and stop_check():
-                    cancelled = True
-                    break
-                x, y = train_stream.next_batch()
-                optimizer.zero_grad(set_to_none=True)
-                logits = model(x)
-                loss = F.cross_entropy(logits, y)
-                aux = getattr(model, "aux_logits", None)
-                if cfg.auxiliary and aux is not None:
-                    loss = loss + cfg.auxiliary_weight * F.cross_entropy(aux, y)
-                if not torch.isfinite(loss):
-                    raise EvaluationFailed(f"the training loss became {float(loss)} at epoch {epoch + 1}, step "
-                                           f"{step}; try a lower learning rate (lr) or a smaller grad_clip")
-                loss.backward()
-                nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                optimizer.step()
-                n = int(y.numel())
-                loss_sum += float(F.cross_entropy(logits.detach(), y, reduction="sum"))
-                correct += int((logits.detach().argmax(1) == y).sum())
-                count += n
-            if cancelled:
+
+            def log_step(step: int, step_loss: float, step_correct: int, n: int) -> None:
+                if step % cfg.step_log_every == 0 or step == 1:
+                    bus.emit(StepMetrics(epoch=epoch + 1, step=step, steps_per_epoch=steps,
+                                         train_loss=step_loss / max(n, 1), train_acc=step_correct / max(n, 1)))
+
+            totals = train_epoch(model, optimizer, cfg, train_stream.next_batch, steps, epoch, stop_check, log_step)
+            if totals.cancelled:
                 status = "cancelled"
                 break
             scheduler.step()
             test_loss, test_acc = test_model(model, test_stream)
             epoch += 1
-            last = {"train_loss": loss_sum / max(count, 1), "train_acc": correct / max(count, 1),
-                    "test_loss": test_loss, "test_acc": test_acc}
+            last = {**totals.means(), "test_loss": test_loss, "test_acc": test_acc}
             bus.emit(EvalEpoch(epoch=epoch, epochs=cfg.epochs, lr=lr, drop_path=drop,
                                seconds=time.time() - epoch_started, **last))
+            if checkpoint_path is not None:
+                save_checkpoint()
     except Exception as exc:
         bus.emit(RunFailed(epoch=epoch, reason=f"{type(exc).__name__}: {exc}"))
         raise
     result = {"space": space.name, "genotype": parsed, "params": params, "flops": flops, **last,
               "epochs": epoch, "status": status, "dataset": cfg.dataset, "device": str(device),
-              "config": config_record, "seed": cfg.seed, "seconds": time.time() - started}
+              "config": config_record, "seed": cfg.seed, "seconds": elapsed + time.time() - started}
     bus.emit(RunFinished(status=status, epoch=epoch, result=result))
     return result

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from nascore.optimizers.base import SearchOptimizer
-from nascore.optimizers.blackbox import RandomSearchOptimizer, RegularizedEvolutionOptimizer
+from nascore.optimizers.blackbox import (LocalSearchOptimizer, RandomSearchOptimizer, RegularizedEvolutionOptimizer,
+                                        ReinforceSearchOptimizer)
 from nascore.optimizers.darts import DARTSOptimizer
 from nascore.optimizers.drnas import DrNASOptimizer
 from nascore.optimizers.enas import ENASOptimizer
@@ -14,6 +15,7 @@ from nascore.optimizers.proxyless import ProxylessOptimizer
 OPTIMIZERS: dict[str, type[SearchOptimizer]] = {cls.name: cls for cls in (
     DARTSOptimizer, GDASOptimizer, PCDARTSOptimizer, ProxylessOptimizer, DrNASOptimizer,
     OneShotOptimizer, RSWSOptimizer, SPOSOptimizer, ENASOptimizer, RegularizedEvolutionOptimizer, RandomSearchOptimizer,
+    ReinforceSearchOptimizer, LocalSearchOptimizer,
 )}
 
 

@@ -44,6 +44,9 @@ class SearchOptimizer(ABC):
     second_order: bool = False
     #: the method trains with drop-path on its edges (``drop_path``, ``drop_path_schedule``)
     uses_drop_path: bool = False
+    #: the search ends with the selection stage unless the config turns it off (nascore.selection): methods
+    #: whose one-shot weights were trained on sampled paths and hold no architecture preference of their own
+    selects_by_default: bool = False
 
     def __init__(self, space: SearchSpace, config: SearchConfig):
         self.space = space
@@ -89,6 +92,11 @@ class SearchOptimizer(ABC):
 
     def end_epoch(self, epoch: int) -> None:
         """Called after each epoch (schedulers)."""
+
+    def pop_events(self) -> list[Any]:
+        """Events the method produced during the last step (black-box methods: one ``query`` per evaluated
+        architecture), for the runner to emit in order; each is handed over once."""
+        return []
 
     def current_lr(self) -> float:
         return float("nan")

@@ -1,7 +1,10 @@
-"""Black-box search: random search (``rs``) and Regularized Evolution (``re``, Real et al., AAAI 2019).
+"""Black-box search: random search (``rs``), Regularized Evolution (``re``, Real et al., AAAI 2019),
+REINFORCE on a per-edge categorical policy (``reinforce``) and local search (``ls``).
 
 Architectures (one op per edge) are proposed by a sampler that knows nothing of the objective
-(:mod:`~nascore.optimizers.components.evolution`) and scored by a short stand-alone training: the
+(:data:`~nascore.optimizers.components.samplers.SAMPLERS`).  With ``evaluator: table`` a run never comes
+here: :mod:`nascore.benchmarks.runner` looks candidates up in a tabular benchmark.  With ``evaluator:
+train`` (the default) each candidate is scored by a short stand-alone training: the
 candidate's network is trained from freshly initialised weights for ``eval_steps`` steps on the search's
 training half (SGD at ``w_lr``, momentum, weight decay, gradient clipping), and its fitness is its
 accuracy on the validation batches of the second half of those steps (BN running statistics, eval mode).
@@ -10,7 +13,9 @@ supernet's single path, held by the optimizer apart from the runner's model); wh
 every earlier one, its weights are copied into the runner's model, so the run's validation accuracy is
 that of the best architecture found so far, and it is what is derived.
 
-The heatmap shows how often each op was proposed on each edge (``frequency``).  Weights are initialised
+Each evaluated candidate is also reported as a ``query`` event (its validation accuracy and the best so
+far), what a regret plot draws.  The heatmap shows how often each op was proposed on each edge
+(``frequency``; REINFORCE shows its policy's probabilities).  Weights are initialised
 for each candidate from a seed drawn from the optimizer's own generator, and the sampler, the candidate's
 network and its progress are in the state, so a resumed run continues exactly.
 """
@@ -22,39 +27,33 @@ from typing import Any
 import torch
 from torch import nn
 
-from nascore.config import SearchConfig
-from nascore.networks.edges import EdgeFactory
-from nascore.networks.sampled import SampledRows, single_path_factory
-from nascore.optimizers.base import Batch, SearchOptimizer, StepStats
-from nascore.optimizers.components.evolution import RandomSampler, RegularizedEvolution
+from nascore.events import Event, Query
+from nascore.networks.sampled import SampledRows
+from nascore.optimizers.base import Batch, StepStats
+from nascore.optimizers.components.evolution import RandomSampler
 from nascore.optimizers.components.ranking import Columns
-from nascore.optimizers.components.sampling import FrequencyCounter, generator_for
+from nascore.optimizers.components.samplers import PolicySampler, make_sampler, sampler_settings
+from nascore.optimizers.components.sampling import generator_for
 from nascore.optimizers.components.weights import WeightTrainer
+from nascore.optimizers.single_path import SinglePathOptimizer
 from nascore.spaces.base import SearchSpace
 
 
-class RandomSearchOptimizer(SearchOptimizer):
+class RandomSearchOptimizer(SinglePathOptimizer):
     name = "rs"
     distribution_kind = "frequency"
-
-    def __init__(self, space: SearchSpace, config: SearchConfig):
-        super().__init__(space, config)
-        self.generator = generator_for(config.seed, self.name)
+    black_box = True
 
     def make_sampler(self) -> RandomSampler:
-        return RandomSampler(self.masks, generator_for(self.config.seed, f"{self.name}-sampler"))
-
-    def edge_factory(self) -> EdgeFactory:
-        return single_path_factory(self.space.ops, self.space.pool_bn)
+        return make_sampler(self.name, self.masks, generator_for(self.config.seed, f"{self.name}-sampler"),
+                            sampler_settings(self.config))
 
     def setup(self, model: nn.Module, device: torch.device) -> None:
-        self.model = model
-        self.device = device
-        self.masks = {ct: self.space.op_mask(ct).to(device) for ct in self.space.cell_types}
+        super().setup(model, device)
         self.sampler = self.make_sampler()
-        self.counter = FrequencyCounter(self.masks)
         self.net = copy.deepcopy(model)  # the candidates' network
         self.best: tuple[Columns, float] | None = None
+        self.events: list[Event] = []
         self._start_candidate()
 
     # ---- one candidate ----------------------------------------------------------------
@@ -92,8 +91,25 @@ class RandomSearchOptimizer(SearchOptimizer):
             if self.best is None or fitness > self.best[1]:
                 self.best = ({ct: list(c) for ct, c in self.current.items()}, fitness)
                 self.model.load_state_dict(self.net.state_dict())
+            self.events.append(self._query_event(fitness))
             self._start_candidate()
         return StepStats(loss, correct, count)
+
+    def _query_event(self, fitness: float) -> Query:
+        assert self.best is not None
+        history = self.sampler.history
+        best_query = 1 + next(i for i, (_, f) in enumerate(history) if f == self.best[1])
+        return Query(run=1, seed=self.config.seed, query=len(history), genotype=self._genotype(self.current),
+                     valid_acc=100 * fitness, best_valid_acc=100 * self.best[1],
+                     best_genotype=self._genotype(self.best[0]), best_query=best_query)
+
+    def pop_events(self) -> list[Event]:
+        events, self.events = self.events, []
+        return events
+
+    def _genotype(self, cols: Columns) -> Any:
+        num_ops = len(self.space.ops)
+        return self.space.derive({ct: SampledRows(c).one_hot(num_ops) for ct, c in cols.items()})
 
     # ---- what the run shows -------------------------------------------------------------
     def chosen(self) -> Columns:
@@ -103,8 +119,7 @@ class RandomSearchOptimizer(SearchOptimizer):
         return {ct: SampledRows(cols) for ct, cols in self.chosen().items()}
 
     def derive(self) -> Any:
-        num_ops = len(self.space.ops)
-        return self.space.derive({ct: SampledRows(cols).one_hot(num_ops) for ct, cols in self.chosen().items()})
+        return self._genotype(self.chosen())
 
     def distribution(self) -> dict[str, torch.Tensor]:
         return self.counter.frequencies()
@@ -139,7 +154,19 @@ class RegularizedEvolutionOptimizer(RandomSearchOptimizer):
                                          f"population_size ({config.get('population_size')})")
         return errors
 
-    def make_sampler(self) -> RandomSampler:
-        return RegularizedEvolution(self.masks, generator_for(self.config.seed, f"{self.name}-sampler"),
-                                    population_size=self.config.population_size,
-                                    sample_size=self.config.tournament_size)
+
+class ReinforceSearchOptimizer(RandomSearchOptimizer):
+    """REINFORCE: a categorical policy per edge learns from each candidate's fitness (``reinforce_lr``)."""
+
+    name = "reinforce"
+    distribution_kind = "policy"
+
+    def distribution(self) -> dict[str, torch.Tensor]:
+        assert isinstance(self.sampler, PolicySampler)
+        return {ct: torch.tensor(p, dtype=torch.float32) for ct, p in self.sampler.probabilities().items()}
+
+
+class LocalSearchOptimizer(RandomSearchOptimizer):
+    """Local search: hill climbing over one-edge changes with random restarts."""
+
+    name = "ls"

@@ -24,37 +24,26 @@ from typing import Any
 import torch
 from torch import nn
 
-from nascore.config import SearchConfig
-from nascore.networks.edges import EdgeFactory
-from nascore.networks.sampled import SampledRows, SinglePathOp, single_path_factory
-from nascore.optimizers.base import Batch, SearchOptimizer, StepStats
+from nascore.networks.sampled import SampledRows, SinglePathOp
+from nascore.optimizers.base import Batch, StepStats
 from nascore.optimizers.components.evolution import RandomSampler, RegularizedEvolution, black_box_search
 from nascore.optimizers.components.ranking import Columns, oneshot_scores, recalibrate_batch_norm
-from nascore.optimizers.components.sampling import FrequencyCounter, generator_for, uniform_columns
+from nascore.optimizers.components.sampling import generator_for, uniform_columns
 from nascore.optimizers.components.schedules import drop_path_rate
 from nascore.optimizers.components.weights import WeightTrainer
-from nascore.spaces.base import SearchSpace
+from nascore.optimizers.single_path import SinglePathOptimizer
 
 
-class WeightSharingOptimizer(SearchOptimizer):
+class WeightSharingOptimizer(SinglePathOptimizer):
     """Uniform single-path training (the ``rsws`` method); subclasses change how paths are sampled or chosen."""
 
     name = "rsws"
     distribution_kind = "frequency"
-
-    def __init__(self, space: SearchSpace, config: SearchConfig):
-        super().__init__(space, config)
-        self.generator = generator_for(config.seed, self.name)
-
-    def edge_factory(self) -> EdgeFactory:
-        return single_path_factory(self.space.ops, self.space.pool_bn)
+    selects_by_default = True
 
     def setup(self, model: nn.Module, device: torch.device) -> None:
-        self.model = model
-        self.device = device
-        self.masks = {ct: self.space.op_mask(ct).to(device) for ct in self.space.cell_types}
+        super().setup(model, device)
         self.trainer = WeightTrainer(model, self.config)
-        self.counter = FrequencyCounter(self.masks)
         self.rank_batch: Batch | None = None  # the latest validation batch: what architectures are scored on
         self.calib_batch: Batch | None = None  # the latest training batch: BN recalibration
         self.steps = 0

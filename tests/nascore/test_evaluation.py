@@ -12,7 +12,8 @@ from torch import nn
 from nascore.config import ConfigError
 from nascore.device import resolve_device
 from nascore.evaluation.measure import count_flops, count_params, describe, uniform_weights
-from nascore.evaluation.train import EvalConfig, EvalEpoch, drop_path_at, evaluate_genotype, validate_eval_config
+from nascore.evaluation.train import (EvalConfig, EvalEpoch, EvaluationFailed, drop_path_at, evaluate_genotype,
+                                     validate_eval_config)
 from nascore.networks.edges import CategoricalOp, mixed_op_factory
 from nascore.ops import Identity
 from nascore.spaces import GenotypeError, get_space
@@ -248,7 +249,12 @@ def test_evaluate_genotype_learns_and_is_deterministic():
     assert first["params"] == describe("darts", "darts_v2", channels=8, layers=3, in_channels=1, image_size=8)["params"]
     assert first["config"]["channels"] == 8 and first["config"]["genotype"] == DARTS_PUBLISHED["darts_v2"]
     assert [seq for seq, _ in events] == list(range(1, len(events) + 1))
-    assert [e["type"] for _, e in events] == ["run_started", "eval_epoch", "eval_epoch", "finished"]
+    assert [e["type"] for _, e in events if e["type"] != "step"] == ["run_started", "eval_epoch", "eval_epoch", "finished"]
+    steps = [e for _, e in events if e["type"] == "step"]  # sampled: step 1 and every step_log_every-th
+    spe = events[0][1]["steps_per_epoch"]
+    assert [(e["epoch"], e["step"]) for e in steps] == [(ep, st) for ep in (1, 2) for st in range(1, spe + 1)
+                                                        if st == 1 or st % 10 == 0]
+    assert all(e["steps_per_epoch"] == spe and 0 <= e["train_acc"] <= 1 and e["train_loss"] > 0 for e in steps)
     epochs = [e for _, e in events if e["type"] == EvalEpoch.type]
     assert [e["drop_path"] for e in epochs] == [0.0, 0.1]
     assert epochs[0]["lr"] == pytest.approx(0.025) and epochs[1]["lr"] < epochs[0]["lr"]
@@ -266,6 +272,41 @@ def test_evaluate_nb201_and_cancellation():
                                   stop_check=lambda: True)
     assert cancelled["status"] == "cancelled" and cancelled["epochs"] == 0 and cancelled["test_acc"] is None
     assert [e["type"] for e in events] == ["run_started", "finished"] and events[-1]["status"] == "cancelled"
+
+
+def test_evaluate_genotype_resumes_exactly_from_its_checkpoint(tmp_path: Path):
+    quick = {**QUICK, "epochs": 3, "steps_per_epoch": 4, "step_log_every": 2}
+    whole = evaluate_genotype("darts", "darts_v2", dict(quick))
+    path = tmp_path / "eval.pt"
+    events: list[tuple[int, dict]] = []
+
+    def sink(seq: int, event: dict) -> None:
+        events.append((seq, event))
+
+    sink.truncate_after = lambda seq: events.__setitem__(slice(None), [(s, e) for s, e in events if s <= seq])  # type: ignore[attr-defined]
+    # stop at the first step of epoch 2: epoch 1 is checkpointed, the rest must be redone identically
+    calls = {"n": 0}
+
+    def stop_in_epoch_two() -> bool:
+        calls["n"] += 1
+        return calls["n"] > quick["steps_per_epoch"]
+
+    first = evaluate_genotype("darts", "darts_v2", dict(quick), sinks=[sink], stop_check=stop_in_epoch_two, checkpoint=path)
+    assert first["status"] == "cancelled" and first["epochs"] == 1 and path.is_file()
+    assert [e["type"] for _, e in events][-2:] == ["checkpoint", "finished"]
+    checkpoint_seq = [s for s, e in events if e["type"] == "checkpoint"][0]
+    second = evaluate_genotype("darts", "darts_v2", {**quick, "device": "cpu"}, sinks=[sink], checkpoint=path)
+    assert second["status"] == "finished" and second["epochs"] == 3
+    for key in ("test_acc", "test_loss", "train_acc", "train_loss", "params", "flops"):
+        assert second[key] == whole[key], key
+    assert [s for s, _ in events] == list(range(1, len(events) + 1))  # renumbered after the checkpoint, no gap
+    started = [e for _, e in events if e["type"] == "run_started"]
+    assert [(e["resumed"], e["start_epoch"]) for e in started] == [(False, 0), (True, 1)]
+    assert events[checkpoint_seq][1]["type"] == "run_started"  # the cancelled tail (its "finished") was dropped
+    assert [e["epoch"] for _, e in events if e["type"] == "eval_epoch"] == [1, 2, 3]
+    assert [e["status"] for _, e in events if e["type"] == "finished"] == ["finished"]
+    with pytest.raises(EvaluationFailed, match="another config or genotype"):
+        evaluate_genotype("darts", "darts_v1", dict(quick), checkpoint=path)
 
 
 def test_evaluate_genotype_rejects_bad_input_before_any_event():

@@ -332,7 +332,8 @@ def test_samplers_resume_exactly():
 # ---- the methods in the runner -------------------------------------------------------------------------
 
 LEARN = {"dataset": "digits", "epochs": 3, "channels": 8, "layers": 3, "batch_size": 32, "steps_per_epoch": 20,
-         "device": "cpu", "seed": 0, "curvature_every": 0, "derive_samples": 8}
+         "device": "cpu", "seed": 0, "curvature_every": 0, "derive_samples": 8,
+         "select_samples": 0}  # the search alone: the selection stage has its own tests (test_selection.py)
 #: per method: space and settings of a short search on digits (single-path methods train with a larger lr)
 LEARN_CASES = {
     "gdas": {"space": "s3", "w_lr": 0.1},
@@ -377,7 +378,8 @@ def test_a_perturbation_combines_with_different_methods(name, perturb, tmp_path)
 
 
 TINY = {"space": "s3", "dataset": "digits", "epochs": 2, "channels": 4, "layers": 3, "batch_size": 32,
-        "steps_per_epoch": 4, "device": "cpu", "seed": 1, "curvature_every": 0, "derive_samples": 4}
+        "steps_per_epoch": 4, "device": "cpu", "seed": 1, "curvature_every": 0, "derive_samples": 4,
+        "select_samples": 0}
 
 
 @pytest.mark.parametrize("name", NEW)

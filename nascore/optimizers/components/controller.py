@@ -64,6 +64,11 @@ class Controller(nn.Module):
         return arch, log_prob, entropy, probs
 
 
+def moving_baseline(baseline: float | None, reward: float, decay: float) -> float:
+    """REINFORCE's baseline after ``reward``: an exponential moving average started at the first reward."""
+    return float(reward) if baseline is None else decay * baseline + (1 - decay) * float(reward)
+
+
 class Reinforce:
     """REINFORCE on a controller: ``loss = -(reward - baseline) * log_prob - entropy_weight * entropy``, the
     baseline an exponential moving average of the rewards (started at the first reward)."""
@@ -77,10 +82,7 @@ class Reinforce:
     def update(self, log_prob: torch.Tensor, entropy: torch.Tensor, reward: float) -> float:
         """One policy-gradient step for a sampled architecture's reward; returns the advantage."""
         reward = float(reward)
-        if self.baseline is None:
-            self.baseline = reward
-        else:
-            self.baseline = self.baseline_decay * self.baseline + (1 - self.baseline_decay) * reward
+        self.baseline = moving_baseline(self.baseline, reward, self.baseline_decay)
         advantage = reward - self.baseline
         loss = -advantage * log_prob - self.entropy_weight * entropy
         self.optimizer.zero_grad(set_to_none=True)

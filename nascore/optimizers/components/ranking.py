@@ -2,7 +2,7 @@
 stage of choosing a final architecture (sample many, rank by one-shot validation loss)."""
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import torch
 from torch import nn
@@ -19,21 +19,33 @@ def oneshot_scores(model: nn.Module, archs: Sequence[Columns], batches: Iterable
     """``(loss, accuracy)`` of each architecture (one column per edge row per cell type) on ``batches``, with the
     supernet's shared weights.  BatchNorm uses each batch's statistics (single paths make the running averages
     of a supernet a poor fit) and no running statistic changes."""
-    from nascore.curvature import frozen_batch_stats
-
     batches = list(batches)
     out = []
-    with frozen_batch_stats(model):
-        for arch in archs:
-            weights = {ct: SampledRows(cols) for ct, cols in arch.items()}
-            loss, correct, count = 0.0, 0, 0
-            for x, y in batches:
-                logits = model(x, weights)
-                loss += float(F.cross_entropy(logits, y, reduction="sum"))
-                correct += int((logits.argmax(1) == y).sum())
-                count += int(y.numel())
-            out.append((loss / max(count, 1), correct / max(count, 1)))
+    for arch in archs:
+        score = supernet_score(model, {ct: SampledRows(cols) for ct, cols in arch.items()}, batches)
+        assert score is not None  # no stop check, so never stopped
+        out.append(score)
     return out
+
+
+@torch.no_grad()
+def supernet_score(model: nn.Module, weights: object, batches: Iterable[Batch],
+                   stop_check: Callable[[], bool] | None = None) -> tuple[float, float] | None:
+    """``(loss, accuracy)`` of the supernet run on ``weights`` (whatever its ``forward(x, weights)`` takes) over
+    ``batches``, with each batch's BatchNorm statistics and no running statistic changed; None when
+    ``stop_check`` (asked before every batch) says stop."""
+    from nascore.curvature import frozen_batch_stats
+
+    loss, correct, count = 0.0, 0, 0
+    with frozen_batch_stats(model):
+        for x, y in batches:
+            if stop_check is not None and stop_check():
+                return None
+            logits = model(x, weights)
+            loss += float(F.cross_entropy(logits, y, reduction="sum"))
+            correct += int((logits.argmax(1) == y).sum())
+            count += int(y.numel())
+    return loss / max(count, 1), correct / max(count, 1)
 
 
 @torch.no_grad()

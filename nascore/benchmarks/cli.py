@@ -1,0 +1,109 @@
+"""``python -m nascore benchmark import|query|info``: bring a tabular benchmark in, look architectures up."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+from nascore.benchmarks import BENCHMARKS, STORE_ENV, import_table, load_table, stored_file
+from nascore.benchmarks.isomorphism import RULES, canonical_form, prune
+from nascore.benchmarks.nb201 import DATASETS, METRICS
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="benchmark_command", required=True)
+    store_help = f"store folder (default ${STORE_ENV} or ~/.nascore/benchmarks)"
+    imp = sub.add_parser("import", help="check a NAS-Bench-201 results file (CSV) and store it",
+                         description="Check every row of a results file in the CSV layout (arch_str, train/valid/"
+                                     "test loss and accuracy, times) and store it for fast lookups.")
+    imp.add_argument("path", help="the results file (.csv)")
+    imp.add_argument("--dataset", default="cifar10", choices=DATASETS)
+    imp.add_argument("--space", default="nb201", choices=sorted(BENCHMARKS))
+    imp.add_argument("--store", default=None, help=store_help)
+    imp.add_argument("--json", action="store_true")
+    query = sub.add_parser("query", help="print an architecture's figures",
+                           description="An architecture's figures on one dataset; validation and test apart.")
+    query.add_argument("arch", help="a benchmark string (|op~0|+|op~0|op~1|+...|) or a published name (nb201_best)")
+    query.add_argument("--dataset", default="cifar10", choices=DATASETS)
+    query.add_argument("--space", default="nb201", choices=sorted(BENCHMARKS))
+    query.add_argument("--store", default=None, help=store_help)
+    query.add_argument("--json", action="store_true")
+    info = sub.add_parser("info", help="the stored tables and their optima")
+    info.add_argument("--store", default=None, help=store_help)
+    info.add_argument("--json", action="store_true")
+
+
+def cmd_import(args: argparse.Namespace) -> dict[str, Any]:
+    started = time.perf_counter()
+    table, path = import_table(args.path, args.space, args.dataset, args.store)
+    seconds = time.perf_counter() - started
+    load_started = time.perf_counter()
+    type(table).load(path)
+    best = table.best("valid_acc")
+    return {"stored": str(path), "dataset": table.dataset, "architectures": table.meta["rows"],
+            "import_seconds": round(seconds, 3), "load_seconds": round(time.perf_counter() - load_started, 4),
+            "sha256": table.meta["sha256"], "best_valid": {"arch": best.arch, "valid_acc": best.valid_acc,
+                                                           "test_acc": best.test_acc}}
+
+
+def cmd_query(args: argparse.Namespace) -> dict[str, Any]:
+    table = load_table(args.space, args.dataset, args.store)
+    record = table.query(args.arch)
+    return {**record.to_dict(), "pruned": prune(record.code),
+            "canonical": {rule: canonical_form(record.code, rule) for rule in RULES}}
+
+
+def cmd_info(args: argparse.Namespace) -> dict[str, Any]:
+    tables = []
+    for space, spec in BENCHMARKS.items():
+        for dataset in spec.datasets:
+            path = stored_file(space, dataset, args.store)
+            if path.is_file():
+                table = load_table(space, dataset, args.store)
+                best = table.best("valid_acc")
+                tables.append({"space": space, "dataset": dataset, "file": str(path),
+                               "source": table.meta.get("source"), "imported_at": table.meta.get("imported_at"),
+                               "best_valid": {"arch": best.arch, "valid_acc": best.valid_acc,
+                                              "test_acc": best.test_acc}})
+    return {"store": str(stored_file("nb201", "cifar10", args.store).parent), "tables": tables}
+
+
+COMMANDS = {"import": cmd_import, "query": cmd_query, "info": cmd_info}
+
+
+def _print_text(command: str, report: dict[str, Any]) -> None:
+    if command == "import":
+        best = report["best_valid"]
+        print(f"imported {report['architectures']:,} architectures ({report['dataset']}) in "
+              f"{report['import_seconds']:.2f} s into {report['stored']} (loads in {report['load_seconds'] * 1000:.1f} ms)")
+        print(f"best validation accuracy {best['valid_acc']:.3f}% ({best['arch']}), its test accuracy "
+              f"{best['test_acc']:.3f}%")
+    elif command == "query":
+        print(f"{report['arch']}  ({report['dataset']}, code {report['code']})")
+        for name, metric in METRICS.items():
+            print(f"  {metric.title:<34} {report[name]:.4f}")
+        print(f"  {'pruned (dead edges as none)':<34} {report['pruned']}")
+    else:
+        print(f"store: {report['store']}")
+        if not report["tables"]:
+            print("no tables; import one with `python -m nascore benchmark import PATH --dataset cifar10`")
+        for t in report["tables"]:
+            print(f"  {t['space']} {t['dataset']}: {t['file']} (from {t['source']}, {t['imported_at']}); best "
+                  f"validation {t['best_valid']['valid_acc']:.3f}%, its test {t['best_valid']['test_acc']:.3f}%")
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    """Run a ``benchmark`` subcommand; errors (BenchmarkError, GenotypeError: ValueErrors) reach the CLI's
+    handler, which prints them and exits with status 2."""
+    report = COMMANDS[args.benchmark_command](args)
+    if args.json:
+        json.dump(report, sys.stdout, indent=2)
+        print()
+    else:
+        _print_text(args.benchmark_command, report)
+    return 0
+
+
+__all__ = ["add_arguments", "run_from_args"]
