@@ -129,11 +129,16 @@ NASBOARD_DATA_DIR = Path(os.environ.get("NASBOARD_DATA_DIR", BASE_DIR / "data"))
 #: where each run writes events.jsonl, result.json, checkpoint.pt; must be shared by all
 #: workers (NFS, a docker volume) for a run to resume on another machine
 NASBOARD_ARTIFACT_DIR = Path(os.environ.get("NASBOARD_ARTIFACT_DIR", BASE_DIR / "artifacts"))
+#: where imported tabular benchmarks are (``python -m nascore benchmark import PATH --store DIR``); the pages
+#: show NAS-Bench-201 accuracies and the form offers table searches when a table is there
+NASBOARD_BENCHMARK_DIR = Path(os.environ.get("NASBOARD_BENCHMARK_DIR") or os.environ.get("NASCORE_BENCHMARK_DIR")
+                              or Path.home() / ".nascore" / "benchmarks").expanduser()
 
 # ---- limits ---------------------------------------------------------------------------
 NASBOARD_MAX_EPOCHS = _env_int("NASBOARD_MAX_EPOCHS", 200)
 NASBOARD_MAX_BATCH_SIZE = _env_int("NASBOARD_MAX_BATCH_SIZE", 512)
 NASBOARD_MAX_CONCURRENT_RUNS = _env_int("NASBOARD_MAX_CONCURRENT_RUNS", 3)  # queued + running, per user
+NASBOARD_MAX_TABLE_QUERIES = _env_int("NASBOARD_MAX_TABLE_QUERIES", 20_000)  # runs x budget of one table search
 NASBOARD_MAX_ATTEMPTS = _env_int("NASBOARD_MAX_ATTEMPTS", 3)  # worker starts before a run is given up
 NASBOARD_HEARTBEAT_SECONDS = _env_float("NASBOARD_HEARTBEAT_SECONDS", 10.0)
 NASBOARD_HEARTBEAT_TIMEOUT = _env_float("NASBOARD_HEARTBEAT_TIMEOUT", 90.0)  # silent this long: worker lost

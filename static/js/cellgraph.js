@@ -146,10 +146,12 @@
       const tx = b.x - (dx / len) * r, ty = b.y - (dy / len) * r;
       const bend = (n % 2 ? -1 : 1) * (18 + 14 * n) * (Math.abs(dx) > 160 ? 1 : 0.6);
       const cx = (sx + tx) / 2 - (dy / len) * bend, cy = (sy + ty) / 2 + (dx / len) * bend;
-      svg.appendChild(el("path", { d: `M ${sx} ${sy} Q ${cx} ${cy} ${tx} ${ty}`, class: e.op ? "edge" : "edge concat", "marker-end": markerRef }));
+      // e.diff: the comparison page marks edges where this cell differs from the others
+      const diff = e.diff ? " diff" : "";
+      svg.appendChild(el("path", { d: `M ${sx} ${sy} Q ${cx} ${cy} ${tx} ${ty}`, class: (e.op ? "edge" : "edge concat") + diff, "marker-end": markerRef }));
       if (e.op) {
         const lx = 0.25 * sx + 0.5 * cx + 0.25 * tx, ly = 0.25 * sy + 0.5 * cy + 0.25 * ty;
-        labels.appendChild(el("text", { x: lx, y: ly, class: "edge-label", "text-anchor": "middle" }, e.op));
+        labels.appendChild(el("text", { x: lx, y: ly, class: "edge-label" + diff, "text-anchor": "middle" }, e.op));
       }
     }
     svg.appendChild(labels);

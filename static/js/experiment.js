@@ -16,6 +16,9 @@
   const PARAMETER_FREE = new Set(["none", "skip_connect", "max_pool_3x3", "avg_pool_3x3", "noise"]);
   const $ = (id) => document.getElementById(id);
   const runConfig = cfg.experiment.config || {};
+  // a retrain trains one fixed cell from scratch and tests it each epoch: test curves, no distribution or curvature
+  const RETRAIN = cfg.kind === "retrain";
+  const HELD_OUT = RETRAIN ? "test" : "val";
   // events that change the curvature or collapse charts (a rollback also drops later epochs)
   const ROBUST_EVENTS = new Set(["curvature", "early_stop", "regularization_change", "genotype"]);
 
@@ -54,6 +57,8 @@
     state.collapse = new Map();
     state.robustDirty = true;
     logItems.length = 0;
+    if (window.NASSelection) NASSelection.reset();
+    if (window.NASBenchmark) NASBenchmark.reset();
     $("log").textContent = "";
   }
   window.nasboard = state; // for the browser tests and the latency benchmark
@@ -82,7 +87,8 @@
         state.steps.acc.push(ev.train_acc);
         break;
       }
-      case "epoch": {
+      case "epoch":
+      case "eval_epoch": {
         state.epochs = state.epochs.filter((e) => e.epoch !== ev.epoch);
         state.epochs.push(ev);
         state.epochs.sort((a, b) => a.epoch - b.epoch);
@@ -114,10 +120,14 @@
         state.regChanges.push(ev);
         rollBack(ev.restored_epoch);
         break;
+      case "selection":
+        if (window.NASSelection) NASSelection.handle(ev);
+        break;
       default:
         break;
     }
-    if (ev.type !== "step") logEvent(ev);
+    if (window.NASBenchmark) NASBenchmark.handle(ev);
+    if (ev.type !== "step" && ev.type !== "query") logEvent(ev); // queries: the regret plot, not the log
     if (ROBUST_EVENTS.has(ev.type)) state.robustDirty = true;
   }
 
@@ -167,6 +177,7 @@
     switch (ev.type) {
       case "run_started": return `${ev.resumed ? "resumed at epoch " + ev.start_epoch : "started"} on ${ev.device}: ${ev.epochs} epochs × ${ev.steps_per_epoch} steps`;
       case "epoch": return `epoch ${ev.epoch}/${ev.epochs}: train loss ${fmtNum(ev.train_loss, 4)}, acc ${fmtPct(ev.train_acc)} · val loss ${fmtNum(ev.val_loss, 4)}, acc ${fmtPct(ev.val_acc)} · lr ${fmtNum(ev.lr, 5)} · ${fmtNum(ev.seconds, 1)} s`;
+      case "eval_epoch": return `epoch ${ev.epoch}/${ev.epochs}: train loss ${fmtNum(ev.train_loss, 4)}, acc ${fmtPct(ev.train_acc)} · test loss ${fmtNum(ev.test_loss, 4)}, acc ${fmtPct(ev.test_acc)} · lr ${fmtNum(ev.lr, 5)} · drop-path ${fmtNum(ev.drop_path, 3)} · ${fmtNum(ev.seconds, 1)} s`;
       case "arch": return `architecture distribution of epoch ${ev.epoch} (${Object.keys(ev.cells || {}).join(", ")})`;
       case "genotype": return `genotype of epoch ${ev.epoch}: ${typeof ev.genotype === "string" ? ev.genotype : JSON.stringify(ev.genotype)}`;
       case "checkpoint": return `checkpoint saved after epoch ${ev.epoch}`;
@@ -179,6 +190,7 @@
       case "finished": return ev.status === "cancelled" ? `cancelled during epoch ${ev.epoch + 1}`
         : ev.status === "stopped_early" ? `stopped early after ${ev.epoch} epochs` : `finished after ${ev.epoch} epochs`;
       case "failed": return `failed in epoch ${ev.epoch}: ${ev.reason}`;
+      case "selection": return window.NASSelection ? NASSelection.summary(ev) : `selection: ${ev.phase}`;
       default: return JSON.stringify(ev);
     }
   }
@@ -211,12 +223,12 @@
     Plotly.react($("curve-loss"), [
       line(state.steps.x, state.steps.loss, "train loss (steps)", thin),
       line(ex, state.epochs.map((e) => e.train_loss), "train loss"),
-      line(ex, state.epochs.map((e) => e.val_loss), "val loss"),
+      line(ex, state.epochs.map((e) => e[HELD_OUT + "_loss"]), HELD_OUT + " loss"),
     ], base("Loss", "loss"), plotConfig);
     Plotly.react($("curve-acc"), [
       line(state.steps.x, state.steps.acc, "train acc (steps)", thin),
       line(ex, state.epochs.map((e) => e.train_acc), "train acc"),
-      line(ex, state.epochs.map((e) => e.val_acc), "val acc"),
+      line(ex, state.epochs.map((e) => e[HELD_OUT + "_acc"]), HELD_OUT + " acc"),
     ], base("Accuracy", "accuracy"), plotConfig);
   }
 
@@ -254,6 +266,7 @@
       }, plotConfig);
     }
     drawCells(snap);
+    if (window.NASBenchmark) NASBenchmark.drawCellFigures(state); // the benchmark figures of the cell shown
   }
 
   function genotypeAt(epoch) {
@@ -360,6 +373,7 @@
   }
 
   function drawCurvature() {
+    if (!$("curvature")) return; // a retrain has no architecture weights to measure
     const es = esSettings();
     const ratio = ratioSeries(es.window);
     const list = $("reg-changes");
@@ -436,6 +450,7 @@
   }
 
   function drawCollapse() {
+    if (!$("curve-collapse")) return;
     $("collapse-empty").hidden = state.collapse.size > 0;
     if (!state.collapse.size) return;
     const div = $("curve-collapse");
@@ -472,12 +487,15 @@
     fill.className = "fill status-" + data.status;
     let text = `epoch ${p.epoch}/${p.epochs}`;
     if (data.status === "running" && p.steps_per_epoch) text += ` · step ${p.step}/${p.steps_per_epoch} of epoch ${Math.min(p.epoch + 1, p.epochs)}`;
+    if (window.NASBenchmark) text = NASBenchmark.progressText(p, data.status, text);
     if (data.status === "running" && p.eta_seconds !== null) text += ` · ETA ${fmtSeconds(p.eta_seconds)}`;
     if (data.status === "queued") text += " · waiting for a worker";
     if (data.status === "stopped_early" && state.earlyStop) {
       text += ` · stopped early after epoch ${state.earlyStop.trigger_epoch}, returns the architecture of epoch ${state.earlyStop.returned_epoch}`;
     }
     if (typeof p.best_val_acc === "number") text += ` · best val acc ${fmtPct(p.best_val_acc)}`;
+    if (window.NASSelection) text += NASSelection.progressText(data.status);
+    if (RETRAIN && state.epochs.length) text += ` · test acc ${fmtPct(state.epochs[state.epochs.length - 1].test_acc)}`;
     $("progress-text").textContent = text;
     $("cancel-form").hidden = !ACTIVE.has(data.status);
     $("resume-form").hidden = !(data.status === "cancelled" || data.status === "failed");
@@ -494,12 +512,22 @@
     const exp = await r.json();
     if (!exp.result) return;
     const res = exp.result;
+    if (RETRAIN) {
+      $("result-test").textContent = fmtPct(res.test_acc);
+      $("result-train").textContent = fmtPct(res.train_acc);
+      $("result-params").textContent = res.params === null ? "–" : String(res.params);
+      $("result-flops").textContent = res.flops === undefined || res.flops === null ? "–" : String(res.flops);
+      $("result-epochs").textContent = String(res.epochs_completed);
+      $("result").hidden = false;
+      return;
+    }
     $("result-best").textContent = fmtPct(res.best_val_acc);
     $("result-val").textContent = fmtPct(res.val_acc);
     $("result-train").textContent = fmtPct(res.train_acc);
     $("result-params").textContent = res.params === null ? "–" : String(res.params);
     $("result-epochs").textContent = String(res.epochs_completed);
     $("result-genotype").textContent = typeof res.genotype === "string" ? res.genotype : JSON.stringify(res.genotype);
+    if (window.NASBenchmark) NASBenchmark.showResult(res.genotype);
     if (typeof res.returned_epoch === "number") {
       $("result-returned").textContent = `epoch ${res.returned_epoch} (the search stopped after epoch ${res.epochs_completed})`;
       $("result-returned-row").hidden = false;
@@ -554,6 +582,8 @@
         drawCollapse();
         state.robustDirty = false;
       }
+      if (window.NASSelection) NASSelection.draw((cfg.selection || {}).block || null, Boolean((cfg.selection || {}).shown));
+      if (window.NASBenchmark) NASBenchmark.draw(state);
       flushLog();
     }
     if (state.loaded) {
@@ -572,6 +602,26 @@
       if (wasActive && COMPLETED.has(data.status)) showResult();
     }
   }
+
+  /* A retrain's page draws the cells of the genotype it trains, once. */
+  function drawRetrainCells() {
+    const genotype = cfg.genotype;
+    const box = $("cells");
+    if (!box || genotype === undefined || genotype === null) return;
+    const types = typeof genotype === "string" ? ["cell"]
+      : Object.keys(genotype).filter((k) => !k.endsWith("_concat") && Array.isArray(genotype[k]));
+    for (const cellType of types) {
+      const graph = NASCell.fromGenotype(genotype, cellType);
+      if (!graph) continue;
+      const div = document.createElement("div");
+      div.id = "cell-" + cellType;
+      div.className = "cell";
+      box.appendChild(div);
+      NASCell.render(div, graph, `${cellType} cell`);
+    }
+  }
+
+  if (RETRAIN) { drawRetrainCells(); poll(); return; }
 
   $("epoch-slider").addEventListener("input", () => {
     const slider = $("epoch-slider");

@@ -178,3 +178,18 @@ def _plotly_asset() -> None:
         source = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One headless Chromium for the whole session (see tests/webapp/browser_support.py)."""
+    from tests.webapp.browser_support import launch_chromium
+
+    yield from launch_chromium()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    from tests.webapp.browser_support import new_page
+
+    yield from new_page(browser)

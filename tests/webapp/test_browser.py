@@ -1,57 +1,17 @@
 """Headless Chromium (Debian's, driven by Playwright) against a live server and a real worker."""
 from __future__ import annotations
 
-import os
 import statistics
 import time
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import pytest
 
+from tests.webapp.browser_support import log_in
 from webapp.experiments import services
 from webapp.experiments.models import Experiment, Status
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.slow]
-
-CHROMIUM = "/usr/bin/chromium"
-PASSWORD = "pw-for-tests-123"
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: run `make chromium` (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                     args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    """A fresh page; any console error or uncaught exception fails the test."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    problems: list[str] = []
-    page.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text} ({page.url})") if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: problems.append(f"page error: {exc} ({page.url})"))
-    page.console_problems = problems
-    yield page
-    context.close()
-    assert problems == [], "\n".join(problems)
-
-
-def log_in(page: Any, base: str, username: str) -> None:
-    page.goto(f"{base}/")
-    assert "/accounts/login/" in page.url
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
 
 
 def test_launch_from_form_and_watch_it_live(shared_worker: Any, live_server: Any, page: Any, alice: Any) -> None:
@@ -296,3 +256,57 @@ def test_ada_changes_and_nb201_counts_on_a_finished_run(live_server: Any, page: 
     collapse = page.evaluate("document.getElementById('curve-collapse').data.map((t) => [t.name, t.x, t.y])")
     assert collapse == [["cell: skip connections", [1, 2, 3], [1, 1, 3]], ["cell: parameter-free ops", [1, 2, 3], [1, 1, 5]]]
     assert page.text_content("#status").strip() == "Finished"
+
+
+# ---- choosing the final architecture: progress while it runs, then the one-shot vs stand-alone scatter ----------
+def test_selection_progress_and_scatter_plot(live_server: Any, page: Any, alice: Any, tiny_config: dict[str, Any]) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    exp = _stored_experiment(alice, "select live", {**tiny_config, "optimizer": "rsws", "epochs": 1, "select_samples": 4,
+                                                    "select_top_k": 3, "select_epochs": 1}, Status.RUNNING)
+    sink = services.DatabaseSink(exp.pk)
+    sink(1, {"type": "run_started", "v": 1, "time": time.time(), "epochs": 1, "steps_per_epoch": 4, "device": "cpu", "start_epoch": 0})
+    genotypes = [f"|{op}~0|+|none~0|skip_connect~1|+|none~0|none~1|nor_conv_3x3~2|"
+                 for op in ("nor_conv_3x3", "nor_conv_1x1", "skip_connect", "avg_pool_3x3")]
+    oneshot = [0.50, 0.40, 0.45, 0.48]
+    alone = {0: 0.58, 3: 0.55, 2: 0.61}
+    ranks = {0: 1, 3: 2, 2: 3, 1: 4}
+    common = {"type": "selection", "v": 1, "total": 7, "samples": 4, "top_k": 3, "epochs": 1}
+
+    def cand(i: int, retrained: bool) -> dict[str, Any]:
+        return {"index": i, "genotype": genotypes[i], "source": "derived" if i == 0 else "sampled", "oneshot_val_acc": oneshot[i],
+                "oneshot_val_loss": 1.0, "oneshot_rank": ranks[i], "retrained": retrained,
+                "standalone_val_acc": alone.get(i) if retrained else None, "standalone_val_loss": 0.9 if retrained else None}
+
+    sink(2, {**common, "time": time.time(), "phase": "start", "done": 0})
+    for i in range(4):
+        sink(3 + i, {**common, "time": time.time(), "phase": "rank", "done": i + 1, "index": i, "candidate": cand(i, False)})
+    sink(7, {**common, "time": time.time(), "phase": "retrain", "done": 5, "index": 0, "epoch": 1, "candidate": cand(0, True)})
+    Experiment.objects.filter(pk=exp.pk).update(heartbeat_at=timezone.now() + timedelta(hours=1))  # no reaper takes it
+    log_in(page, live_server.url, "alice")
+    page.goto(f"{live_server.url}/experiments/{exp.pk}/")
+    page.wait_for_selector("#selection-progress-row:not([hidden])")
+    assert "retraining the top 3 from scratch: candidate 0, epoch 1 of 1" in page.text_content("#selection-progress")
+    assert page.evaluate("document.getElementById('selection-fill').style.width") == "71.4%"
+    assert "choosing the final architecture (5/7)" in page.text_content("#progress-text")
+    page.wait_for_selector("#selection-plot .main-svg")  # the first retrained point, drawn live
+    assert page.evaluate("document.getElementById('selection-plot').data[0].x") == [0.5]
+
+    for seq, i in ((8, 3), (9, 2)):
+        sink(seq, {**common, "time": time.time(), "phase": "retrain", "done": seq - 3, "index": i, "epoch": 1, "candidate": cand(i, True)})
+    cands = [cand(i, i in alone) for i in range(4)]
+    sink(10, {**common, "time": time.time(), "phase": "done", "done": 7, "candidates": cands, "chosen": 2, "kendall_tau": 1 / 3,
+              "spearman": 0.5, "genotype": genotypes[2]})
+    sink(11, {"type": "finished", "v": 1, "time": time.time(), "status": "finished", "epoch": 1, "result": {}})
+    Experiment.objects.filter(pk=exp.pk).update(status=Status.FINISHED, ended_at=timezone.now())
+    page.wait_for_function("window.nasboard.stopped", timeout=30_000)
+    page.wait_for_function("document.getElementById('selection-plot').data.length === 2")
+    plot = page.evaluate("""(() => { const d = document.getElementById('selection-plot');
+        return {traces: d.data.map((t) => [t.name, t.x, t.y, t.marker.symbol || null]), title: d.layout.title.text}; })()""")
+    assert plot["traces"] == [["retrained", [0.5, 0.48], [0.58, 0.55], None], ["kept: candidate 2", [0.45], [0.61], "star"]]
+    assert "Kendall τ = +0.33" in plot["title"] and "Spearman ρ = +0.50" in plot["title"]
+    assert page.locator("#selection-progress-row").is_hidden()
+    assert "kept candidate 2 (one-shot rank 3, stand-alone val acc 61.00%)" in page.text_content("#selection-summary")
+    assert "selection: done: kept candidate 2" in page.text_content("#log")

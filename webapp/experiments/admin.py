@@ -4,13 +4,29 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.contrib.admin import helpers
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from webapp.experiments import services
-from webapp.experiments.models import ApiToken, Event, Experiment, Result
+from webapp.experiments import curation, services
+from webapp.experiments.models import ApiToken, Event, Experiment, Result, Tag
+
+
+class TagNameFilter(admin.SimpleListFilter):
+    """Filter by tag name across owners (each user has their own tags, often with the same names)."""
+
+    title = "tag"
+    parameter_name = "tag"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        names = sorted(set(Tag.objects.filter(experiments__isnull=False).values_list("name", flat=True)), key=str.lower)
+        return [(n, n) for n in names]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Experiment]) -> QuerySet[Experiment]:
+        return queryset.filter(tags__name__iexact=self.value()) if self.value() else queryset
 
 
 class ResultInline(admin.StackedInline):
@@ -18,27 +34,31 @@ class ResultInline(admin.StackedInline):
     extra = 0
     can_delete = False
     readonly_fields = ("genotype", "train_acc", "val_acc", "best_val_acc", "train_loss", "val_loss", "params",
-                       "arch_params", "flops", "epochs_completed", "artifacts", "created_at")
-    fields = readonly_fields + ("curated", "notes")
+                       "arch_params", "flops", "test_acc", "epochs_completed", "artifacts", "created_at")
+    fields = readonly_fields
 
 
 @admin.register(Experiment)
 class ExperimentAdmin(admin.ModelAdmin):
-    list_display = ("id", "name", "owner", "status", "space", "optimizer", "dataset", "progress_pct", "best_val_acc",
-                    "device", "worker", "attempts", "created_at")
+    list_display = ("id", "name", "owner", "kind", "status", "space", "optimizer", "dataset", "progress_pct", "best_val_acc",
+                    "starred", "is_baseline", "archived", "tag_list", "device", "worker", "attempts", "created_at")
     list_display_links = ("id", "name")
-    list_filter = ("status", "space", "optimizer", "dataset", "device_requested", "queue", "owner", "created_at")
-    search_fields = ("name", "owner__username", "worker", "error", "stop_reason", "=id")
+    list_filter = ("status", "kind", "starred", "is_baseline", "archived", TagNameFilter, "space", "optimizer", "dataset",
+                   "device_requested", "queue", "owner", "created_at")
+    search_fields = ("name", "owner__username", "worker", "error", "stop_reason", "notes", "tags__name", "=id")
     date_hierarchy = "created_at"
     list_select_related = ("owner",)
     inlines = [ResultInline]
-    actions = ["cancel_runs", "resume_runs", "requeue_lost"]
-    readonly_fields = ("config", "space", "optimizer", "dataset", "seed", "device_requested", "queue", "status", "error",
+    actions = ["cancel_runs", "resume_runs", "requeue_lost", "star", "unstar", "archive", "unarchive", "mark_baseline",
+               "unmark_baseline", "add_tag"]
+    readonly_fields = ("kind", "parent_link", "config", "space", "optimizer", "dataset", "seed", "device_requested", "queue", "status", "error",
                        "stop_reason", "cancel_requested", "created_at", "started_at", "ended_at", "heartbeat_at", "device", "worker",
                        "attempts", "dispatch", "epochs", "epochs_done", "step", "steps_per_epoch", "best_val_acc",
                        "last_val_acc", "seconds_per_epoch", "last_seq", "page_link")
     fieldsets = (
-        (None, {"fields": ("name", "owner", "page_link", "status", "error", "stop_reason", "cancel_requested")}),
+        (None, {"fields": ("name", "owner", "page_link", "kind", "parent_link", "status", "error", "stop_reason",
+                           "cancel_requested")}),
+        ("Curation", {"fields": ("starred", "is_baseline", "archived", "tags", "notes")}),
         ("Configuration", {"fields": ("space", "optimizer", "dataset", "seed", "device_requested", "queue", "config")}),
         ("Progress", {"fields": ("epochs", "epochs_done", "step", "steps_per_epoch", "best_val_acc", "last_val_acc",
                                  "seconds_per_epoch", "last_seq")}),
@@ -55,6 +75,76 @@ class ExperimentAdmin(admin.ModelAdmin):
     @admin.display(description="page")
     def page_link(self, obj: Experiment) -> str:
         return format_html('<a href="{}">open the live page</a>', reverse("experiments:detail", args=[obj.pk]))
+
+    @admin.display(description="retrain of")
+    def parent_link(self, obj: Experiment) -> str:
+        if obj.parent_id is None:
+            return "–"
+        return format_html('<a href="{}">#{}</a>', reverse("admin:experiments_experiment_change", args=[obj.parent_id]),
+                           obj.parent_id)
+
+    @admin.display(description="tags")
+    def tag_list(self, obj: Experiment) -> str:
+        return ", ".join(sorted((t.name for t in obj.tags.all()), key=str.lower))
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Experiment]:
+        return super().get_queryset(request).prefetch_related("tags")
+
+    def get_form(self, request: HttpRequest, obj: Experiment | None = None, change: bool = False, **kwargs: Any) -> Any:
+        """Offer only the experiment owner's tags: tags are per user."""
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if "tags" in form.base_fields:
+            form.base_fields["tags"].queryset = Tag.objects.filter(owner=obj.owner) if obj else Tag.objects.none()
+            form.base_fields["tags"].help_text = "the owner's tags; add new ones with the “Add a tag” action or on the page"
+        return form
+
+    def _flag(self, request: HttpRequest, queryset: QuerySet[Experiment], flag: str, value: bool, verb: str) -> None:
+        changed = curation.bulk_set_flag(queryset, flag, value)
+        self.message_user(request, f"{verb} {changed} experiment(s); {queryset.count() - changed} already were.", messages.SUCCESS)
+
+    @admin.action(description="Star selected experiments")
+    def star(self, request: HttpRequest, queryset: QuerySet[Experiment]) -> None:
+        self._flag(request, queryset, "starred", True, "Starred")
+
+    @admin.action(description="Unstar selected experiments")
+    def unstar(self, request: HttpRequest, queryset: QuerySet[Experiment]) -> None:
+        self._flag(request, queryset, "starred", False, "Unstarred")
+
+    @admin.action(description="Archive selected experiments (hidden from lists)")
+    def archive(self, request: HttpRequest, queryset: QuerySet[Experiment]) -> None:
+        self._flag(request, queryset, "archived", True, "Archived")
+
+    @admin.action(description="Unarchive selected experiments")
+    def unarchive(self, request: HttpRequest, queryset: QuerySet[Experiment]) -> None:
+        self._flag(request, queryset, "archived", False, "Unarchived")
+
+    @admin.action(description="Mark selected experiments as baselines")
+    def mark_baseline(self, request: HttpRequest, queryset: QuerySet[Experiment]) -> None:
+        self._flag(request, queryset, "is_baseline", True, "Marked as baseline:")
+
+    @admin.action(description="Unmark selected baselines")
+    def unmark_baseline(self, request: HttpRequest, queryset: QuerySet[Experiment]) -> None:
+        self._flag(request, queryset, "is_baseline", False, "No longer baseline:")
+
+    @admin.action(description="Add a tag to selected experiments")
+    def add_tag(self, request: HttpRequest, queryset: QuerySet[Experiment]) -> HttpResponse | None:
+        """First shows a page asking for the tag, then adds it to each experiment (under its owner's tags)."""
+        problem = ""
+        if "apply" in request.POST:
+            try:
+                gained = curation.bulk_add_tag(queryset, request.POST.get("tag", ""))
+            except services.ExperimentInvalid as exc:
+                problem = "; ".join(exc.errors.values())
+            else:
+                name = " ".join(request.POST["tag"].split())
+                self.message_user(request, f"Tagged {gained} experiment(s) “{name}”; "
+                                           f"{queryset.count() - gained} already had it.", messages.SUCCESS)
+                return None
+        context = {**self.admin_site.each_context(request), "title": "Add a tag", "experiments": queryset,
+                   "opts": self.model._meta, "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                   "problem": problem, "tag": request.POST.get("tag", ""),
+                   "known_tags": sorted(set(Tag.objects.values_list("name", flat=True)), key=str.lower)}
+        return TemplateResponse(request, "admin/experiments/experiment/add_tag.html", context)
 
     def _each(self, request: HttpRequest, queryset: QuerySet[Experiment], action: Any, verb: str) -> None:
         done, refused = 0, []
@@ -85,13 +175,14 @@ class ExperimentAdmin(admin.ModelAdmin):
 
 @admin.register(Result)
 class ResultAdmin(admin.ModelAdmin):
-    list_display = ("experiment", "space", "optimizer", "best_val_acc", "val_acc", "params", "epochs_completed", "curated", "created_at")
-    list_filter = ("curated", "experiment__space", "experiment__optimizer", "experiment__dataset")
-    search_fields = ("experiment__name", "experiment__owner__username", "notes")
+    list_display = ("experiment", "kind", "space", "optimizer", "best_val_acc", "val_acc", "test_acc", "params",
+                    "epochs_completed", "starred", "created_at")
+    list_filter = ("experiment__kind", "experiment__starred", "experiment__space", "experiment__optimizer",
+                   "experiment__dataset")
+    search_fields = ("experiment__name", "experiment__owner__username", "experiment__notes")
     list_select_related = ("experiment",)
     readonly_fields = ("experiment", "genotype", "train_acc", "val_acc", "best_val_acc", "train_loss", "val_loss", "params",
-                       "arch_params", "flops", "epochs_completed", "artifacts", "raw", "created_at")
-    actions = ["mark_curated", "unmark_curated"]
+                       "arch_params", "flops", "test_acc", "epochs_completed", "artifacts", "raw", "created_at")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -104,13 +195,28 @@ class ResultAdmin(admin.ModelAdmin):
     def optimizer(self, obj: Result) -> str:
         return obj.experiment.optimizer
 
-    @admin.action(description="Mark as curated")
-    def mark_curated(self, request: HttpRequest, queryset: QuerySet[Result]) -> None:
-        self.message_user(request, f"Marked {queryset.update(curated=True)} result(s) curated.")
+    @admin.display(ordering="experiment__kind")
+    def kind(self, obj: Result) -> str:
+        return obj.experiment.get_kind_display()
 
-    @admin.action(description="Unmark curated")
-    def unmark_curated(self, request: HttpRequest, queryset: QuerySet[Result]) -> None:
-        self.message_user(request, f"Unmarked {queryset.update(curated=False)} result(s).")
+    @admin.display(boolean=True, ordering="experiment__starred")
+    def starred(self, obj: Result) -> bool:
+        return obj.experiment.starred
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    list_display = ("name", "owner", "experiment_count")
+    list_filter = ("owner",)
+    search_fields = ("name", "owner__username")
+    list_select_related = ("owner",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Tag]:
+        return super().get_queryset(request).annotate(n=Count("experiments"))
+
+    @admin.display(description="experiments", ordering="n")
+    def experiment_count(self, obj: Any) -> int:
+        return int(obj.n)
 
 
 @admin.register(Event)

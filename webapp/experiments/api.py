@@ -16,7 +16,8 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from webapp.experiments import selectors, services
+from webapp.experiments import curation, exports, selectors, services
+from webapp.experiments import retrain as retraining
 from webapp.experiments.models import ApiToken, hash_token
 from webapp.experiments.openapi import schema
 from webapp.experiments.serializers import experiment_to_dict
@@ -88,9 +89,9 @@ def api_view(methods: tuple[str, ...]) -> Callable[[View], View]:
     return decorate
 
 
-def _json_body(request: HttpRequest) -> Any:
+def _json_body(request: HttpRequest, what: str = "send a JSON object: {\"name\": ..., \"config\": {...}}") -> Any:
     if not request.body:
-        raise services.ExperimentInvalid({"body": "send a JSON object: {\"name\": ..., \"config\": {...}}"})
+        raise services.ExperimentInvalid({"body": what})
     try:
         return json.loads(request.body)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -121,7 +122,7 @@ def experiments(request: HttpRequest) -> HttpResponse:
         per_page = max(1, min(100, int(request.GET.get("per_page", 20))))
     except ValueError:
         return error(400, "per_page must be an integer")
-    page = Paginator(selectors.filtered_experiments(user, filters), per_page).get_page(request.GET.get("page"))
+    page = Paginator(selectors.filtered_experiments(user, filters).prefetch_related("tags"), per_page).get_page(request.GET.get("page"))
     return JsonResponse(
         {
             "count": page.paginator.count,
@@ -132,9 +133,59 @@ def experiments(request: HttpRequest) -> HttpResponse:
     )
 
 
-@api_view(("GET",))
+@api_view(("GET", "PATCH"))
 def experiment_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    return JsonResponse(experiment_to_dict(selectors.get_experiment(request.api_user, pk)))  # type: ignore[attr-defined]
+    """GET: the experiment. PATCH: curate it (owner or staff): starred, is_baseline, archived, notes, tags."""
+    exp = selectors.get_experiment(request.api_user, pk)  # type: ignore[attr-defined]
+    if request.method == "PATCH":
+        try:
+            exp = curation.apply_curation(exp, _json_body(request, "send a JSON object of changes, e.g. {\"starred\": true}"))
+        except services.ExperimentInvalid as exc:
+            return error(400, f"experiment #{exp.pk} was not changed", exc.errors)
+    return JsonResponse(experiment_to_dict(exp))
+
+
+@api_view(("POST",))
+def experiment_retrain(request: HttpRequest, pk: int) -> HttpResponse:
+    """Queue the stand-alone training of a finished search's architecture as a new experiment."""
+    search = selectors.get_experiment(request.api_user, pk)  # type: ignore[attr-defined]
+    try:
+        retraining.check_retrainable(search)
+        body = _json_body(request, "send a JSON object: {\"name\": ..., \"config\": {\"epochs\": ...}} (both optional)") \
+            if request.body else {}
+        if not isinstance(body, dict):
+            raise services.ExperimentInvalid({"body": f"must be a JSON object, not {type(body).__name__}"})
+        unknown = sorted(set(body) - {"name", "config"})
+        if unknown:
+            raise services.ExperimentInvalid({k: f"unknown field {k!r}; send name and config" for k in unknown})
+        retrain = retraining.create_retrain(search, body.get("config", {}), body.get("name"))
+    except services.ActionRefused as exc:
+        return error(409, str(exc))
+    except services.ExperimentInvalid as exc:
+        return error(400, "the retrain was not created", exc.errors)
+    except services.BrokerUnavailable as exc:
+        return error(503, str(exc))
+    response = JsonResponse(experiment_to_dict(retrain), status=201)
+    response["Location"] = f"/api/experiments/{retrain.pk}"
+    return response
+
+
+@api_view(("GET",))
+def experiment_history(request: HttpRequest, pk: int) -> HttpResponse:
+    """The experiment's whole event history as JSON Lines, streamed."""
+    return exports.event_history_response(selectors.get_experiment(request.api_user, pk))  # type: ignore[attr-defined]
+
+
+@api_view(("GET",))
+def experiments_export(request: HttpRequest, fmt: str) -> HttpResponse:
+    """Every experiment the list filters select (no pages), as CSV or JSON."""
+    return exports.list_export_response(request.api_user, request.GET, fmt)  # type: ignore[attr-defined]
+
+
+@api_view(("GET",))
+def tags(request: HttpRequest) -> HttpResponse:
+    """The tag names in use on the experiments you see."""
+    return JsonResponse({"tags": selectors.tag_names(request.api_user)})  # type: ignore[attr-defined]
 
 
 @api_view(("GET",))

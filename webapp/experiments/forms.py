@@ -6,8 +6,11 @@ from typing import Any
 from django import forms
 from django.conf import settings
 
+from nascore.config import DEFAULT_SELECT_SAMPLES
 from nascore.config import choices as engine_choices
 from nascore.config import defaults as engine_defaults
+from nascore.evaluators import BUDGET_UNITS
+from nascore.optimizers import OPTIMIZERS
 from webapp.experiments import services
 
 #: form fields that map one-to-one onto engine config keys, in display order
@@ -16,16 +19,25 @@ CONFIG_FIELDS = [
     "order", "channels", "layers", "steps_per_epoch", "w_lr_min", "w_momentum", "w_weight_decay",
     "alpha_weight_decay", "grad_clip", "train_portion",
     "curvature_every", "early_stop", "early_stop_window", "early_stop_threshold", "ada_factor", "ada_max_increases",
+    "select_samples", "select_top_k", "select_epochs",
+    "evaluator", "budget", "budget_unit", "runs",
 ]
 BASIC_FIELDS = ["name", "space", "optimizer", "dataset", "epochs", "batch_size", "w_lr", "alpha_lr", "seed", "device"]
 #: RobustDARTS (Zela et al., ICLR 2020): curvature tracking, DARTS-ES and DARTS-ADA, a group of their own
 ROBUST_FIELDS = ["curvature_every", "early_stop", "early_stop_window", "early_stop_threshold", "ada_factor", "ada_max_increases"]
+#: choosing the final architecture after the search (nascore.selection), a group of its own
+SELECT_FIELDS = ["select_samples", "select_top_k", "select_epochs"]
 OPTIONAL_INTS = ("channels", "layers", "steps_per_epoch")
 #: fields an empty value leaves to the engine's default (so clients that do not know them still work)
-OPTIONAL_FIELDS = OPTIONAL_INTS + tuple(ROBUST_FIELDS)
-CHOICE_FIELDS = ("space", "optimizer", "dataset", "device", "order", "early_stop")
+#: black-box search (rs, re, reinforce, ls): how candidates are scored, and a table search's size
+BLACKBOX_FIELDS = ["evaluator", "budget", "budget_unit", "runs"]
+OPTIONAL_FIELDS = OPTIONAL_INTS + tuple(ROBUST_FIELDS) + tuple(SELECT_FIELDS) + tuple(BLACKBOX_FIELDS)
+CHOICE_FIELDS = ("space", "optimizer", "dataset", "device", "order", "early_stop", "evaluator", "budget_unit")
 #: readable names of choice values (the value itself where none is given)
 CHOICE_LABELS = {
+    "evaluator": {"train": "train: a short stand-alone training of each candidate",
+                  "table": "table: look each candidate up in NAS-Bench-201 (nb201, dataset cifar10)"},
+    "budget_unit": BUDGET_UNITS,
     "early_stop": {"none": "none", "es": "DARTS-ES: stop, return the architecture of k epochs before",
                    "ada": "DARTS-ADA: go back k epochs, raise the weight decay, continue"},
 }
@@ -47,6 +59,9 @@ LABELS = {
     "early_stop_threshold": "Early-stop threshold",
     "ada_factor": "DARTS-ADA weight-decay factor",
     "ada_max_increases": "DARTS-ADA maximum increases",
+    "select_samples": "Architectures sampled (M)",
+    "select_top_k": "Retrained from scratch (K)",
+    "select_epochs": "Epochs of each retraining",
 }
 HELP = {
     "curvature_every": "dominant Hessian eigenvalue of the validation loss w.r.t. the architecture weights",
@@ -55,6 +70,8 @@ HELP = {
     "early_stop_threshold": "act when earlier/later falls below this (the paper: 0.75)",
     "ada_factor": "DARTS-ADA multiplies the weight decay by this at each trigger",
     "ada_max_increases": "after this many increases DARTS-ADA lets the search run to its end",
+    "select_top_k": "the best K by one-shot validation accuracy; at least 2 (for a rank correlation), at most M",
+    "select_epochs": "on the search's train split, scored on its validation split",
 }
 
 
@@ -73,6 +90,8 @@ class ExperimentForm(forms.Form):
                 options = [(str(v), names.get(str(v), str(v))) for v in known[key]]
                 field: forms.Field = forms.ChoiceField(choices=options, label=label, initial=str(initial),
                                                        required=key not in OPTIONAL_FIELDS)
+            elif key in SELECT_FIELDS:  # counts; select_samples' default (None) means the method's own
+                field = forms.IntegerField(required=False, label=label, initial=initial)
             elif key in ROBUST_FIELDS:
                 kind = forms.IntegerField if isinstance(initial, int) and not isinstance(initial, bool) else forms.FloatField
                 field = kind(required=False, label=label, initial=initial)
@@ -92,15 +111,49 @@ class ExperimentForm(forms.Form):
         self.fields["batch_size"].help_text = f"at most {settings.NASBOARD_MAX_BATCH_SIZE} on this server"
         self.fields["device"].help_text = "cuda runs on a GPU worker, cpu on a CPU worker"
         self.fields["name"].initial = "search"
+        from webapp.experiments.benchmark import status_text
+
+        for name in ("budget", "runs"):
+            self.fields[name].required = False
+        self.fields["evaluator"].label = "Evaluator (black-box methods: rs, re, reinforce, ls)"
+        self.fields["evaluator"].help_text = status_text()
+        self.fields["budget"].label = "Budget per run (table)"
+        self.fields["budget"].help_text = "queries, or simulated training seconds: see the unit"
+        self.fields["budget_unit"].label = "Budget unit (table)"
+        self.fields["budget_unit"].help_text = ("seconds: each query costs its cell's 200-epoch training time in the "
+                                                "table; a run stops once its time reaches the budget")
+        self.fields["runs"].label = "Seeded runs (table)"
+        self.fields["runs"].help_text = (f"seeds seed, seed + 1, …: the page plots mean ± std over them; at most "
+                                         f"{settings.NASBOARD_MAX_TABLE_QUERIES:,} queries in all")
+        default_on = sorted(n for n, cls in OPTIMIZERS.items() if cls.selects_by_default)
+        self.fields["select_samples"].help_text = (
+            f"ranked with the one-shot weights after the search; 0 = no selection; empty = the method's default: "
+            f"{DEFAULT_SELECT_SAMPLES} for {', '.join(default_on)}, 0 for the others")
 
     def basic_fields(self) -> list[forms.BoundField]:
         return [self[name] for name in BASIC_FIELDS]
 
     def advanced_fields(self) -> list[forms.BoundField]:
-        return [self[name] for name in CONFIG_FIELDS if name not in BASIC_FIELDS and name not in ROBUST_FIELDS]
+        return [self[name] for name in CONFIG_FIELDS
+                if name not in BASIC_FIELDS and name not in ROBUST_FIELDS and name not in SELECT_FIELDS
+                and name not in BLACKBOX_FIELDS]
+
+    def blackbox_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in BLACKBOX_FIELDS]
+
+    def blackbox_errors(self) -> bool:
+        """Whether a black-box setting has a problem (its group is then shown open)."""
+        return self.is_bound and any(name in self.errors for name in BLACKBOX_FIELDS)
 
     def robust_fields(self) -> list[forms.BoundField]:
         return [self[name] for name in ROBUST_FIELDS]
+
+    def selection_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in SELECT_FIELDS]
+
+    def selection_errors(self) -> bool:
+        """Whether a selection setting has a problem (its group is then shown open)."""
+        return self.is_bound and any(name in self.errors for name in SELECT_FIELDS)
 
     def robust_errors(self) -> bool:
         """Whether a RobustDARTS setting has a problem (its group is then shown open)."""

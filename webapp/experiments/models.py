@@ -28,11 +28,42 @@ COMPLETED_STATUSES = (Status.FINISHED, Status.STOPPED_EARLY)
 RESUMABLE_STATUSES = (Status.CANCELLED, Status.FAILED)
 
 
+class Kind(models.TextChoices):
+    SEARCH = "search", "Search"
+    #: stand-alone training from scratch of the architecture a search found (``parent`` is that search)
+    RETRAIN = "retrain", "Retrain"
+
+
+class Tag(models.Model):
+    """A user's label for curating experiments; names are unique per owner, so two users never clash."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="experiment_tags")
+    name = models.CharField(max_length=50)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="unique_tag_per_owner")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Experiment(models.Model):
-    """One search run. Progress fields are a summary kept by the event sink for cheap list pages."""
+    """One run: a search, or the retraining of a search's architecture. Progress fields are a summary kept by the
+    event sink for cheap list pages."""
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="experiments")
     name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.SEARCH, db_index=True)
+    #: the search a retrain came from; kept (as null) when that search is deleted so the retrain survives
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retrains")
+
+    # curation (owner or staff)
+    starred = models.BooleanField(default=False, db_index=True)
+    is_baseline = models.BooleanField(default=False, db_index=True, help_text="a reference run others are compared to")
+    archived = models.BooleanField(default=False, db_index=True, help_text="hidden from the list unless asked for")
+    notes = models.TextField(blank=True, help_text="free text, Markdown (rendered safely)")
+    tags = models.ManyToManyField(Tag, blank=True, related_name="experiments")
     #: the validated engine config, defaults filled in (``data_dir`` is added by the worker)
     config = models.JSONField()
     space = models.CharField(max_length=50, db_index=True)
@@ -83,6 +114,10 @@ class Experiment(models.Model):
     @property
     def is_resumable(self) -> bool:
         return self.status in RESUMABLE_STATUSES
+
+    @property
+    def is_retrain(self) -> bool:
+        return self.kind == Kind.RETRAIN
 
     @property
     def progress(self) -> float:
@@ -142,7 +177,7 @@ class Event(models.Model):
 
 
 class Result(models.Model):
-    """What a finished search found."""
+    """What a finished run produced: a search's architecture and search-time figures, or a retrain's test figures."""
 
     experiment = models.OneToOneField(Experiment, on_delete=models.CASCADE, related_name="result")
     genotype = models.JSONField()
@@ -151,7 +186,8 @@ class Result(models.Model):
     best_val_acc = models.FloatField(null=True, blank=True)
     train_loss = models.FloatField(null=True, blank=True)
     val_loss = models.FloatField(null=True, blank=True)
-    params = models.BigIntegerField(null=True, blank=True, help_text="parameters of the search network")
+    params = models.BigIntegerField(null=True, blank=True,
+                                 help_text="parameters: of the supernet for a search, of the stand-alone network for a retrain")
     arch_params = models.BigIntegerField(null=True, blank=True)
     flops = models.BigIntegerField(null=True, blank=True, help_text="when the engine reports them")
     epochs_completed = models.PositiveIntegerField(default=0)
@@ -160,8 +196,8 @@ class Result(models.Model):
     #: the engine's full result.json
     raw = models.JSONField(default=dict)
     created_at = models.DateTimeField(default=timezone.now)
-    curated = models.BooleanField(default=False, help_text="marked by staff as worth keeping")
-    notes = models.TextField(blank=True)
+    #: accuracy on the held-out test set, measured only by a retrain (a search never looks at the test set)
+    test_acc = models.FloatField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"result of {self.experiment}"

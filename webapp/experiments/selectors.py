@@ -7,7 +7,7 @@ from typing import Any
 from django.db.models import F, Q, QuerySet
 from django.http import Http404
 
-from webapp.experiments.models import Event, Experiment, Status
+from webapp.experiments.models import Event, Experiment, Kind, Status, Tag
 
 #: sort keys the list accepts, to the ordering they mean (nulls last for accuracy)
 SORTS: dict[str, Any] = {
@@ -51,6 +51,16 @@ class ListFilters:
     optimizer: str = ""
     dataset: str = ""
     sort: str = "-created"
+    #: curation: a tag name; "1" for starred or baseline only; archived "" hides them, "include" or "only"
+    tag: str = ""
+    starred: str = ""
+    baseline: str = ""
+    archived: str = ""
+    kind: str = ""
+
+
+#: what the archived filter accepts: hidden by default, shown with the others, or alone
+ARCHIVED_CHOICES = {"": "hide archived", "include": "with archived", "only": "archived only"}
 
 
 def list_filters_from(params: Any) -> ListFilters:
@@ -62,7 +72,16 @@ def list_filters_from(params: Any) -> ListFilters:
         optimizer=(params.get("optimizer") or "")[:50],
         dataset=(params.get("dataset") or "")[:50],
         sort=params.get("sort") or "-created",
+        tag=" ".join((params.get("tag") or "").split())[:50],
+        starred="1" if params.get("starred") in ("1", "true", "on") else "",
+        baseline="1" if params.get("baseline") in ("1", "true", "on") else "",
+        archived=params.get("archived") or "",
+        kind=params.get("kind") or "",
     )
+    if f.archived not in ARCHIVED_CHOICES:
+        f.archived = ""
+    if f.kind not in Kind.values:
+        f.kind = ""
     if f.status not in Status.values:
         f.status = ""
     if f.sort not in SORTS:
@@ -79,11 +98,27 @@ def filtered_experiments(user: Any, f: ListFilters) -> QuerySet[Experiment]:
         if user.is_staff:
             cond |= Q(owner__username__icontains=f.q)
         qs = qs.filter(cond)
-    for name in ("status", "space", "optimizer", "dataset"):
+    for name in ("status", "space", "optimizer", "dataset", "kind"):
         value = getattr(f, name)
         if value:
             qs = qs.filter(**{name: value})
+    if f.tag:
+        qs = qs.filter(tags__name__iexact=f.tag)  # names are unique per owner, so no experiment matches twice
+    if f.starred:
+        qs = qs.filter(starred=True)
+    if f.baseline:
+        qs = qs.filter(is_baseline=True)
+    if f.archived == "":
+        qs = qs.filter(archived=False)
+    elif f.archived == "only":
+        qs = qs.filter(archived=True)
     return qs.order_by(SORTS[f.sort], "-id")
+
+
+def tag_names(user: Any) -> list[str]:
+    """The tags in use on the experiments ``user`` sees, for the tag filter."""
+    tags = Tag.objects.all() if user.is_staff else Tag.objects.filter(owner=user)
+    return sorted(set(tags.filter(experiments__isnull=False).values_list("name", flat=True)), key=str.lower)
 
 
 def facet_values(user: Any) -> dict[str, list[str]]:

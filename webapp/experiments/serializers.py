@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from webapp.experiments.curation import curation_dict
 from webapp.experiments.models import Experiment, Result
 
 
@@ -22,6 +23,7 @@ def result_to_dict(result: Result | None) -> dict[str, Any] | None:
         "val_loss": result.val_loss,
         "params": result.params,
         "arch_params": result.arch_params,
+        "test_acc": result.test_acc,
         "epochs_completed": result.epochs_completed,
         "artifacts": sorted(result.artifacts or {}),
     }
@@ -33,6 +35,9 @@ def result_to_dict(result: Result | None) -> dict[str, Any] | None:
         data["last_genotype"] = raw.get("last_genotype")
     if isinstance(raw.get("collapse"), dict):
         data["collapse"] = raw["collapse"]
+    if isinstance(raw.get("selection"), dict):  # the selection stage: candidates, rank correlations, the choice
+        data["selection"] = raw["selection"]
+        data["search_genotype"] = raw.get("search_genotype")
     return data
 
 
@@ -41,6 +46,8 @@ def experiment_to_dict(exp: Experiment, with_result: bool = True) -> dict[str, A
         "id": exp.pk,
         "name": exp.name,
         "owner": exp.owner.get_username(),
+        "kind": exp.kind,
+        "parent": exp.parent_id,
         "status": exp.status,
         "error": exp.error or None,
         "stop_reason": exp.stop_reason or None,
@@ -59,7 +66,11 @@ def experiment_to_dict(exp: Experiment, with_result: bool = True) -> dict[str, A
         "ended_at": _iso(exp.ended_at),
         "progress": exp.progress_dict(),
         "last_seq": exp.last_seq,
+        **curation_dict(exp),
     }
     if with_result:
+        data["retrains"] = [{"id": r.pk, "name": r.name, "status": r.status,
+                             "test_acc": getattr(getattr(r, "result", None), "test_acc", None)}
+                            for r in exp.retrains.select_related("result").order_by("created_at", "id")]
         data["result"] = result_to_dict(Result.objects.filter(experiment=exp).first())
     return data

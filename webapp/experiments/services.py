@@ -25,6 +25,7 @@ from webapp.experiments.models import (
     RESUMABLE_STATUSES,
     Event,
     Experiment,
+    Kind,
     Result,
     Status,
 )
@@ -32,7 +33,8 @@ from webapp.experiments.models import (
 log = logging.getLogger("nasboard.experiments")
 
 #: settings a user may not choose: the worker decides where data lives
-SERVER_FIELDS = {"data_dir": "is set by the server (NASBOARD_DATA_DIR); leave it out"}
+SERVER_FIELDS = {"data_dir": "is set by the server (NASBOARD_DATA_DIR); leave it out",
+                 "benchmark_dir": "is set by the server (NASBOARD_BENCHMARK_DIR); leave it out"}
 #: devices a run may ask for; each selects a queue (see queue_for)
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -63,6 +65,7 @@ def clean_config(config: Any) -> dict[str, Any]:
         if key in config:
             errors[key] = f"{key} {message}"
     raw = {k: v for k, v in config.items() if k not in SERVER_FIELDS}
+    raw["benchmark_dir"] = str(settings.NASBOARD_BENCHMARK_DIR)  # a table search needs the server's table
     # The web server needs no GPU: a CUDA run goes to a GPU worker, so this machine's
     # hardware is not checked here (check_device=False), only the device's name.
     device = raw.get("device", defaults()["device"])
@@ -76,6 +79,10 @@ def clean_config(config: Any) -> dict[str, Any]:
     if cfg is not None:
         if cfg["epochs"] > settings.NASBOARD_MAX_EPOCHS:
             errors["epochs"] = f"at most {settings.NASBOARD_MAX_EPOCHS} epochs are allowed on this server, not {cfg['epochs']}"
+        if cfg["evaluator"] == "table":
+            problem = _table_budget_problem(cfg)
+            if problem:
+                errors["budget"] = problem
         if cfg["batch_size"] > settings.NASBOARD_MAX_BATCH_SIZE:
             errors["batch_size"] = (
                 f"the batch size may be at most {settings.NASBOARD_MAX_BATCH_SIZE} on this server, not {cfg['batch_size']}"
@@ -84,7 +91,35 @@ def clean_config(config: Any) -> dict[str, Any]:
         raise ExperimentInvalid(errors)
     assert cfg is not None
     cfg.pop("data_dir", None)
+    cfg.pop("benchmark_dir", None)
     return cfg
+
+
+def _table_budget_problem(cfg: dict[str, Any]) -> str | None:
+    """Why a table search is too large for this server (``NASBOARD_MAX_TABLE_QUERIES`` queries in all), or None.
+
+    A time budget is counted at its worst: every query the table's fastest-training cell, so no run can exceed it."""
+    limit = settings.NASBOARD_MAX_TABLE_QUERIES
+    if cfg["budget_unit"] != "seconds":
+        if cfg["runs"] * cfg["budget"] > limit:
+            return f"a table search may make at most {limit:,} queries on this server (runs x budget), not {cfg['runs']} x {cfg['budget']}"
+        return None
+    from nascore.benchmarks import find_table
+    from nascore.benchmarks.search import COST_METRIC
+
+    table = find_table(cfg["space"], cfg["dataset"], str(settings.NASBOARD_BENCHMARK_DIR))
+    if table is None:  # validate_config has said why already
+        return None
+    fastest = float(table.metric(COST_METRIC).min())
+    if fastest <= 0:
+        return ("the imported table has cells whose training time is 0 s, so a budget in seconds cannot bound a run; "
+                "give the budget in queries")
+    per_run = math.ceil(cfg["budget"] / fastest)
+    if cfg["runs"] * per_run > limit:
+        return (f"a table search may make at most {limit:,} queries on this server; {cfg['budget']:,} simulated seconds "
+                f"allow up to {per_run:,} queries per run (the fastest cell trains in {fastest:,.0f} s), "
+                f"x {cfg['runs']} runs = {cfg['runs'] * per_run:,}")
+    return None
 
 
 def clean_name(name: Any) -> str:
@@ -209,6 +244,10 @@ def _send(experiment: Experiment) -> None:
         raise BrokerUnavailable(f"the task queue cannot be reached ({exc}); nothing was changed, try again later") from exc
 
 
+#: the public name for other action modules (retrain) that queue runs the same way
+send_run = _send
+
+
 # ---- running on a worker ----------------------------------------------------------------
 def artifact_dir(experiment: Experiment | int) -> Path:
     pk = experiment if isinstance(experiment, int) else experiment.pk
@@ -305,6 +344,12 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+jsonable = _jsonable
+
+#: events that close an epoch: a search's ``epoch`` (validation metrics), a retrain's ``eval_epoch`` (test metrics)
+EPOCH_EVENTS = ("epoch", "eval_epoch")
+
+
 class DatabaseSink:
     """Writes a run's events into the database, upserting on (experiment, seq).
 
@@ -321,7 +366,7 @@ class DatabaseSink:
 
     def _load_epochs(self) -> None:
         self._epochs = {}
-        for payload in Event.objects.filter(experiment_id=self.experiment_id, type="epoch").values_list("payload", flat=True):
+        for payload in Event.objects.filter(experiment_id=self.experiment_id, type__in=EPOCH_EVENTS).values_list("payload", flat=True):
             self._epochs[int(payload.get("epoch", 0))] = (payload.get("val_acc"), payload.get("seconds"))
 
     def _summary(self) -> dict[str, Any]:
@@ -345,7 +390,7 @@ class DatabaseSink:
             )
         elif etype == "step":
             updates.update(step=int(data.get("step") or 0), steps_per_epoch=int(data.get("steps_per_epoch") or 0))
-        elif etype == "epoch":
+        elif etype in EPOCH_EVENTS:
             epoch = int(data.get("epoch") or 0)
             self._epochs[epoch] = (data.get("val_acc"), data.get("seconds"))
             updates.update(epochs_done=epoch, step=0, last_val_acc=data.get("val_acc"), **self._summary())
@@ -470,10 +515,16 @@ def run_dispatched(experiment_id: int, dispatch: int, worker: str | None = None)
         return Experiment.objects.filter(pk=exp.pk, cancel_requested=True).exists()
 
     sink = DatabaseSink(exp.pk, is_current)
-    config = {**exp.config, "data_dir": str(settings.NASBOARD_DATA_DIR)}
+    config = {**exp.config, "data_dir": str(settings.NASBOARD_DATA_DIR),
+              "benchmark_dir": str(settings.NASBOARD_BENCHMARK_DIR)}
     try:
         try:
-            outcome = run_search(config, out_dir, sinks=[sink], stop_check=stop_check, resume=True)
+            if exp.kind == Kind.RETRAIN:
+                from webapp.experiments.retrain import run_retrain
+
+                outcome = run_retrain(exp, out_dir, sink, stop_check)
+            else:
+                outcome = run_search(config, out_dir, sinks=[sink], stop_check=stop_check, resume=True)
         except SearchFailed as exc:
             if is_current():
                 _fail(exp.pk, dispatch, str(exc) or "the search failed")
@@ -491,7 +542,12 @@ def run_dispatched(experiment_id: int, dispatch: int, worker: str | None = None)
             return "superseded"
         stop_reason = ""
         if outcome.status in ("finished", "stopped_early"):
-            _save_result(exp, outcome.result or {}, out_dir)
+            if exp.kind == Kind.RETRAIN:
+                from webapp.experiments.retrain import save_retrain_result
+
+                save_retrain_result(exp, outcome.result or {}, out_dir)
+            else:
+                _save_result(exp, outcome.result or {}, out_dir)
             status = Status.FINISHED if outcome.status == "finished" else Status.STOPPED_EARLY
             if status == Status.STOPPED_EARLY:
                 stop_reason = early_stop_reason(outcome.result or {})

@@ -13,9 +13,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from webapp.experiments import selectors, services
+from webapp.experiments import benchmark, selectors, services, views_curation
+from webapp.experiments.form_submit import create_or_add_errors
 from webapp.experiments.forms import ExperimentForm
-from webapp.experiments.models import Result, Status
+from webapp.experiments.models import Kind, Result, Status
+from webapp.experiments.selection_summary import selection_summary
 from webapp.experiments.serializers import experiment_to_dict
 
 PAGE_SIZE = 20
@@ -24,7 +26,8 @@ PAGE_SIZE = 20
 @login_required
 def experiment_list(request: HttpRequest) -> HttpResponse:
     filters = selectors.list_filters_from(request.GET)
-    page = Paginator(selectors.filtered_experiments(request.user, filters), PAGE_SIZE).get_page(request.GET.get("page"))
+    experiments = selectors.filtered_experiments(request.user, filters).select_related("result").prefetch_related("tags")
+    page = Paginator(experiments, PAGE_SIZE).get_page(request.GET.get("page"))
     params = request.GET.copy()
     params.pop("page", None)
     sort_params = request.GET.copy()
@@ -40,6 +43,9 @@ def experiment_list(request: HttpRequest) -> HttpResponse:
             "statuses": Status.choices,
             "query": params.urlencode(),
             "sort_query": sort_params.urlencode(),
+            "tag_names": selectors.tag_names(request.user),
+            "archived_choices": selectors.ARCHIVED_CHOICES,
+            "kinds": Kind.choices,
         },
     )
 
@@ -49,14 +55,9 @@ def experiment_list(request: HttpRequest) -> HttpResponse:
 def experiment_new(request: HttpRequest) -> HttpResponse:
     form = ExperimentForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
-            exp = services.create_experiment(request.user, form.cleaned_data["name"], form.config())
-        except services.ExperimentInvalid as exc:
-            for key, message in exc.errors.items():
-                form.add_error(key if key in form.fields else None, message)
-        except services.BrokerUnavailable as exc:
-            form.add_error(None, str(exc))
-        else:
+        exp = create_or_add_errors(
+            form, lambda: services.create_experiment(request.user, form.cleaned_data["name"], form.config()))
+        if exp is not None:
             messages.success(request, f"Experiment #{exp.pk} “{exp.name}” is queued.")
             return redirect("experiments:detail", pk=exp.pk)
     # an invalid form is shown again with its messages (200, as browsers expect for a page to fix)
@@ -78,12 +79,16 @@ def experiment_detail(request: HttpRequest, pk: int) -> HttpResponse:
     result_collapse = selectors.collapse_text(collapse.get("genotype"))
     if result_collapse and raw.get("returned_epoch") is not None and selectors.collapse_text(collapse.get("last_genotype")):
         result_collapse += f" (last epoch's cell: {selectors.collapse_text(collapse.get('last_genotype'))})"
+    selection = selection_summary(exp, raw)
     page_config = {
         "id": exp.pk,
         "eventsUrl": reverse("api:events", args=[exp.pk]),
         "detailUrl": reverse("api:detail", args=[exp.pk]),
         "pollMs": settings.NASBOARD_POLL_MS,
         "experiment": experiment_to_dict(exp, with_result=False),
+        "selection": {"shown": selection["shown"], "block": selection["block"]},
+        "benchmark": benchmark.page_config(exp),
+        **views_curation.detail_page_config(exp),
     }
     return render(
         request,
@@ -99,6 +104,9 @@ def experiment_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "arch_kind": selectors.distribution_kind(exp),
             "returned_epoch": raw.get("returned_epoch"),
             "result_collapse": result_collapse,
+            "selection": selection,
+            "result_benchmark": benchmark.result_figures(exp, result.genotype) if result else None,
+            **views_curation.detail_context(exp),
         },
     )
 

@@ -1,0 +1,211 @@
+/* NAS-Bench-201 on the experiment page.
+ *
+ * - Black-box searches (query events): the best validation accuracy so far and the test accuracy of that cell
+ *   against the budget (queries, or simulated training seconds for a table run with budget_unit "seconds"), mean ±
+ *   standard deviation over the seeded runs (the regret plot, computed and drawn by regret.js, which the comparison
+ *   page shares), with the table's optimum where a table is imported.
+ * - nb201 searches, where the server has an imported table (page config `benchmark`): the benchmark accuracy of
+ *   the cell picked at each epoch beside the search's own validation accuracy, the figures of the cell shown under
+ *   "Cell it would pick" and of the result's cell.  Figures come from /api/benchmark/<space>, fetched once per cell.
+ *
+ * experiment.js feeds it every event (handle), resets it when the run rewinds, and calls draw after each poll. */
+(function () {
+  "use strict";
+  const cfg = JSON.parse(document.getElementById("page-config").textContent);
+  const bench = cfg.benchmark || null; // null: not an nb201 search, or no table imported on this server
+  const $ = (id) => document.getElementById(id);
+  const plotConfig = { responsive: true, displaylogo: false };
+  const MAX_LOOKUP = 200; // the lookup endpoint's limit per request
+  const fmt = (v, d) => (typeof v === "number" && isFinite(v) ? v.toFixed(d === undefined ? 2 : d) : "–");
+  const METHODS = { rs: "Random search", re: "Regularized Evolution", reinforce: "REINFORCE", ls: "Local search" };
+
+  const state = {
+    runs: new Map(), // seeded run -> compact run (regret.js: seed, queries, seconds, steps where the best changed)
+    genotypes: new Map(), // epoch -> nb201 cell string
+    figures: new Map(), // cell string -> figures from the table (or null: not a cell)
+    pending: new Set(), // cells to look up
+    inflight: false,
+    tableRun: (cfg.experiment.config || {}).evaluator === "table",
+    unit: (cfg.experiment.config || {}).budget_unit === "seconds" ? "seconds" : "queries",
+    resultArch: null,
+    dirty: true,
+    lastMain: null,
+  };
+
+  function reset() {
+    state.runs = new Map();
+    state.genotypes = new Map();
+    state.dirty = true;
+  }
+
+  function want(arch) {
+    if (bench && typeof arch === "string" && !state.figures.has(arch)) state.pending.add(arch);
+  }
+
+  function handle(ev) {
+    switch (ev.type) {
+      case "query":
+        NASRegret.record(state.runs, ev);
+        state.dirty = true;
+        break;
+      case "genotype":
+        if (typeof ev.genotype === "string") {
+          state.genotypes.set(ev.epoch, ev.genotype);
+          want(ev.genotype);
+          state.dirty = true;
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  // ---- lookups ------------------------------------------------------------------------------------------
+  async function lookup() {
+    if (!bench || state.inflight || !state.pending.size) return;
+    const archs = Array.from(state.pending).slice(0, MAX_LOOKUP);
+    const url = bench.url + archs.map((a) => "&arch=" + encodeURIComponent(a)).join("");
+    state.inflight = true;
+    try {
+      const r = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+      if (!r.ok) return;
+      const data = await r.json();
+      for (const a of archs) {
+        state.figures.set(a, (data.archs || {})[a] || null);
+        state.pending.delete(a);
+      }
+      state.dirty = true;
+    } catch (err) {
+      return; // the next poll asks again
+    } finally {
+      state.inflight = false;
+    }
+    draw(state.lastMain);
+    if (state.pending.size) lookup();
+  }
+
+  // ---- the regret plot (regret.js) -------------------------------------------------------------------------
+  function drawRegret() {
+    const runs = Array.from(state.runs.values());
+    if (!runs.length) return;
+    $("blackbox").hidden = false;
+    const unit = state.unit === "seconds" && NASRegret.hasSeconds(runs) ? "seconds" : "queries";
+    const s = NASRegret.series(runs, unit);
+    if (!s.x.length) return;
+    const n = runs.length;
+    const method = METHODS[cfg.experiment.optimizer] || cfg.experiment.optimizer;
+    const traces = NASRegret.band(s.x, s.valid, `best validation so far (mean of ${n} run${n > 1 ? "s" : ""})`, "rgb(31, 119, 180)");
+    const hasTest = s.test.mean.some((v) => typeof v === "number");
+    if (hasTest) traces.push(...NASRegret.band(s.x, s.test, "test accuracy of that cell", "rgb(214, 39, 40)"));
+    if (bench && state.tableRun) {
+      traces.push(NASRegret.level(s.x, bench.optimum.valid_acc, `table optimum (validation ${fmt(bench.optimum.valid_acc)}%)`));
+    }
+    Plotly.react($("regret-plot"), traces, {
+      title: { text: `${method}: ${n} seeded run${n > 1 ? "s" : ""}` }, uirevision: "keep", height: 340,
+      margin: { t: 40, r: 10, b: 40, l: 55 }, xaxis: { title: { text: NASRegret.axisTitle(unit) } },
+      yaxis: { title: { text: "accuracy (%)" } }, legend: { orientation: "h", y: -0.25 },
+    }, plotConfig);
+    const last = s.x.length - 1;
+    const at = unit === "seconds" ? `${fmt(s.x[last], 0)} simulated training seconds` : `${s.x[last]} queries`;
+    let text = `${n} run${n > 1 ? "s" : ""} (seeds ${runs.map((r) => r.seed).join(", ")}); after ${at}: ` +
+      `best validation ${fmt(s.valid.mean[last])} ± ${fmt(s.valid.std[last])}%`;
+    if (hasTest) text += `, test accuracy of that cell ${fmt(s.test.mean[last])} ± ${fmt(s.test.std[last])}%`;
+    if (bench && state.tableRun) text += `; regret ${fmt(bench.optimum.valid_acc - s.valid.mean[last], 3)} points of validation accuracy`;
+    $("blackbox-summary").textContent = text;
+  }
+
+  // ---- the benchmark accuracy of the picked cell -----------------------------------------------------------
+  function drawPicked(main) {
+    if (!bench || state.tableRun || !state.genotypes.size) return;
+    const epochs = Array.from(state.genotypes.keys()).sort((a, b) => a - b);
+    const known = epochs.filter((e) => state.figures.get(state.genotypes.get(e)));
+    if (!known.length) return;
+    $("benchmark-card").hidden = false;
+    const fig = (e) => state.figures.get(state.genotypes.get(e));
+    const searchEpochs = (main && main.epochs) || [];
+    const lineAt = (y, name, dash) => ({ x: [epochs[0], epochs[epochs.length - 1]], y: [y, y], type: "scatter",
+                                         mode: "lines", name, line: { dash, width: 1, color: "rgb(120, 120, 120)" } });
+    Plotly.react($("benchmark-plot"), [
+      { x: known, y: known.map((e) => fig(e).valid_acc), type: "scatter", mode: "lines+markers",
+        name: `picked cell: NAS-Bench-201 validation (${bench.dataset})`, line: { color: "rgb(31, 119, 180)" } },
+      { x: known, y: known.map((e) => fig(e).test_acc), type: "scatter", mode: "lines+markers",
+        name: "picked cell: NAS-Bench-201 test", line: { color: "rgb(214, 39, 40)" } },
+      { x: searchEpochs.map((e) => e.epoch), y: searchEpochs.map((e) => (typeof e.val_acc === "number" ? 100 * e.val_acc : null)),
+        type: "scatter", mode: "lines+markers", name: "the search's own validation accuracy",
+        line: { color: "rgb(44, 160, 44)", dash: "dot" } },
+      lineAt(bench.optimum.valid_acc, `table optimum (validation ${fmt(bench.optimum.valid_acc)}%)`, "dash"),
+      lineAt(bench.all_skip.valid_acc, `all skip connections (DARTS's collapse, ${fmt(bench.all_skip.valid_acc)}%)`, "dot"),
+    ], {
+      title: { text: "Benchmark accuracy of the cell picked at each epoch" }, uirevision: "keep", height: 340,
+      margin: { t: 40, r: 10, b: 40, l: 55 }, xaxis: { title: { text: "epoch" } },
+      yaxis: { title: { text: "accuracy (%)" }, range: [0, 100] }, legend: { orientation: "h", y: -0.25 },
+    }, plotConfig);
+    const last = fig(known[known.length - 1]);
+    $("benchmark-summary").textContent = `Scored on the imported NAS-Bench-201 ${bench.dataset} table. The cell picked ` +
+      `after epoch ${known[known.length - 1]}: validation ${fmt(last.valid_acc)}%, test ${fmt(last.test_acc)}%.`;
+  }
+
+  /* Under "Cell it would pick": the benchmark figures of the cell the slider shows. */
+  function drawCellFigures(main) {
+    if (!bench || !main || !main.arch || !main.arch.length) return;
+    const slider = $("epoch-slider");
+    const snap = main.arch[Math.min(Number(slider ? slider.value : 0), main.arch.length - 1)];
+    if (!snap) return;
+    let arch = null;
+    for (const [e, g] of state.genotypes) if (e <= snap.epoch && (arch === null || e > arch[0])) arch = [e, g];
+    const f = arch ? state.figures.get(arch[1]) : null;
+    let p = $("cell-benchmark");
+    if (!p) {
+      p = document.createElement("p");
+      p.id = "cell-benchmark";
+      p.className = "meta";
+      $("cells").insertAdjacentElement("afterend", p);
+    }
+    p.hidden = !f;
+    if (f) p.textContent = `NAS-Bench-201 (${f.dataset}) of this cell: validation ${fmt(f.valid_acc)}%, test ${fmt(f.test_acc)}%`;
+  }
+
+  function drawResult() {
+    const f = state.resultArch ? state.figures.get(state.resultArch) : null;
+    if (!f || !$("result-benchmark")) return;
+    $("result-benchmark-dataset").textContent = f.dataset;
+    $("result-benchmark").textContent = `validation ${fmt(f.valid_acc)}%, test ${fmt(f.test_acc)}%`;
+    $("result-benchmark-row").hidden = false;
+  }
+
+  function showResult(genotype) {
+    if (typeof genotype !== "string") return;
+    state.resultArch = genotype;
+    want(genotype);
+    drawResult();
+    lookup();
+  }
+
+  function draw(main) {
+    state.lastMain = main || state.lastMain;
+    if (state.dirty) {
+      drawRegret();
+      drawPicked(state.lastMain);
+      state.dirty = false;
+    }
+    drawCellFigures(state.lastMain);
+    drawResult();
+    lookup();
+  }
+
+  function progressText(p, status, text) {
+    if (!state.tableRun) return text;
+    let out = `seeded run ${p.epoch}/${p.epochs}`;
+    const run = Math.min(p.epoch + 1, p.epochs);
+    if (status === "running" && p.steps_per_epoch) {
+      out += state.unit === "seconds" ? ` · ${p.step.toLocaleString("en")}/${p.steps_per_epoch.toLocaleString("en")} simulated seconds of run ${run}`
+        : ` · query ${p.step}/${p.steps_per_epoch} of run ${run}`;
+    }
+    return out;
+  }
+
+  window.NASBenchmark = {
+    handle, reset, draw, showResult, progressText, state,
+    drawCellFigures: (main) => { state.lastMain = main || state.lastMain; drawCellFigures(state.lastMain); },
+  };
+})();

@@ -1,0 +1,136 @@
+/* The selection stage on the experiment page (nascore.selection): a progress bar while candidates are ranked with
+ * the one-shot weights and the best are retrained from scratch, then a scatter plot of one-shot against stand-alone
+ * validation accuracy of the retrained ones, the kept one highlighted, Kendall's tau and Spearman's rho in the
+ * title.  experiment.js feeds it the run's `selection` events; a finished run's result block (page config) is
+ * drawn when no `done` event has been read. */
+(function () {
+  "use strict";
+  const $ = (id) => document.getElementById(id);
+  const fmtPct = (v) => (typeof v === "number" ? (v * 100).toFixed(2) + "%" : "–");
+  const fmtCorr = (v) => (typeof v === "number" && isFinite(v) ? (v >= 0 ? "+" : "") + v.toFixed(2) : "undefined");
+  const plotConfig = { responsive: true, displaylogo: false };
+
+  const state = {
+    last: null, // the latest selection event
+    done: null, // the `done` event, once the stage has finished
+    points: new Map(), // candidate index -> candidate, for each one whose stand-alone training finished
+    dirty: true,
+  };
+
+  function reset() {
+    state.last = null;
+    state.done = null;
+    state.points = new Map();
+    state.dirty = true;
+    // the run rewound to a checkpoint: what was drawn of the stage is redrawn from the events read again
+    const plot = $("selection-plot"), row = $("selection-progress-row");
+    if (plot) plot.hidden = true;
+    if (row) row.hidden = true;
+  }
+
+  function handle(ev) {
+    if (ev.phase === "start") { state.points = new Map(); state.done = null; }
+    state.last = ev;
+    if (ev.phase === "retrain" && ev.epoch === ev.epochs && ev.candidate) state.points.set(ev.index, ev.candidate);
+    if (ev.phase === "done") state.done = ev;
+    state.dirty = true;
+  }
+
+  function phaseText(ev) {
+    const c = ev.candidate || {};
+    switch (ev.phase) {
+      case "start": return `sampled ${ev.samples} architectures; ranking them with the one-shot weights`;
+      case "rank": return `ranking with the one-shot weights: ${ev.done} of ${ev.samples} (candidate ${ev.index}: val acc ${fmtPct(c.oneshot_val_acc)})`;
+      case "retrain": return `retraining the top ${ev.top_k} from scratch: candidate ${ev.index}, epoch ${ev.epoch} of ${ev.epochs} (val acc ${fmtPct(c.standalone_val_acc)})`;
+      case "done": return `done: kept candidate ${ev.chosen}; Kendall τ ${fmtCorr(ev.kendall_tau)}, Spearman ρ ${fmtCorr(ev.spearman)}`;
+      default: return String(ev.phase);
+    }
+  }
+
+  /* The event log's line for a selection event. */
+  function summary(ev) { return "selection: " + phaseText(ev); }
+
+  /* What the page's main progress line adds while the stage runs (empty otherwise). */
+  function progressText(status) {
+    if (status !== "running" || !state.last || state.done) return "";
+    return ` · choosing the final architecture (${state.last.done}/${state.last.total})`;
+  }
+
+  function finalBlock(pageBlock) {
+    if (state.done) return state.done;
+    return pageBlock && pageBlock.status === "finished" ? pageBlock : null;
+  }
+
+  function summaryLine(block) {
+    const cands = block.candidates || [];
+    const chosen = cands.find((c) => c.index === block.chosen);
+    const sampled = block.sampled !== undefined ? block.sampled : block.samples;
+    let text = `Kendall τ ${fmtCorr(block.kendall_tau)} · Spearman ρ ${fmtCorr(block.spearman)} over the ${block.top_k} retrained of ${sampled} sampled`;
+    if (chosen) {
+      const which = chosen.source === "derived" ? "the search's own architecture" : `candidate ${chosen.index}`;
+      text += ` · kept ${which} (one-shot rank ${chosen.oneshot_rank}, stand-alone val acc ${fmtPct(chosen.standalone_val_acc)})`;
+    }
+    return text;
+  }
+
+  function drawPlot(retrained, chosenIndex, title, epochs) {
+    const div = $("selection-plot");
+    div.hidden = false;
+    const label = (c) => `candidate ${c.index}${c.source === "derived" ? " (the search's own)" : ""}, one-shot rank ${c.oneshot_rank}`;
+    const others = retrained.filter((c) => c.index !== chosenIndex);
+    const chosen = retrained.filter((c) => c.index === chosenIndex);
+    const traces = [{
+      x: others.map((c) => c.oneshot_val_acc), y: others.map((c) => c.standalone_val_acc), text: others.map(label),
+      type: "scatter", mode: "markers", name: "retrained", marker: { color: "#1f4e79", size: 10 },
+      hovertemplate: "%{text}<br>one-shot %{x:.2%} · stand-alone %{y:.2%}<extra></extra>",
+    }];
+    if (chosen.length) {
+      traces.push({
+        x: chosen.map((c) => c.oneshot_val_acc), y: chosen.map((c) => c.standalone_val_acc), text: chosen.map(label),
+        type: "scatter", mode: "markers", name: `kept: candidate ${chosenIndex}`,
+        marker: { color: "#c62828", symbol: "star", size: 18, line: { color: "#5d0000", width: 1 } },
+        hovertemplate: "%{text}<br>one-shot %{x:.2%} · stand-alone %{y:.2%}<extra>kept</extra>",
+      });
+    }
+    Plotly.react(div, traces, {
+      title: { text: title }, uirevision: "keep-selection", height: 420, margin: { t: 60, r: 10, b: 50, l: 70 },
+      xaxis: { title: { text: "one-shot validation accuracy" }, tickformat: ".0%" },
+      yaxis: { title: { text: `stand-alone validation accuracy (${epochs} epoch${epochs === 1 ? "" : "s"})` }, tickformat: ".0%" },
+      legend: { orientation: "h", y: -0.2 },
+    }, plotConfig);
+  }
+
+  /* Redraw the section; ``pageBlock`` is the result's selection block from the page config (or null). */
+  function draw(pageBlock, shown) {
+    const section = $("selection");
+    if (!section || !state.dirty) return;
+    state.dirty = false;
+    const block = finalBlock(pageBlock);
+    if (!block && !state.last && !shown) return;
+    section.hidden = false;
+    const row = $("selection-progress-row");
+    if (state.last && !block) {
+      const total = state.last.total || 0;
+      row.hidden = false;
+      $("selection-fill").style.width = (total ? (100 * state.last.done) / total : 0).toFixed(1) + "%";
+      $("selection-progress").textContent = phaseText(state.last);
+    } else if (block) {
+      row.hidden = true;
+    }
+    if (block) {
+      $("selection-empty").hidden = true;
+      $("selection-summary").textContent = summaryLine(block);
+      const retrained = (block.candidates || []).filter((c) => c.retrained);
+      drawPlot(retrained, block.chosen,
+               `One-shot vs stand-alone validation accuracy · Kendall τ = ${fmtCorr(block.kendall_tau)} · Spearman ρ = ${fmtCorr(block.spearman)}`,
+               block.epochs);
+    } else if (state.points.size) {
+      $("selection-empty").hidden = true;
+      const last = state.last || {};
+      drawPlot([...state.points.values()], null,
+               `One-shot vs stand-alone validation accuracy (${state.points.size} of ${last.top_k} retrained so far)`, last.epochs);
+    }
+  }
+
+  window.NASSelection = { state, reset, handle, draw, summary, progressText };
+})();

@@ -1,0 +1,65 @@
+"""Headless Chromium for the browser tests: Debian's chromium driven by Playwright, one per test session.
+
+The fixtures live in ``tests/webapp/conftest.py`` (so every browser test module shares one Playwright: a second
+in one process fails with "Sync API inside the asyncio loop"); :func:`log_in` is imported by the test modules."""
+from __future__ import annotations
+
+import os
+from typing import Any, Iterator
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+PASSWORD = "pw-for-tests-123"
+
+
+def launch_chromium() -> Iterator[Any]:
+    """The session's browser; fails (not skips) when Chromium is missing, since CI must run these tests."""
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: run `make chromium` (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def new_page(browser: Any) -> Iterator[Any]:
+    """A fresh page; any console error or uncaught exception fails the test."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    problems: list[str] = []
+    page.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text} ({page.url})")
+            if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc} ({page.url})"))
+    page.console_problems = problems
+    yield page
+    context.close()
+    assert problems == [], "\n".join(problems)
+
+
+def log_in(page: Any, base: str, username: str) -> None:
+    page.goto(f"{base}/")
+    assert "/accounts/login/" in page.url
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")
+
+
+def unsent_experiment(owner: Any, name: str, config: dict[str, Any]) -> Any:
+    """A validated, queued experiment whose message is never sent: browser tests share the session's live worker
+    (``shared_worker``), which would otherwise take runs that a test means to drive or to fill with events itself."""
+    from webapp.experiments import services
+    from webapp.experiments.models import Experiment
+
+    cfg = services.clean_config(config)
+    return Experiment.objects.create(owner=owner, name=name, config=cfg, space=cfg["space"], optimizer=cfg["optimizer"],
+                                     dataset=cfg["dataset"], seed=cfg["seed"], device_requested=cfg["device"],
+                                     queue="not-sent", epochs=cfg["epochs"], dispatch=1)

@@ -1,0 +1,84 @@
+"""The selection stage (``nascore.selection``) as the experiment page shows it: whether the run has one, how far it
+is, and, once it is done, what it chose and how well the one-shot ranking predicted the stand-alone one.
+
+Read from the result's ``selection`` block when the run has a result, else from the stored ``selection`` events,
+so a running page and a finished page say the same thing.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from nascore.config import effective_select_samples
+from webapp.experiments.models import ACTIVE_STATUSES, Event, Experiment
+
+#: what a phase of the stage is doing, in words (``{done}``/``{total}``: units of work, see nascore.events.Selection)
+PHASES = {
+    "start": "sampled {samples} architectures",
+    "rank": "ranking with the one-shot weights: {index_done} of {samples}",
+    "retrain": "retraining the top {top_k} from scratch: candidate {index}, epoch {epoch} of {epochs}",
+    "done": "done",
+}
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _corr(value: Any) -> str:
+    return f"{value:+.2f}" if _number(value) else "undefined"
+
+
+def selection_text(block: dict[str, Any]) -> str:
+    """One line for a finished block: the rank correlations over the retrained and what was kept."""
+    candidates = block.get("candidates") or []
+    chosen = next((c for c in candidates if isinstance(c, dict) and c.get("index") == block.get("chosen")), None)
+    sampled = block.get("sampled", block.get("samples", len(candidates)))
+    line = (f"Kendall τ {_corr(block.get('kendall_tau'))} · Spearman ρ {_corr(block.get('spearman'))} over the "
+            f"{block.get('top_k')} retrained of {sampled} sampled")
+    if chosen is not None:
+        acc = chosen.get("standalone_val_acc")
+        which = "the search's own architecture" if chosen.get("source") == "derived" else f"candidate {chosen.get('index')}"
+        line += (f" · kept {which} (one-shot rank {chosen.get('oneshot_rank')}, stand-alone val acc "
+                 f"{acc * 100:.2f}%)" if _number(acc) else f" · kept {which}")
+    return line
+
+
+def progress_of(event: dict[str, Any]) -> dict[str, Any]:
+    """``{fraction, text}`` of the stage from its latest event."""
+    total = event.get("total") or 0
+    done = event.get("done") or 0
+    fields = {**event, "index_done": done}
+    try:
+        text = PHASES.get(str(event.get("phase")), "{phase}").format(**fields)
+    except (KeyError, IndexError, ValueError):
+        text = str(event.get("phase", ""))
+    return {"fraction": (done / total) if total else 0.0, "text": text}
+
+
+def selection_summary(experiment: Experiment, raw: dict[str, Any]) -> dict[str, Any]:
+    """``shown``: the page has a selection section; ``block``: the finished (or cancelled) stage's data for the
+    scatter plot, None before; ``summary``: one line; ``progress``: ``{fraction, text}`` or None; ``empty``: what
+    the section says before anything happened."""
+    block = raw.get("selection") if isinstance(raw.get("selection"), dict) else None
+    latest = (Event.objects.filter(experiment=experiment, type="selection").order_by("-seq")
+              .values_list("payload", flat=True).first())
+    if block is None and isinstance(latest, dict) and latest.get("phase") == "done":
+        block = {**latest, "status": "finished", "sampled": latest.get("samples")}
+    config = experiment.config if isinstance(experiment.config, dict) else {}
+    samples = effective_select_samples(config)
+    active = experiment.status in ACTIVE_STATUSES
+    shown = block is not None or latest is not None or (active and samples > 0)
+    summary = ""
+    if block is not None and block.get("status") == "finished":
+        summary = selection_text(block)
+    elif block is not None:
+        summary = "The selection stage was interrupted; resuming the run redoes it."
+    return {
+        "shown": shown,
+        "block": block,
+        "summary": summary,
+        "progress": progress_of(latest) if isinstance(latest, dict) else None,
+        "empty": (f"After the last epoch, {samples} architectures are sampled and ranked with the one-shot weights, "
+                  f"and the best {config.get('select_top_k', 4)} are retrained from scratch."
+                  if samples else "This run has no selection stage."),
+    }
