@@ -21,8 +21,11 @@ chromium:
 	@command -v chromium >/dev/null || { echo "installing Debian's chromium for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-test: venv chromium
-	$(PY) -m pytest -c tests/pytest.ini --rootdir . tests
+# Two pytest-xdist processes (TEST_JOBS=1 for one): each has its own test database, Redis prefix, queues and
+# folders (webapp/settings_test.py), so their Celery workers never see each other's runs.
+TEST_JOBS ?= 2
+test: venv chromium assets
+	$(PY) -m pytest -c tests/pytest.ini --rootdir . -n $(TEST_JOBS) tests
 
 test-engine: venv
 	$(PY) -m pytest -c tests/pytest.ini --rootdir . tests/nascore
