@@ -51,6 +51,14 @@ def _search_settings(config: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in config.items() if k not in PLACEMENT_FIELDS}
 
 
+def check_resumable(saved_config: dict[str, Any], cfg: SearchConfig, out: Path) -> None:
+    """Refuse to continue a checkpoint written with other search settings (placement may differ); settings
+    added since it was written count at their defaults."""
+    if _search_settings({**defaults(), **saved_config}) != _search_settings(cfg.to_dict()):
+        raise SearchFailed(f"the checkpoint in {out} was written with another config; "
+                           "use a new output folder or resume=False")
+
+
 def _curvature_seed(seed: int, epoch: int) -> int:
     """The seed of the curvature point at ``epoch``: independent of the global RNG, the same on a resume."""
     digest = hashlib.sha256(f"nascore.curvature:{int(seed)}:{int(epoch)}".encode()).digest()
@@ -148,9 +156,7 @@ class SearchRun:
         if not path.exists():
             return False
         state = ckpt.load(path, map_location=self.device)
-        if _search_settings({**defaults(), **state["config"]}) != _search_settings(self.cfg.to_dict()):
-            raise SearchFailed(f"the checkpoint in {self.out} was written with another config; "
-                               "use a new output folder or resume=False")
+        check_resumable(state["config"], self.cfg, self.out)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.data.load_state_dict(state["data"])

@@ -29,13 +29,14 @@ from nascore import checkpoint as ckpt
 from nascore.benchmarks import load_table
 from nascore.benchmarks.nb201 import code_arch
 from nascore.benchmarks.search import COST_METRIC, Trajectory, curves, curves_over_time, search_table
-from nascore.config import PLACEMENT_FIELDS, ConfigError, SearchConfig, defaults, validate_config
+from nascore.config import ConfigError, SearchConfig, validate_config
 from nascore.early_stopping import collapse_counts
 from nascore.events import (ArchDistribution, CheckpointSaved, EpochMetrics, EventBus, GenotypeDerived, JsonlSink,
                             LogMessage, Query, RunFailed, RunFinished, RunStarted, StepMetrics)
 from nascore.optimizers.components.samplers import PolicySampler, sampler_settings
 from nascore.optimizers.components.sampling import FrequencyCounter
-from nascore.runner import CHECKPOINT, EVENTS, RESULT, ProgressCallback, RunOutcome, SearchFailed, tensor_rows
+from nascore.runner import (CHECKPOINT, EVENTS, RESULT, ProgressCallback, RunOutcome, SearchFailed, check_resumable,
+                            tensor_rows)
 from nascore.spaces import get_space
 from nascore.versions import package_versions
 
@@ -71,9 +72,6 @@ class TableSearchRun:
         self.policy: dict[str, list[list[float]]] | None = None  # reinforce: the last run's final policy
 
     # ---- checkpoints ------------------------------------------------------------------------------
-    def settings_key(self, config: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in config.items() if k not in PLACEMENT_FIELDS}
-
     def save_checkpoint(self) -> Path:
         path = self.out / CHECKPOINT
         state = {"kind": "table", "epoch": self.epoch, "seq": self.bus.seq + 1, "config": self.cfg.to_dict(),
@@ -87,10 +85,10 @@ class TableSearchRun:
         if not path.exists():
             return False
         state = ckpt.load(path)
-        if state.get("kind") != "table" or (self.settings_key({**defaults(), **state["config"]})
-                                            != self.settings_key(self.cfg.to_dict())):
-            raise SearchFailed(f"the checkpoint in {self.out} was written with another config; "
-                               "use a new output folder or resume=False")
+        if state.get("kind") != "table":
+            raise SearchFailed(f"the checkpoint in {self.out} was written by a search that trains a network, "
+                               "not by a table search; use a new output folder or resume=False")
+        check_resumable(state["config"], self.cfg, self.out)
         self.epoch, self.runs, self.policy = state["epoch"], state["runs"], state["policy"]
         self.counter.load_state_dict(state["counter"])
         self.bus.rewind(state["seq"])

@@ -358,6 +358,20 @@ def test_bad_table_settings_are_named(store, changes, field, words):
     assert words in exc.value.errors[field]
 
 
+def test_a_table_run_refuses_checkpoints_of_other_runs(store, tmp_path):
+    from nascore.runner import SearchFailed
+
+    out = tmp_path / "run"
+    run_search(_table_cfg(store, runs=1), out)
+    with pytest.raises(SearchFailed, match="another config"):
+        run_search(_table_cfg(store, runs=1, seed=6), out)
+    trained = tmp_path / "trained"
+    run_search({"space": "s3", "dataset": "digits", "epochs": 1, "channels": 4, "layers": 3, "batch_size": 32,
+                "steps_per_epoch": 1, "device": "cpu", "curvature_every": 0}, trained)
+    with pytest.raises(SearchFailed, match="not by a table search"):
+        run_search(_table_cfg(store, runs=1), trained)
+
+
 def test_a_time_budget_stops_each_run_at_the_query_that_reaches_it_and_resumes_exactly(store, tmp_path):
     budget = 9_000  # the synthetic cells train in 500 to 2,300 simulated seconds: a handful of queries per run
     cfg = _table_cfg(store, budget=budget, budget_unit="seconds", runs=3, optimizer="rs")
