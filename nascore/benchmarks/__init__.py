@@ -1,6 +1,7 @@
 """Tabular benchmarks: an architecture's true accuracy is a lookup.
 
-The user imports their copy of a benchmark once (``python -m nascore benchmark import PATH``); it is
+The user imports their copy of a benchmark once (``python -m nascore benchmark import PATH``: the CSV
+layout or the official files); it is
 checked and kept in a store folder, by default ``~/.nascore/benchmarks`` or ``$NASCORE_BENCHMARK_DIR``,
 one file per space and dataset.  Searches, the CLI and the dashboard load tables from there.
 """
@@ -13,7 +14,8 @@ from pathlib import Path
 from typing import Callable
 
 from nascore.benchmarks.nb201 import DATASETS as NB201_DATASETS
-from nascore.benchmarks.nb201 import BenchmarkError, NB201Table, import_csv
+from nascore.benchmarks.nb201 import BenchmarkError, NB201Table
+from nascore.benchmarks.nb201_official import import_results
 
 STORE_ENV = "NASCORE_BENCHMARK_DIR"
 
@@ -31,7 +33,7 @@ class BenchmarkSpec:
 
 #: tabular benchmarks by the search space they cover
 BENCHMARKS: dict[str, BenchmarkSpec] = {
-    "nb201": BenchmarkSpec("nb201", "NAS-Bench-201", NB201_DATASETS, import_csv, NB201Table),
+    "nb201": BenchmarkSpec("nb201", "NAS-Bench-201", NB201_DATASETS, import_results, NB201Table),
 }
 
 
@@ -70,11 +72,12 @@ def table_problem(space: str, dataset: str, store: str | os.PathLike | None = No
 
 
 def import_table(path: str | os.PathLike, space: str = "nb201", dataset: str = "cifar10",
-                 store: str | os.PathLike | None = None) -> tuple[NB201Table, Path]:
-    """Check a results file and store it; returns the table and the stored file.  Nothing is written
-    unless the whole file is valid."""
+                 store: str | os.PathLike | None = None, epochs: str | None = None) -> tuple[NB201Table, Path]:
+    """Check a results file (a CSV table or the official files; ``epochs`` picks the official files'
+    training schedule) and store it; returns the table and the stored file.  Nothing is written unless
+    the whole file is valid."""
     spec = get_benchmark(space)
-    table = spec.importer(path, dataset=dataset)
+    table = spec.importer(path, dataset=dataset, epochs=epochs)
     target = stored_file(space, dataset, store)
     table.save(target)
     with _lock:

@@ -10,16 +10,22 @@ from typing import Any
 from nascore.benchmarks import BENCHMARKS, STORE_ENV, import_table, load_table, stored_file
 from nascore.benchmarks.isomorphism import RULES, canonical_form, prune
 from nascore.benchmarks.nb201 import DATASETS, METRICS
+from nascore.benchmarks.nb201_official import SCHEDULES
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="benchmark_command", required=True)
     store_help = f"store folder (default ${STORE_ENV} or ~/.nascore/benchmarks)"
-    imp = sub.add_parser("import", help="check a NAS-Bench-201 results file (CSV) and store it",
-                         description="Check every row of a results file in the CSV layout (arch_str, train/valid/"
-                                     "test loss and accuracy, times) and store it for fast lookups.")
-    imp.add_argument("path", help="the results file (.csv)")
-    imp.add_argument("--dataset", default="cifar10", choices=DATASETS)
+    imp = sub.add_parser("import", help="check NAS-Bench-201 results (CSV or the official files) and store them",
+                         description="Check every architecture of a results file and store it for fast lookups: "
+                                     "the CSV layout (arch_str, train/valid/test loss and accuracy, times), the "
+                                     "official NAS-Bench-201-v1_*.pth, NATS-Bench's NATS-tss-*.pickle.pbz2, or "
+                                     "the NATS-tss-*-simple folder.")
+    imp.add_argument("path", help="the results: a .csv file, a .pth or .pickle.pbz2 file, or a -simple folder")
+    imp.add_argument("--dataset", default="cifar10", choices=DATASETS,
+                     help="cifar10 is the benchmark's cifar10-valid setting (trained on the training half)")
+    imp.add_argument("--epochs", default=None, choices=SCHEDULES,
+                     help="the official files' training schedule (default 200); a CSV holds one set of figures")
     imp.add_argument("--space", default="nb201", choices=sorted(BENCHMARKS))
     imp.add_argument("--store", default=None, help=store_help)
     imp.add_argument("--json", action="store_true")
@@ -37,12 +43,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def cmd_import(args: argparse.Namespace) -> dict[str, Any]:
     started = time.perf_counter()
-    table, path = import_table(args.path, args.space, args.dataset, args.store)
+    table, path = import_table(args.path, args.space, args.dataset, args.store, args.epochs)
     seconds = time.perf_counter() - started
     load_started = time.perf_counter()
     type(table).load(path)
     best = table.best("valid_acc")
     return {"stored": str(path), "dataset": table.dataset, "architectures": table.meta["rows"],
+            "format": table.meta.get("format", "csv"), "epochs": table.meta.get("epochs"),
             "import_seconds": round(seconds, 3), "load_seconds": round(time.perf_counter() - load_started, 4),
             "sha256": table.meta["sha256"], "best_valid": {"arch": best.arch, "valid_acc": best.valid_acc,
                                                            "test_acc": best.test_acc}}
@@ -65,6 +72,7 @@ def cmd_info(args: argparse.Namespace) -> dict[str, Any]:
                 best = table.best("valid_acc")
                 tables.append({"space": space, "dataset": dataset, "file": str(path),
                                "source": table.meta.get("source"), "imported_at": table.meta.get("imported_at"),
+                               "format": table.meta.get("format", "csv"), "epochs": table.meta.get("epochs"),
                                "best_valid": {"arch": best.arch, "valid_acc": best.valid_acc,
                                               "test_acc": best.test_acc}})
     return {"store": str(stored_file("nb201", "cifar10", args.store).parent), "tables": tables}
@@ -76,7 +84,9 @@ COMMANDS = {"import": cmd_import, "query": cmd_query, "info": cmd_info}
 def _print_text(command: str, report: dict[str, Any]) -> None:
     if command == "import":
         best = report["best_valid"]
-        print(f"imported {report['architectures']:,} architectures ({report['dataset']}) in "
+        schedule = f", {report['epochs']} epochs" if report["epochs"] else ""
+        print(f"imported {report['architectures']:,} architectures ({report['dataset']}{schedule}, "
+              f"{report['format']}) in "
               f"{report['import_seconds']:.2f} s into {report['stored']} (loads in {report['load_seconds'] * 1000:.1f} ms)")
         print(f"best validation accuracy {best['valid_acc']:.3f}% ({best['arch']}), its test accuracy "
               f"{best['test_acc']:.3f}%")
@@ -90,7 +100,9 @@ def _print_text(command: str, report: dict[str, Any]) -> None:
         if not report["tables"]:
             print("no tables; import one with `python -m nascore benchmark import PATH --dataset cifar10`")
         for t in report["tables"]:
-            print(f"  {t['space']} {t['dataset']}: {t['file']} (from {t['source']}, {t['imported_at']}); best "
+            schedule = f", {t['epochs']} epochs" if t["epochs"] else ""
+            print(f"  {t['space']} {t['dataset']}: {t['file']} (from {t['source']}, {t['format']}{schedule}, "
+                  f"{t['imported_at']}); best "
                   f"validation {t['best_valid']['valid_acc']:.3f}%, its test {t['best_valid']['test_acc']:.3f}%")
 
 

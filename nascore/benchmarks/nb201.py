@@ -218,6 +218,82 @@ class NB201Table:
         return cls(header["dataset"], arrays, header)
 
 
+def range_problem(metric: str, value: float) -> str | None:
+    """Why ``value`` cannot be a figure of ``metric`` (e.g. "is out of range (accuracy must be [0, 100])"),
+    or None when it can."""
+    kind = METRICS[metric].kind
+    low, high = _RANGES[kind]
+    if math.isfinite(value) and low <= value <= high:
+        return None
+    span = f"[{low:g}, {high:g}]" if math.isfinite(high) else f"a finite number >= {low:g}"
+    return f"is out of range ({kind} must be {span})"
+
+
+class TableBuilder:
+    """Gathers one dataset's figures from any reader (CSV rows, the official files), checks each
+    architecture (a valid cell string, seen once, every figure a finite number in range) and names every
+    problem by where it was found, so nothing half-checked ever becomes a table."""
+
+    def __init__(self, source: str):
+        self.source = source
+        self.arrays = {name: np.full(NUM_ARCHS, np.nan) for name in METRICS}
+        self.first_seen: dict[int, str] = {}  # code -> where it was first read
+        self.problems: list[str] = []
+        self.rows = 0
+
+    def problem(self, where: str, message: str) -> None:
+        self.problems.append(f"{where}: {message}")
+
+    def add(self, where: str, arch_text: str, values: Mapping[str, Any],
+            labels: Mapping[str, str] | None = None, arch_label: str = f"column {ARCH_COLUMN}") -> None:
+        """One architecture's figures (``values`` by :data:`METRICS` name, numbers or text); ``labels``
+        name each figure in messages (default: its CSV column)."""
+        self.rows += 1
+        try:
+            code = arch_code(parse_arch(arch_text))
+        except GenotypeError as exc:
+            self.problem(f"{where}, {arch_label}", str(exc))
+            return
+        if code in self.first_seen:
+            self.problem(f"{where}, {arch_label}",
+                         f"{arch_text.strip()} repeats the architecture of {self.first_seen[code]}")
+            return
+        checked = {}
+        for name, metric in METRICS.items():
+            label = labels[name] if labels else f"column {metric.column}"
+            raw = values.get(name)
+            shown = raw.strip() if isinstance(raw, str) else raw
+            try:
+                value = float(shown)
+            except (TypeError, ValueError):
+                self.problem(f"{where}, {label}", f"{shown!r} is not a number")
+                continue
+            wrong = range_problem(name, value)
+            if wrong:
+                self.problem(f"{where}, {label}", f"{shown} {wrong}")
+                continue
+            checked[name] = value
+        if len(checked) < len(METRICS):
+            return
+        self.first_seen[code] = where
+        for name, value in checked.items():
+            self.arrays[name][code] = value
+
+    def finish(self, dataset: str, meta: Mapping[str, Any]) -> NB201Table:
+        """The table, or BenchmarkError listing the problems (the first :data:`MAX_LISTED`)."""
+        problems = list(self.problems)
+        if not problems and self.rows != NUM_ARCHS:
+            absent = [code for code in range(NUM_ARCHS) if code not in self.first_seen]
+            example = f"; for example {code_arch(absent[0])} is missing" if absent else ""
+            problems.append(f"{self.rows:,} architectures, but NAS-Bench-201 has {NUM_ARCHS:,} distinct ones{example}")
+        if problems:
+            listed = "\n  ".join(problems[:MAX_LISTED])
+            more = f"\n  ... and {len(problems) - MAX_LISTED} more" if len(problems) > MAX_LISTED else ""
+            raise BenchmarkError(f"{self.source} is not a valid NAS-Bench-201 table ({len(problems)} "
+                                 f"problem{'s' if len(problems) > 1 else ''}):\n  {listed}{more}")
+        return NB201Table(dataset, self.arrays, {**meta, "rows": self.rows})
+
+
 def import_csv(path: str | os.PathLike, dataset: str = "cifar10") -> NB201Table:
     """Read and check a results file in the CSV layout; raise BenchmarkError naming the rows and columns
     at fault (all of them, up to :data:`MAX_LISTED`), so nothing half-checked is ever stored."""
@@ -242,57 +318,17 @@ def import_csv(path: str | os.PathLike, dataset: str = "cifar10") -> NB201Table:
         raise BenchmarkError(f"{path}: missing required column{'s' if len(missing) > 1 else ''} "
                              f"{', '.join(missing)} (the header has {', '.join(header)})")
     where = {name: header.index(name) for name in REQUIRED_COLUMNS}
-    arrays = {name: np.full(NUM_ARCHS, np.nan) for name in METRICS}
-    first_line = np.zeros(NUM_ARCHS, dtype=np.int64)  # the line that gave each code, 0 = none yet
-    problems: list[str] = []
-    rows = 0
+    builder = TableBuilder(str(path))
     for line_no, row in enumerate(reader, start=2):
         if not row or all(not cell.strip() for cell in row):
             continue
-        rows += 1
         if len(row) != len(header):
-            problems.append(f"line {line_no}: {len(row)} fields, the header has {len(header)}")
+            builder.rows += 1
+            builder.problem(f"line {line_no}", f"{len(row)} fields, the header has {len(header)}")
             continue
-        arch_text = row[where[ARCH_COLUMN]]
-        try:
-            code = arch_code(parse_arch(arch_text))
-        except GenotypeError as exc:
-            problems.append(f"line {line_no}, column {ARCH_COLUMN}: {exc}")
-            continue
-        if first_line[code]:
-            problems.append(f"line {line_no}, column {ARCH_COLUMN}: {arch_text.strip()} repeats the architecture of "
-                            f"line {first_line[code]}")
-            continue
-        values = {}
-        for name, metric in METRICS.items():
-            cell = row[where[metric.column]].strip()
-            low, high = _RANGES[metric.kind]
-            try:
-                value = float(cell)
-            except ValueError:
-                problems.append(f"line {line_no}, column {metric.column}: {cell!r} is not a number")
-                continue
-            if not (math.isfinite(value) and low <= value <= high):
-                span = f"[{low:g}, {high:g}]" if math.isfinite(high) else f"a finite number >= {low:g}"
-                problems.append(f"line {line_no}, column {metric.column}: {cell} is out of range ({metric.kind} "
-                                f"must be {span})")
-                continue
-            values[name] = value
-        if len(values) < len(METRICS):
-            continue
-        first_line[code] = line_no
-        for name, value in values.items():
-            arrays[name][code] = value
-    if not problems and rows != NUM_ARCHS:
-        absent = np.flatnonzero(first_line == 0)
-        example = f"; for example {code_arch(int(absent[0]))} is missing" if len(absent) else ""
-        problems.append(f"{rows:,} architectures, but NAS-Bench-201 has {NUM_ARCHS:,} distinct ones{example}")
-    if problems:
-        listed = "\n  ".join(problems[:MAX_LISTED])
-        more = f"\n  ... and {len(problems) - MAX_LISTED} more" if len(problems) > MAX_LISTED else ""
-        raise BenchmarkError(f"{path} is not a valid NAS-Bench-201 table ({len(problems)} "
-                             f"problem{'s' if len(problems) > 1 else ''}):\n  {listed}{more}")
-    meta = {"source": str(path.resolve()), "sha256": hashlib.sha256(raw).hexdigest(), "rows": rows,
-            "imported_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        builder.add(f"line {line_no}", row[where[ARCH_COLUMN]],
+                    {name: row[where[metric.column]] for name, metric in METRICS.items()})
+    meta = {"source": str(path.resolve()), "sha256": hashlib.sha256(raw).hexdigest(),
+            "imported_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "format": "csv",
             "parse_seconds": round(time.perf_counter() - started, 3)}
-    return NB201Table(dataset, arrays, meta)
+    return builder.finish(dataset, meta)
