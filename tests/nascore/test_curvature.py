@@ -13,6 +13,7 @@ from nascore.optimizers import get_optimizer
 from nascore.optimizers.base import SearchOptimizer
 from nascore.runner import run_search
 from nascore.spaces import get_space
+from tests.nascore.support import stop_after
 
 
 def tiny_darts(space="s3", seed=0, n=8, batches=2):
@@ -197,12 +198,7 @@ def test_runner_emits_curvature_changes_nothing_else_and_resumes_exactly(tmp_pat
     assert off["alphas"] == full.result["alphas"] and off["metrics"] == full.result["metrics"]
     assert off["curvature"] == []
 
-    calls = {"n": 0}
-
-    def stop_in_epoch_two():
-        calls["n"] += 1
-        return calls["n"] > RUN["steps_per_epoch"] + 1
-
+    stop_in_epoch_two = stop_after(RUN["steps_per_epoch"] + 1)
     part = run_search(RUN, tmp_path / "part", stop_check=stop_in_epoch_two)
     assert part.status == "cancelled" and part.result["epochs_completed"] == 1
     resumed = run_search(RUN, tmp_path / "part")

@@ -11,6 +11,7 @@ from nascore.early_stopping import collapse_counts, genotype_cells, should_stop
 from nascore.events import read_events
 from nascore.runner import run_search
 from nascore.spaces import get_space
+from tests.nascore.support import stop_after
 
 
 # ---- the criterion ---------------------------------------------------------------------------
@@ -174,12 +175,8 @@ def test_darts_ada_rolls_back_raises_weight_decay_and_resumes_exactly(tmp_path):
     assert [p["epoch"] for p in full.result["curvature_discarded"]] == [2, 3]
     assert full.result["early_stop"] is None
 
-    calls = {"n": 0}
-
-    def stop_after_first_rollback():  # epochs 1, 2 (rollback), then into the re-run of epoch 2
-        calls["n"] += 1
-        return calls["n"] > 2 * RUN["steps_per_epoch"] + 1
-
+    # epochs 1, 2 (rollback), then into the re-run of epoch 2
+    stop_after_first_rollback = stop_after(2 * RUN["steps_per_epoch"] + 1)
     part = run_search(cfg, tmp_path / "part", stop_check=stop_after_first_rollback)
     assert part.status == "cancelled"
     assert part.result["regularization"]["increases"] == 1

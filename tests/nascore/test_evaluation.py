@@ -18,6 +18,7 @@ from nascore.networks.edges import CategoricalOp, mixed_op_factory
 from nascore.ops import Identity
 from nascore.spaces import GenotypeError, get_space
 from nascore.spaces.darts import PUBLISHED as DARTS_PUBLISHED
+from tests.nascore.support import stop_after
 
 REPO = Path(__file__).resolve().parents[2]
 REFERENCE = REPO.parent / "shared" / "reference" / "darts_genotypes.json"
@@ -285,12 +286,7 @@ def test_evaluate_genotype_resumes_exactly_from_its_checkpoint(tmp_path: Path):
 
     sink.truncate_after = lambda seq: events.__setitem__(slice(None), [(s, e) for s, e in events if s <= seq])  # type: ignore[attr-defined]
     # stop at the first step of epoch 2: epoch 1 is checkpointed, the rest must be redone identically
-    calls = {"n": 0}
-
-    def stop_in_epoch_two() -> bool:
-        calls["n"] += 1
-        return calls["n"] > quick["steps_per_epoch"]
-
+    stop_in_epoch_two = stop_after(quick["steps_per_epoch"])
     first = evaluate_genotype("darts", "darts_v2", dict(quick), sinks=[sink], stop_check=stop_in_epoch_two, checkpoint=path)
     assert first["status"] == "cancelled" and first["epochs"] == 1 and path.is_file()
     assert [e["type"] for _, e in events][-2:] == ["checkpoint", "finished"]

@@ -20,6 +20,7 @@ from nascore.optimizers.components.schedules import drop_path_rate
 from nascore.optimizers.drnas import dirichlet_kl_to_uniform
 from nascore.runner import run_search
 from nascore.spaces import get_space
+from tests.nascore.support import stop_after
 
 NEW = ["gdas", "pcdarts", "proxyless", "drnas", "oneshot", "rsws", "spos", "enas", "re", "rs"]
 DARTS_OPS = get_space("darts").ops
@@ -388,12 +389,7 @@ def test_seeded_runs_are_deterministic_and_resume_exactly(name, tmp_path):
              "rs": {"eval_steps": 3}}
     cfg = {**TINY, "optimizer": name, **extra.get(name, {})}
     a = run_search(cfg, tmp_path / "a").result
-    calls = {"n": 0}
-
-    def stop_in_epoch_two():
-        calls["n"] += 1
-        return calls["n"] > TINY["steps_per_epoch"] + 2
-
+    stop_in_epoch_two = stop_after(TINY["steps_per_epoch"] + 2)
     part = run_search(cfg, tmp_path / "b", stop_check=stop_in_epoch_two)
     assert part.status == "cancelled"
     b = run_search(cfg, tmp_path / "b").result

@@ -21,6 +21,7 @@ from nascore.optimizers.components.sampling import generator_for
 from nascore.runner import run_search
 from nascore.spaces.base import GenotypeError
 from nascore.spaces.nb201 import PUBLISHED
+from tests.nascore.support import stop_after
 from tests.nb201_data import HEADER, csv_rows, require_real_csv, store_synthetic, synthetic_table, write_csv
 
 ALL_SKIP = PUBLISHED["nb201_all_skip"]
@@ -324,12 +325,7 @@ def test_a_table_run_emits_queries_epochs_and_curves_and_resumes_exactly(store, 
     assert result["benchmark"]["test_acc"] == pytest.approx(table.test_acc(result["genotype"]))
     assert json.loads((tmp_path / "a" / "result.json").read_text())["genotype"] == result["genotype"]
     # stopped in the middle of the second run, then resumed: the same events and the same result
-    calls = {"n": 0}
-
-    def stop_in_run_two():
-        calls["n"] += 1
-        return calls["n"] > 55
-
+    stop_in_run_two = stop_after(55)
     assert run_search(cfg, tmp_path / "b", stop_check=stop_in_run_two).status == "cancelled"
     resumed = run_search(cfg, tmp_path / "b").result
     assert resumed["blackbox"]["runs"] == box["runs"] and resumed["genotype"] == result["genotype"]
@@ -405,12 +401,7 @@ def test_a_time_budget_stops_each_run_at_the_query_that_reaches_it_and_resumes_e
     text = describe_result("finished", outcome.result, tmp_path / "a")
     assert f"3 of 3 seeded runs of {budget:,} simulated training seconds" in text
     # stopped during the second run, then resumed: the same queries and the same result
-    calls = {"n": 0}
-
-    def stop_in_run_two():
-        calls["n"] += 1
-        return calls["n"] > counts[0] + 2
-
+    stop_in_run_two = stop_after(counts[0] + 2)
     assert run_search(cfg, tmp_path / "b", stop_check=stop_in_run_two).status == "cancelled"
     resumed = run_search(cfg, tmp_path / "b").result
     assert resumed["blackbox"]["runs"] == box["runs"] and resumed["blackbox"]["curves"] == box["curves"]
@@ -500,12 +491,7 @@ def test_trained_black_box_runs_emit_queries_and_resume_exactly(name, tmp_path):
     assert a["metrics"]["best_val_acc"] is not None
     assert queries[-1]["best_valid_acc"] == max(q["valid_acc"] for q in queries)
     assert queries[-1]["best_genotype"] == a["genotype"]
-    calls = {"n": 0}
-
-    def stop_in_epoch_two():
-        calls["n"] += 1
-        return calls["n"] > 6
-
+    stop_in_epoch_two = stop_after(6)
     assert run_search(cfg, tmp_path / "b", stop_check=stop_in_epoch_two).status == "cancelled"
     b = run_search(cfg, tmp_path / "b").result
     assert (a["genotype"], a["alphas"], a["metrics"]) == (b["genotype"], b["alphas"], b["metrics"])

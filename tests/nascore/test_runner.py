@@ -11,6 +11,7 @@ import pytest
 
 from nascore.events import read_events
 from nascore.runner import SearchFailed, run_search
+from tests.nascore.support import stop_after
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = {"space": "s3", "dataset": "digits", "epochs": 3, "channels": 4, "layers": 3, "batch_size": 32,
@@ -64,12 +65,7 @@ def test_seeded_runs_are_deterministic(tmp_path):
 
 def test_cancel_then_resume_equals_uninterrupted(tmp_path):
     full = run_search(TINY, tmp_path / "full").result
-    calls = {"n": 0}
-
-    def stop_in_epoch_two():
-        calls["n"] += 1
-        return calls["n"] > TINY["steps_per_epoch"] + 2
-
+    stop_in_epoch_two = stop_after(TINY["steps_per_epoch"] + 2)
     part = run_search(TINY, tmp_path / "part", stop_check=stop_in_epoch_two)
     assert part.status == "cancelled" and part.result["epochs_completed"] == 1
     resumed = run_search(TINY, tmp_path / "part")

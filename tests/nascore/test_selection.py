@@ -16,6 +16,7 @@ from nascore.runner import run_search
 from nascore.selection import (ABSENT, SAMPLERS, _categorical, candidate_weights, describe_selection, genotype_of,
                                genotype_rows)
 from nascore.spaces import get_space
+from tests.nascore.support import stop_after
 
 # ---- rank correlations -----------------------------------------------------------------------------------------
 
@@ -211,12 +212,7 @@ def test_the_stage_retrains_the_top_k_and_keeps_the_best_stand_alone(tmp_path_fa
 def test_the_stage_is_deterministic_and_a_cancelled_one_resumes_to_the_same_end(name, cancel_after, phase, tmp_path,
                                                                                 tmp_path_factory):
     full, _ = _full_run(name, tmp_path_factory)
-    calls = {"n": 0}
-
-    def stop_during_selection():
-        calls["n"] += 1
-        return calls["n"] > SEL["steps_per_epoch"] + cancel_after
-
+    stop_during_selection = stop_after(SEL["steps_per_epoch"] + cancel_after)
     part = run_search({**SEL, "optimizer": name}, tmp_path, stop_check=stop_during_selection)
     assert part.status == "cancelled" and part.result["epochs_completed"] == SEL["epochs"]
     assert part.result["selection"]["status"] == "cancelled"

@@ -51,15 +51,3 @@ def log_in(page: Any, base: str, username: str) -> None:
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(f"{base}/")
-
-
-def unsent_experiment(owner: Any, name: str, config: dict[str, Any]) -> Any:
-    """A validated, queued experiment whose message is never sent: browser tests share the session's live worker
-    (``shared_worker``), which would otherwise take runs that a test means to drive or to fill with events itself."""
-    from webapp.experiments import services
-    from webapp.experiments.models import Experiment
-
-    cfg = services.clean_config(config)
-    return Experiment.objects.create(owner=owner, name=name, config=cfg, space=cfg["space"], optimizer=cfg["optimizer"],
-                                     dataset=cfg["dataset"], seed=cfg["seed"], device_requested=cfg["device"],
-                                     queue="not-sent", epochs=cfg["epochs"], dispatch=1)

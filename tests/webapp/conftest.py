@@ -1,4 +1,4 @@
-"""Fixtures for the dashboard tests: users, API clients, real Celery worker subprocesses, Chromium."""
+"""Fixtures for the dashboard tests: users, API clients, real Celery worker subprocesses, a benchmark table, Chromium."""
 from __future__ import annotations
 
 import os
@@ -178,6 +178,19 @@ def _plotly_asset() -> None:
         source = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)
+
+
+@pytest.fixture
+def table(tmp_path: Path) -> Iterator[Any]:
+    """A synthetic NAS-Bench-201 CIFAR-10 table (tests/nb201_data.py) stored where the server finds it."""
+    from django.test import override_settings
+
+    from tests.nb201_data import store_synthetic
+
+    store = tmp_path / "benchmarks"
+    found = store_synthetic(store, seed=7)
+    with override_settings(NASBOARD_BENCHMARK_DIR=store):
+        yield found
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ from typing import Any, Callable
 import pytest
 
 from tests.webapp.browser_support import log_in
+from tests.webapp.support import unsent_experiment
 from webapp.experiments import services
 from webapp.experiments.models import Experiment, Status
 
@@ -133,14 +134,6 @@ def _cells(names: tuple[str, ...], edges: list[str], ops: list[str]) -> dict[str
     return {name: {"edges": edges, "ops": ops, "weights": [row for _ in edges]} for name in names}
 
 
-def _stored_experiment(user: Any, name: str, config: dict[str, Any], status: str) -> Experiment:
-    """An experiment stored without being queued: no worker of the session may pick it up and run it."""
-    cfg = services.clean_config(config)
-    return Experiment.objects.create(owner=user, name=name, config=cfg, space=cfg["space"], optimizer=cfg["optimizer"],
-                                     dataset=cfg["dataset"], seed=cfg["seed"], device_requested=cfg["device"],
-                                     queue="not-queued", epochs=cfg["epochs"], status=status, dispatch=1)
-
-
 def _emit_epoch(sink: Any, seq: int, epoch: int, epochs: int, kind: str, cells: dict[str, Any], genotype: Any,
                 eigenvalue: float | None, counts: dict[str, Any] | None = None, round_: int = 0) -> int:
     now = time.time()
@@ -162,8 +155,8 @@ def test_curvature_and_collapse_charts_live(live_server: Any, page: Any, alice: 
 
     from django.utils import timezone
 
-    exp = _stored_experiment(alice, "robust live", {**tiny_config, "epochs": 6, "early_stop": "es", "early_stop_window": 2},
-                             Status.RUNNING)
+    exp = unsent_experiment(alice, "robust live", {**tiny_config, "epochs": 6, "early_stop": "es", "early_stop_window": 2},
+                            Status.RUNNING)
     sink = services.DatabaseSink(exp.pk)
     sink(1, {"type": "run_started", "v": 1, "time": time.time(), "epochs": 6, "steps_per_epoch": 4, "device": "cpu", "start_epoch": 0})
     cells = _cells(("normal", "reduce"), DARTS_EDGES, DARTS_OPS)
@@ -217,8 +210,8 @@ def test_curvature_and_collapse_charts_live(live_server: Any, page: Any, alice: 
 
 def test_ada_changes_and_nb201_counts_on_a_finished_run(live_server: Any, page: Any, alice: Any, tiny_config: dict[str, Any]) -> None:
     """DARTS-ADA on NAS-Bench-201: the rollback marked, its discarded points kept apart, skip counts from the string genotype."""
-    exp = _stored_experiment(alice, "ada done", {**tiny_config, "space": "nb201", "optimizer": "drnas", "epochs": 3,
-                                                 "early_stop": "ada", "early_stop_window": 1}, Status.FINISHED)
+    exp = unsent_experiment(alice, "ada done", {**tiny_config, "space": "nb201", "optimizer": "drnas", "epochs": 3,
+                                                "early_stop": "ada", "early_stop_window": 1}, Status.FINISHED)
     sink = services.DatabaseSink(exp.pk)
     sink(1, {"type": "run_started", "v": 1, "time": time.time(), "epochs": 3, "steps_per_epoch": 4, "device": "cpu", "start_epoch": 0})
     nb201_ops = ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"]
@@ -264,8 +257,8 @@ def test_selection_progress_and_scatter_plot(live_server: Any, page: Any, alice:
 
     from django.utils import timezone
 
-    exp = _stored_experiment(alice, "select live", {**tiny_config, "optimizer": "rsws", "epochs": 1, "select_samples": 4,
-                                                    "select_top_k": 3, "select_epochs": 1}, Status.RUNNING)
+    exp = unsent_experiment(alice, "select live", {**tiny_config, "optimizer": "rsws", "epochs": 1, "select_samples": 4,
+                                                   "select_top_k": 3, "select_epochs": 1}, Status.RUNNING)
     sink = services.DatabaseSink(exp.pk)
     sink(1, {"type": "run_started", "v": 1, "time": time.time(), "epochs": 1, "steps_per_epoch": 4, "device": "cpu", "start_epoch": 0})
     genotypes = [f"|{op}~0|+|none~0|skip_connect~1|+|none~0|none~1|nor_conv_3x3~2|"

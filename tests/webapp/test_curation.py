@@ -15,9 +15,10 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from tests.webapp.support import login, token_for
 from webapp.experiments import exports
 from webapp.experiments.markdown import render_markdown
-from webapp.experiments.models import ApiToken, Event, Experiment, Kind, Result, Status, Tag
+from webapp.experiments.models import Event, Experiment, Kind, Result, Status, Tag
 
 pytestmark = pytest.mark.django_db
 
@@ -44,16 +45,6 @@ def stored(owner: Any, name: str = "search", status: str = Status.FINISHED, kind
         Result.objects.create(experiment=exp, genotype=DARTS_V2, val_acc=val, best_val_acc=val, train_acc=0.95,
                               params=12345, flops=67890, test_acc=test, epochs_completed=3)
     return exp
-
-
-def login(client: Client, user: Any) -> Client:
-    client.force_login(user)
-    return client
-
-
-def token_for(user: Any) -> dict[str, str]:
-    _, key = ApiToken.issue(user)
-    return {"HTTP_AUTHORIZATION": f"Bearer {key}"}
 
 
 def patch(client: Client, pk: int, body: Any, **headers: str) -> Any:

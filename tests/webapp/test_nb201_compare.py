@@ -12,7 +12,7 @@ import json
 import re
 from html import unescape
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -20,8 +20,8 @@ from django.test import Client, override_settings
 
 from nascore.runner import run_search
 from nascore.spaces.nb201 import PUBLISHED
-from tests.nb201_data import store_synthetic
 from tests.webapp.compare_data import make_run
+from tests.webapp.support import TABLE_SEARCH_FORM, form_data, no_table
 from tests.webapp.test_compare_pages import cell, page_config
 from webapp.experiments import services
 from webapp.experiments.models import Event, Experiment, Result, Status
@@ -29,19 +29,6 @@ from webapp.experiments.models import Event, Experiment, Result, Status
 pytestmark = pytest.mark.django_db
 
 BEST, ALL_SKIP = PUBLISHED["nb201_best"], PUBLISHED["nb201_all_skip"]
-
-
-@pytest.fixture
-def table(tmp_path: Path) -> Iterator[Any]:
-    """A synthetic NAS-Bench-201 CIFAR-10 table where the server finds it."""
-    store = tmp_path / "benchmarks"
-    found = store_synthetic(store, seed=7)
-    with override_settings(NASBOARD_BENCHMARK_DIR=store):
-        yield found
-
-
-def no_table() -> Any:
-    return override_settings(NASBOARD_BENCHMARK_DIR=Path(settings.NASBOARD_BENCHMARK_DIR) / "elsewhere")
 
 
 def nb201_search(owner: Any, name: str, genotype: str, dataset: str = "cifar10", **config: Any) -> Experiment:
@@ -175,30 +162,25 @@ def test_the_comparison_overlays_regret_curves_of_table_searches(client: Client,
 
 # ---- a budget in simulated seconds from the form ------------------------------------------------------------------
 
-def form_data(**changes: Any) -> dict[str, Any]:
-    data = {"name": "timed table search", "space": "nb201", "optimizer": "re", "dataset": "cifar10", "epochs": 10,
-            "batch_size": 64, "w_lr": 0.025, "alpha_lr": 0.0003, "seed": 0, "device": "cpu", "order": "1",
-            "w_lr_min": 0.001, "w_momentum": 0.9, "w_weight_decay": 0.0003, "alpha_weight_decay": 0.001,
-            "grad_clip": 5.0, "train_portion": 0.5, "evaluator": "table", "budget": 200_000, "budget_unit": "seconds",
-            "runs": 4}
-    data.update(changes)
-    return data
+TIMED_TABLE_SEARCH_FORM = {**TABLE_SEARCH_FORM, "name": "timed table search", "budget": 200_000, "budget_unit": "seconds"}
 
 
 def test_the_form_launches_a_table_search_with_a_budget_in_seconds(client: Client, alice: Any, table: Any) -> None:
     client.force_login(alice)
     html = client.get("/experiments/new").content.decode()
     assert 'name="budget_unit"' in html and '<option value="seconds"' in html and "Budget unit (table)" in html
-    response = client.post("/experiments/new", form_data())
+    response = client.post("/experiments/new", form_data(TIMED_TABLE_SEARCH_FORM))
     exp = Experiment.objects.get()
     assert response.status_code == 302 and exp.config["budget_unit"] == "seconds" and exp.config["budget"] == 200_000
-    html = unescape(client.post("/experiments/new", form_data(budget_unit="minutes")).content.decode())
+    response = client.post("/experiments/new", form_data(TIMED_TABLE_SEARCH_FORM, budget_unit="minutes"))
+    html = unescape(response.content.decode())
     assert "Select a valid choice. minutes is not one of the available choices." in html
-    html = unescape(client.post("/experiments/new", form_data(evaluator="train", runs=1)).content.decode())
+    response = client.post("/experiments/new", form_data(TIMED_TABLE_SEARCH_FORM, evaluator="train", runs=1))
+    html = unescape(response.content.decode())
     assert "a budget in simulated seconds needs the table evaluator" in html
     assert Experiment.objects.count() == 1
     # an empty unit is the engine's default: queries
-    client.post("/experiments/new", form_data(budget_unit="", budget=40, name="counted"))
+    client.post("/experiments/new", form_data(TIMED_TABLE_SEARCH_FORM, budget_unit="", budget=40, name="counted"))
     assert Experiment.objects.get(name="counted").config["budget_unit"] == "queries"
 
 

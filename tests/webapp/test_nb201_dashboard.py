@@ -1,19 +1,18 @@
 """NAS-Bench-201 on the dashboard: table searches from the form, their regret data, benchmark figures of every
 nb201 cell shown, the lookup API, and (in Chromium) the plots drawn from a finished table run.
 
-The table is the synthetic one of tests/nb201_data.py, stored where the server looks (NASBOARD_BENCHMARK_DIR)."""
+The table is the synthetic one of tests/nb201_data.py, stored where the server looks (NASBOARD_BENCHMARK_DIR) by
+the `table` fixture of conftest.py."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
-from django.conf import settings
 from django.test import Client, override_settings
 
 from nascore.spaces.nb201 import PUBLISHED
-from tests.nb201_data import store_synthetic
+from tests.webapp.support import TABLE_SEARCH_FORM, form_data, login, no_table, unsent_experiment
 from webapp.experiments import services
 from webapp.experiments.models import Event, Experiment, Result, Status
 
@@ -24,35 +23,6 @@ TABLE_RUN = {"space": "nb201", "optimizer": "re", "evaluator": "table", "dataset
 ALL_SKIP = PUBLISHED["nb201_all_skip"]
 
 
-@pytest.fixture
-def table(tmp_path: Path) -> Iterator[Any]:
-    """A synthetic NAS-Bench-201 table where the server finds it."""
-    store = tmp_path / "benchmarks"
-    table = store_synthetic(store, seed=7)
-    with override_settings(NASBOARD_BENCHMARK_DIR=store):
-        yield table
-
-
-@pytest.fixture
-def no_table(tmp_path: Path) -> Iterator[None]:
-    with override_settings(NASBOARD_BENCHMARK_DIR=tmp_path / "empty"):
-        yield
-
-
-def login(client: Client, user: Any) -> Client:
-    client.force_login(user)
-    return client
-
-
-def form_data(**changes: Any) -> dict[str, Any]:
-    data = {"name": "table search", "space": "nb201", "optimizer": "re", "dataset": "cifar10", "epochs": 10,
-            "batch_size": 64, "w_lr": 0.025, "alpha_lr": 0.0003, "seed": 0, "device": "cpu", "order": "1",
-            "w_lr_min": 0.001, "w_momentum": 0.9, "w_weight_decay": 0.0003, "alpha_weight_decay": 0.001,
-            "grad_clip": 5.0, "train_portion": 0.5, "evaluator": "table", "budget": 50, "runs": 4}
-    data.update(changes)
-    return data
-
-
 # ---- the form and the rules -------------------------------------------------------------------------------------
 
 def test_the_form_offers_table_search_and_says_whether_a_table_is_there(client: Client, alice: Any, table: Any) -> None:
@@ -61,24 +31,25 @@ def test_the_form_offers_table_search_and_says_whether_a_table_is_there(client: 
     assert "tables imported on this server: nb201 cifar10" in html
     for name in ("re", "rs", "reinforce", "ls"):
         assert f'<option value="{name}"' in html
-    with override_settings(NASBOARD_BENCHMARK_DIR=Path(settings.NASBOARD_BENCHMARK_DIR) / "elsewhere"):
+    with no_table():
         assert "no NAS-Bench-201 table is imported on this server" in client.get("/experiments/new").content.decode()
 
 
 def test_the_form_launches_a_table_search(client: Client, alice: Any, table: Any) -> None:
-    response = login(client, alice).post("/experiments/new", form_data())
+    response = login(client, alice).post("/experiments/new", form_data(TABLE_SEARCH_FORM))
     exp = Experiment.objects.get()
     assert response.status_code == 302 and exp.status == Status.QUEUED
     assert exp.config["evaluator"] == "table" and exp.config["budget"] == 50 and exp.config["runs"] == 4
     assert "benchmark_dir" not in exp.config and "data_dir" not in exp.config
 
 
-def test_the_form_explains_why_a_table_search_cannot_run(client: Client, alice: Any, no_table: None) -> None:
-    html = login(client, alice).post("/experiments/new", form_data()).content.decode()
-    assert "no NAS-Bench-201 table for cifar10" in html and "python -m nascore benchmark import" in html
-    assert 'id="blackbox-settings" open' in html and not Experiment.objects.exists()
-    html = client.post("/experiments/new", form_data(optimizer="darts")).content.decode()
-    assert "black-box method proposes" in html and not Experiment.objects.exists()
+def test_the_form_explains_why_a_table_search_cannot_run(client: Client, alice: Any) -> None:
+    with no_table():
+        html = login(client, alice).post("/experiments/new", form_data(TABLE_SEARCH_FORM)).content.decode()
+        assert "no NAS-Bench-201 table for cifar10" in html and "python -m nascore benchmark import" in html
+        assert 'id="blackbox-settings" open' in html and not Experiment.objects.exists()
+        html = client.post("/experiments/new", form_data(TABLE_SEARCH_FORM, optimizer="darts")).content.decode()
+        assert "black-box method proposes" in html and not Experiment.objects.exists()
 
 
 @override_settings(NASBOARD_MAX_TABLE_QUERIES=100)
@@ -128,7 +99,7 @@ def test_nb201_cells_of_any_search_show_their_benchmark_figures(client: Client, 
     config = json.loads(html.split('id="page-config" type="application/json">')[1].split("</script>")[0])
     assert config["benchmark"]["all_skip"]["valid_acc"] == pytest.approx(skip.valid_acc)
     assert config["benchmark"]["url"] == "/api/benchmark/nb201?dataset=cifar10"
-    with override_settings(NASBOARD_BENCHMARK_DIR=Path(settings.NASBOARD_BENCHMARK_DIR) / "elsewhere"):
+    with no_table():
         html = client.get(f"/experiments/{exp.pk}/").content.decode()
     assert 'id="result-benchmark-row" class="row" hidden' in html and '"benchmark": null' in html
     darts = services.create_experiment(alice, "darts space", {"space": "s3", "dataset": "digits", "device": "cpu"})
@@ -163,7 +134,7 @@ def test_the_lookup_api_scores_cells_and_names_bad_ones(client: Client, alice: A
 @pytest.mark.django_db(transaction=True)
 def test_the_page_draws_the_regret_plot_and_the_picked_cells_benchmark_accuracy(live_server: Any, page: Any,
                                                                                alice: Any, table: Any) -> None:
-    from tests.webapp.browser_support import log_in, unsent_experiment
+    from tests.webapp.browser_support import log_in
 
     run = unsent_experiment(alice, "re on the table", TABLE_RUN)
     assert services.run_dispatched(run.pk, run.dispatch, "w@h") == Status.FINISHED

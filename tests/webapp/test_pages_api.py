@@ -9,20 +9,11 @@ import pytest
 from django.core.management import call_command
 from django.test import Client, override_settings
 
+from tests.webapp.support import form_data, login, token_for
 from webapp.experiments import services
 from webapp.experiments.models import ApiToken, Event, Experiment, Status
 
 pytestmark = pytest.mark.django_db
-
-
-def login(client: Client, user: Any) -> Client:
-    client.force_login(user)
-    return client
-
-
-def token_for(user: Any) -> dict[str, str]:
-    _, key = ApiToken.issue(user)
-    return {"HTTP_AUTHORIZATION": f"Bearer {key}"}
 
 
 def post_json(client: Client, url: str, body: Any, **headers: str) -> Any:
@@ -67,15 +58,6 @@ def test_new_form_shows_engine_defaults(client: Client, alice: Any) -> None:
     html = login(client, alice).get("/experiments/new").content.decode()
     assert 'name="space"' in html and 'name="w_lr"' in html and 'value="0.025"' in html
     assert 'value="darts" selected' in html
-
-
-def form_data(**overrides: Any) -> dict[str, Any]:
-    data = {"name": "from the form", "space": "s3", "optimizer": "darts", "dataset": "digits", "epochs": 3, "batch_size": 32,
-            "w_lr": 0.025, "alpha_lr": 0.0003, "seed": 0, "device": "cpu", "order": "1", "channels": 4, "layers": 3,
-            "steps_per_epoch": 4, "w_lr_min": 0.001, "w_momentum": 0.9, "w_weight_decay": 0.0003,
-            "alpha_weight_decay": 0.001, "grad_clip": 5.0, "train_portion": 0.5}
-    data.update(overrides)
-    return data
 
 
 def test_form_rejects_bad_config_with_messages_per_field(client: Client, alice: Any) -> None:

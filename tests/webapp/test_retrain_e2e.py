@@ -8,15 +8,11 @@ from typing import Any, Callable
 import pytest
 from django.test import Client
 
+from tests.webapp.support import ended
 from webapp.experiments import services
-from webapp.experiments.models import ENDED_STATUSES, Event, Experiment, Kind, Result, Status
+from webapp.experiments.models import Event, Experiment, Kind, Result, Status
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-def ended(pk: int) -> Experiment | None:
-    exp = Experiment.objects.get(pk=pk)
-    return exp if exp.status in ENDED_STATUSES else None
 
 
 @pytest.mark.timeout(600)

@@ -11,6 +11,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
+from tests.webapp.support import SEARCH_FORM, form_data, unsent_experiment
 from webapp.experiments import services
 from webapp.experiments.models import Event, Experiment, Result, Status
 
@@ -20,21 +21,7 @@ GENOTYPES = [f"|{op}~0|+|none~0|skip_connect~1|+|none~0|none~1|nor_conv_3x3~2|"
              for op in ("nor_conv_3x3", "nor_conv_1x1", "skip_connect", "avg_pool_3x3", "none")]
 
 
-def form_data(**overrides: Any) -> dict[str, Any]:
-    data = {"name": "from the form", "space": "s3", "optimizer": "rsws", "dataset": "digits", "epochs": 3, "batch_size": 32,
-            "w_lr": 0.025, "alpha_lr": 0.0003, "seed": 0, "device": "cpu", "order": "1", "channels": 4, "layers": 3,
-            "steps_per_epoch": 4, "w_lr_min": 0.001, "w_momentum": 0.9, "w_weight_decay": 0.0003,
-            "alpha_weight_decay": 0.001, "grad_clip": 5.0, "train_portion": 0.5}
-    data.update(overrides)
-    return data
-
-
-def stored(user: Any, config: dict[str, Any], status: str = Status.QUEUED) -> Experiment:
-    """An experiment stored without being queued: no worker of the session may pick it up."""
-    cfg = services.clean_config(config)
-    return Experiment.objects.create(owner=user, name="sel", config=cfg, space=cfg["space"], optimizer=cfg["optimizer"],
-                                     dataset=cfg["dataset"], seed=cfg["seed"], device_requested=cfg["device"],
-                                     queue="not-queued", epochs=cfg["epochs"], status=status, dispatch=1)
+RSWS_FORM = {**SEARCH_FORM, "optimizer": "rsws"}  # a method with a selection stage
 
 
 def block() -> dict[str, Any]:
@@ -71,28 +58,29 @@ def test_new_form_offers_the_selection_settings_with_engine_defaults(client: Cli
 
 def test_form_takes_selection_settings_and_leaves_empty_ones_to_the_method(client: Client, alice: Any) -> None:
     client.force_login(alice)
-    assert client.post("/experiments/new", form_data(select_samples=6, select_top_k=3, select_epochs=1)).status_code == 302
+    response = client.post("/experiments/new", form_data(RSWS_FORM, select_samples=6, select_top_k=3, select_epochs=1))
+    assert response.status_code == 302
     cfg = Experiment.objects.get().config
     assert (cfg["select_samples"], cfg["select_top_k"], cfg["select_epochs"]) == (6, 3, 1)
     Experiment.objects.all().delete()
-    assert client.post("/experiments/new", form_data(select_samples="")).status_code == 302
+    assert client.post("/experiments/new", form_data(RSWS_FORM, select_samples="")).status_code == 302
     assert Experiment.objects.get().config["select_samples"] is None  # the method's default (20 for rsws)
 
 
 def test_form_rejects_bad_selection_settings_with_engine_messages(client: Client, alice: Any) -> None:
     client.force_login(alice)
-    response = client.post("/experiments/new", form_data(select_top_k=1, select_epochs=0))
+    response = client.post("/experiments/new", form_data(RSWS_FORM, select_top_k=1, select_epochs=0))
     errors = response.context["form"].errors
     assert set(errors) == {"select_top_k", "select_epochs"}
     assert "at least 2" in errors["select_top_k"][0] and "positive integer" in errors["select_epochs"][0]
     assert '<details id="selection-settings" open>' in response.content.decode()
-    response = client.post("/experiments/new", form_data(select_samples=3, select_top_k=5))
+    response = client.post("/experiments/new", form_data(RSWS_FORM, select_samples=3, select_top_k=5))
     assert "must not exceed select_samples (3)" in response.context["form"].errors["select_top_k"][0]
     assert Experiment.objects.count() == 0
 
 
 def test_finished_experiment_renders_the_scatter_plot_data(client: Client, alice: Any, tiny_config: dict[str, Any]) -> None:
-    exp = stored(alice, {**tiny_config, "optimizer": "rsws"}, Status.FINISHED)
+    exp = unsent_experiment(alice, "sel", {**tiny_config, "optimizer": "rsws"}, Status.FINISHED)
     Result.objects.create(experiment=exp, genotype=GENOTYPES[2], epochs_completed=3,
                           raw={"selection": block(), "search_genotype": GENOTYPES[0], "genotype": GENOTYPES[2]})
     client.force_login(alice)
@@ -110,7 +98,7 @@ def test_finished_experiment_renders_the_scatter_plot_data(client: Client, alice
 
 
 def test_page_without_a_selection_stage_hides_the_section(client: Client, alice: Any, tiny_config: dict[str, Any]) -> None:
-    exp = stored(alice, {**tiny_config, "optimizer": "darts"}, Status.FINISHED)
+    exp = unsent_experiment(alice, "sel", {**tiny_config, "optimizer": "darts"}, Status.FINISHED)
     Result.objects.create(experiment=exp, genotype=GENOTYPES[0], epochs_completed=3, raw={})
     client.force_login(alice)
     html = client.get(f"/experiments/{exp.pk}/").content.decode()
@@ -120,7 +108,8 @@ def test_page_without_a_selection_stage_hides_the_section(client: Client, alice:
 
 def test_selection_events_are_stored_served_and_shown_as_progress(client: Client, alice: Any,
                                                                   tiny_config: dict[str, Any]) -> None:
-    exp = stored(alice, {**tiny_config, "optimizer": "rsws", "select_samples": 5, "select_top_k": 3}, Status.RUNNING)
+    exp = unsent_experiment(alice, "sel", {**tiny_config, "optimizer": "rsws", "select_samples": 5, "select_top_k": 3},
+                            Status.RUNNING)
     sink = services.DatabaseSink(exp.pk)
     common = {"v": 1, "time": time.time(), "type": "selection", "total": 11, "samples": 5, "top_k": 3, "epochs": 2}
     sink(1, {**common, "phase": "start", "done": 0})
@@ -156,7 +145,7 @@ def test_a_real_run_stores_its_selection_and_the_page_plots_it(client: Client, a
     config = {"space": "s3", "dataset": "digits", "epochs": 1, "channels": 4, "layers": 3, "batch_size": 64,
               "steps_per_epoch": 3, "device": "cpu", "seed": 5, "curvature_every": 0, "derive_samples": 2,
               "train_portion": 0.8, "optimizer": "rsws", "select_samples": 3, "select_top_k": 2, "select_epochs": 1}
-    exp = stored(alice, config, Status.RUNNING)
+    exp = unsent_experiment(alice, "sel", config, Status.RUNNING)
     outcome = run_search({**exp.config, "data_dir": str(settings.NASBOARD_DATA_DIR)}, tmp_path,
                          sinks=[services.DatabaseSink(exp.pk)])
     services._save_result(exp, outcome.result, tmp_path)

@@ -10,15 +10,11 @@ from typing import Any, Callable
 import pytest
 from django.test import override_settings
 
+from tests.webapp.support import ended
 from webapp.experiments import services
-from webapp.experiments.models import ENDED_STATUSES, Event, Experiment, Result, Status
+from webapp.experiments.models import Event, Experiment, Result, Status
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-def ended(pk: int) -> Experiment | None:
-    exp = Experiment.objects.get(pk=pk)
-    return exp if exp.status in ENDED_STATUSES else None
 
 
 def test_tiny_search_end_to_end(shared_worker: Any, alice: Any, tiny_config: dict[str, Any], wait_for: Callable[..., Any]) -> None:
