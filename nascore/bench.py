@@ -318,7 +318,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     t = p.add_argument_group("tabular benchmark (NAS-Bench-201)")
     t.add_argument("--table", action="store_true",
                    help="import and query speed, and the time of seeded black-box runs on the table")
-    t.add_argument("--table-csv", default=None, help="a results file to time the import with (else the stored table)")
+    t.add_argument("--table-csv", default=None, help="a results file to time the import with: CSV, .pth, .pickle.pbz2 or a -simple "
+                        "folder (else the stored table)")
     t.add_argument("--table-dataset", default="cifar10")
     t.add_argument("--table-store", default=None, help="store folder of the table (default $NASCORE_BENCHMARK_DIR)")
     t.add_argument("--table-runs", type=int, default=100, help="seeded runs per method")

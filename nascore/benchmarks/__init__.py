@@ -72,12 +72,13 @@ def table_problem(space: str, dataset: str, store: str | os.PathLike | None = No
 
 
 def import_table(path: str | os.PathLike, space: str = "nb201", dataset: str = "cifar10",
-                 store: str | os.PathLike | None = None, epochs: str | None = None) -> tuple[NB201Table, Path]:
+                 store: str | os.PathLike | None = None, epochs: str | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> tuple[NB201Table, Path]:
     """Check a results file (a CSV table or the official files; ``epochs`` picks the official files'
-    training schedule) and store it; returns the table and the stored file.  Nothing is written unless
-    the whole file is valid."""
+    training schedule; ``progress(done, total)`` follows the architectures of the official files) and store
+    it; returns the table and the stored file.  Nothing is written unless the whole file is valid."""
     spec = get_benchmark(space)
-    table = spec.importer(path, dataset=dataset, epochs=epochs)
+    table = spec.importer(path, dataset=dataset, epochs=epochs, progress=progress)
     target = stored_file(space, dataset, store)
     table.save(target)
     with _lock:

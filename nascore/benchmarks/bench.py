@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from nascore.benchmarks import load_table
-from nascore.benchmarks.nb201 import NUM_ARCHS, NB201Table, code_arch, import_csv
+from nascore.benchmarks.nb201 import NUM_ARCHS, NB201Table, code_arch
+from nascore.benchmarks.nb201_official import import_results
 from nascore.benchmarks.search import curves, search_many
 from nascore.optimizers.components.samplers import SAMPLERS
 
@@ -31,27 +32,28 @@ def _best_of(fn: Any, repeat: int) -> tuple[Any, float]:
 
 def measure_table(csv: str | None = None, dataset: str = "cifar10", store: str | None = None, runs: int = 100,
                   budget: int = 150, methods: list[str] | None = None) -> dict[str, Any]:
-    """The figures of the module docstring.  With ``csv`` the import is timed (into a temporary folder, the
-    store is left alone) and the searches use that table; without it the stored table is used."""
+    """The figures of the module docstring.  With ``csv`` (a results file in any layout the import reads: CSV
+    or the official files) the import is timed (into a temporary folder, the store is left alone) and the
+    searches use that table; without it the stored table is used."""
     if runs <= 0 or budget <= 0:
         raise ValueError(f"--table-runs and --table-budget must be positive integers, not {runs} and {budget}")
     methods = methods or list(SAMPLERS)
     report: dict[str, Any] = {"dataset": dataset, "runs": runs, "budget": budget}
     if csv:
         start = time.perf_counter()
-        table = import_csv(csv, dataset)
+        table = import_results(csv, dataset)
         parsed = time.perf_counter() - start
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / f"nb201-{dataset}.npz"
             _, saved = _best_of(lambda: table.save(path), 1)
             loaded, load_s = _best_of(lambda: NB201Table.load(path), 3)
-        report["import"] = {"csv": str(csv), "check_and_parse_s": round(parsed, 3), "save_s": round(saved, 4),
+        report["import"] = {"file": str(csv), "format": table.meta["format"], "check_and_parse_s": round(parsed, 3), "save_s": round(saved, 4),
                             "load_s": round(load_s, 4)}
         table = loaded
     else:
         start = time.perf_counter()
         table = load_table("nb201", dataset, store)
-        report["import"] = {"csv": None, "note": "give --table-csv to time an import", "load_s":
+        report["import"] = {"file": None, "note": "give --table-csv to time an import", "load_s":
                             round(time.perf_counter() - start, 4)}
     strings = [code_arch(code) for code in range(NUM_ARCHS)]
     _, by_string = _best_of(lambda: [table.valid_acc(s) for s in strings], 2)

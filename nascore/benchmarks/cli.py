@@ -41,9 +41,33 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     info.add_argument("--json", action="store_true")
 
 
+class _ImportProgress:
+    """A bar over the architectures of an official file (reading the -simple folder takes minutes); only
+    on a terminal."""
+
+    def __init__(self) -> None:
+        self.bar: Any = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="arch", file=sys.stderr, dynamic_ncols=True,
+                            desc="reading", disable=not sys.stderr.isatty())
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
 def cmd_import(args: argparse.Namespace) -> dict[str, Any]:
     started = time.perf_counter()
-    table, path = import_table(args.path, args.space, args.dataset, args.store, args.epochs)
+    progress = _ImportProgress()
+    try:
+        table, path = import_table(args.path, args.space, args.dataset, args.store, args.epochs, progress)
+    finally:
+        progress.close()
     seconds = time.perf_counter() - started
     load_started = time.perf_counter()
     type(table).load(path)

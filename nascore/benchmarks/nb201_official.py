@@ -210,6 +210,37 @@ def _archive_folder(path: Path) -> OfficialSource:
     return OfficialSource(path, "nats-simple", _arch_list(meta_file, meta["meta_archs"]), entry, _sha256(meta_file))
 
 
+#: memory a whole-file layout takes once unpickled, per byte of the (uncompressed) pickle: measured on a file of the
+#: benchmark's shape (200 epochs, four datasets, two seeds): 420 MB of Python objects for an 87 MB file
+MEMORY_PER_FILE_BYTE = 5.0
+#: a .pickle.pbz2 file's pickle is about this many times its compressed size
+BZ2_RATIO = 8.0
+
+
+def available_memory() -> int | None:
+    """Bytes of memory this machine can still give (Linux ``MemAvailable``), or None where it cannot tell."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def _check_memory(path: Path, expansion: float) -> None:
+    """Refuse, before reading, a whole file that would not fit in memory once unpickled (the benchmark's
+    v1_1 file needs about 22 GB), rather than let the machine swap or the process be killed."""
+    needed = path.stat().st_size * expansion * MEMORY_PER_FILE_BYTE
+    free = available_memory()
+    if free is not None and needed > free:
+        raise BenchmarkError(f"{path}: reading this {path.stat().st_size / 1e9:.1f} GB file needs about "
+                             f"{needed / 1e9:.0f} GB of memory, and this machine has {free / 1e9:.0f} GB free. The "
+                             "NATS-Bench folder NATS-tss-v1_0-3ffb9-simple holds the same results and is read one "
+                             "architecture at a time; import that, or use a machine with more memory")
+
+
 def open_official(path: str | Path) -> OfficialSource:
     """The official results at ``path``: a ``.pth`` file, a ``.pickle.pbz2`` file, or a ``-simple`` folder."""
     path = Path(path)
@@ -218,8 +249,10 @@ def open_official(path: str | Path) -> OfficialSource:
     if not path.is_file():
         raise BenchmarkError(f"{path}: no such file or folder")
     if path.name.endswith(".pth"):
+        _check_memory(path, 1.0)
         return _whole_dict(path, _torch_load(path), "nas-bench-201-pth")
     if path.name.endswith(".pbz2"):
+        _check_memory(path, BZ2_RATIO)
         return _whole_dict(path, _pickle_load(path), "nats-pbz2")
     raise BenchmarkError(f"{path}: not a NAS-Bench-201 file nascore knows; give a .csv table, an official .pth "
                          f"file, a NATS-Bench .pickle.pbz2 file or a NATS-tss ...-simple folder")
@@ -291,9 +324,11 @@ def _schedule(entry: Mapping[str, Any], epochs: str) -> Mapping[str, Any]:
 
 
 # ---- import ----------------------------------------------------------------------------------------------
-def import_official(path: str | Path, dataset: str = "cifar10", epochs: str = "200") -> NB201Table:
+def import_official(path: str | Path, dataset: str = "cifar10", epochs: str = "200",
+                    progress: Callable[[int, int], None] | None = None) -> NB201Table:
     """Read and check an official benchmark file (or NATS-Bench folder) for one dataset and schedule; every
-    problem is named by architecture index, and nothing half-read becomes a table."""
+    problem is named by architecture index, and nothing half-read becomes a table.  ``progress(done, total)``
+    is called after each architecture (the -simple folder takes minutes)."""
     if dataset not in SETTINGS:
         raise BenchmarkError(f"unknown dataset {dataset!r}; NAS-Bench-201 has {', '.join(SETTINGS)}")
     epochs = str(epochs)
@@ -303,7 +338,10 @@ def import_official(path: str | Path, dataset: str = "cifar10", epochs: str = "2
     source = open_official(path)
     setting = SETTINGS[dataset]
     builder = TableBuilder(str(source.path))
+    total = len(source.meta_archs)
     for index, arch in enumerate(source.meta_archs):
+        if progress is not None:
+            progress(index, total)
         where = f"architecture #{index}"
         entry = source.entry(index)
         if entry is None:
@@ -324,6 +362,8 @@ def import_official(path: str | Path, dataset: str = "cifar10", epochs: str = "2
             continue
         builder.add(where, arch, figures, labels={name: f"{m.title} ({setting.key}, {epochs} epochs)"
                                                   for name, m in METRICS.items()}, arch_label="meta_archs")
+    if progress is not None:
+        progress(total, total)
     meta = {"source": str(source.path.resolve()), "sha256": source.sha256, "format": source.format,
             "epochs": int(epochs), "setting": setting.key, "valid_set": setting.valid_set,
             "test_set": setting.test_set, "imported_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -337,16 +377,17 @@ def is_official(path: str | Path) -> bool:
     return path.is_dir() or path.name.endswith((".pth", ".pbz2"))
 
 
-def import_results(path: str | Path, dataset: str = "cifar10", epochs: str | None = None) -> NB201Table:
+def import_results(path: str | Path, dataset: str = "cifar10", epochs: str | None = None,
+                   progress: Callable[[int, int], None] | None = None) -> NB201Table:
     """Any NAS-Bench-201 results the user has: the CSV layout or the official files (``epochs`` picks the
     official files' schedule, 200 by default; a CSV holds one set of figures, so it takes none)."""
     if is_official(path):
-        return import_official(path, dataset, epochs or "200")
+        return import_official(path, dataset, epochs or "200", progress)
     if epochs is not None:
         raise BenchmarkError(f"{path}: --epochs picks a schedule inside the official files (.pth, .pickle.pbz2); "
                              "a CSV table holds one set of figures")
     return import_csv(path, dataset)
 
 
-__all__ = ["SCHEDULES", "SETTINGS", "OfficialSource", "Setting", "arch_figures", "import_official",
+__all__ = ["SCHEDULES", "SETTINGS", "OfficialSource", "Setting", "arch_figures", "available_memory", "import_official",
            "import_results", "is_official", "open_official", "trial_figures"]

@@ -224,3 +224,25 @@ def test_the_cli_imports_an_official_file(official, tables, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "no results for cifar100 (it has cifar10-valid, cifar10)" in err
     assert not stored_file("nb201", "cifar100", store).exists()
+
+
+def test_a_whole_file_too_big_for_this_machine_is_refused_before_reading(tables, tmp_path, monkeypatch):
+    from nascore.benchmarks import nb201_official
+
+    path = write_pth(tmp_path / "NAS-Bench-201-v1_1-096897.pth", benchmark_dict(*tables, evaluated=20))
+    monkeypatch.setattr(nb201_official, "available_memory", lambda: path.stat().st_size)
+    store = tmp_path / "store"
+    with pytest.raises(BenchmarkError) as exc:
+        import_table(path, "nb201", "cifar10", store)
+    assert "GB of memory" in str(exc.value) and "NATS-tss-v1_0-3ffb9-simple" in str(exc.value)
+    assert not store.exists()
+
+
+def test_the_import_reports_its_progress_over_the_architectures(tables, tmp_path):
+    path = write_pth(tmp_path / "results.pth", benchmark_dict(*tables, evaluated=20))
+    calls = []
+    with pytest.raises(BenchmarkError, match="has no results"):  # only 20 cells evaluated: every one is still read
+        import_table(path, "nb201", "cifar10", tmp_path / "store",
+                     progress=lambda done, total: calls.append((done, total)))
+    assert calls[0] == (0, NUM_ARCHS) and calls[-1] == (NUM_ARCHS, NUM_ARCHS)
+    assert [done for done, _ in calls] == sorted(done for done, _ in calls) and len(calls) == NUM_ARCHS + 1
