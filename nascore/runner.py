@@ -6,11 +6,8 @@ a config, an output folder, any number of event sinks and a stop check called ev
 from __future__ import annotations
 
 import hashlib
-import json
 import math
-import shutil
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
@@ -18,24 +15,23 @@ import torch
 from torch.nn import functional as F
 
 from nascore import checkpoint as ckpt
-from nascore.config import PLACEMENT_FIELDS, SearchConfig, defaults, effective_select_samples, validate_config
+from nascore import run_folder
+from nascore.config import SearchConfig, effective_select_samples, validate_config
 from nascore.curvature import compute_curvature, fixed_subset
 from nascore.data import search_loaders
 from nascore.device import resolve_device
 from nascore.early_stopping import collapse_counts, should_stop
-from nascore.events import (ArchDistribution, CheckpointSaved, Curvature, EarlyStop, EpochMetrics, EventBus,
-                            GenotypeDerived, JsonlSink, LogMessage, RegularizationChange, RunFailed, RunFinished,
-                            RunStarted, StepMetrics)
+from nascore.events import (ArchDistribution, Curvature, EarlyStop, EpochMetrics, GenotypeDerived, LogMessage,
+                            RegularizationChange, RunStarted, StepMetrics)
 from nascore.networks.layout import use_channels_last
 from nascore.optimizers import get_optimizer
 from nascore.optimizers.base import SearchOptimizer
+# the output folder's names and the run's outcome are shared with the table search; imported here by callers
+from nascore.run_folder import CHECKPOINT, EVENTS, RESULT, RunOutcome, SearchFailed, check_resumable  # noqa: F401
 from nascore.selection import SelectionOutcome, select_final_architecture
 from nascore.spaces import get_space
 from nascore.versions import package_versions
 
-CHECKPOINT = "checkpoint.pt"
-EVENTS = "events.jsonl"
-RESULT = "result.json"
 SNAPSHOTS = "snapshots"  # DARTS-ADA: the states of recent curvature points it may roll back to
 STOPPED_EARLY = "stopped_early"
 #: Lanczos stops when the residual of its largest Ritz value is below this fraction of it (eigenvalue
@@ -46,34 +42,10 @@ CURVATURE_MAX_ITER = 30
 ProgressCallback = Callable[[int, int, int, float], None]  # epoch, step, steps_per_epoch, loss
 
 
-def _search_settings(config: dict[str, Any]) -> dict[str, Any]:
-    """The settings a checkpoint must agree on to be resumed: all but where the run happens."""
-    return {k: v for k, v in config.items() if k not in PLACEMENT_FIELDS}
-
-
-def check_resumable(saved_config: dict[str, Any], cfg: SearchConfig, out: Path) -> None:
-    """Refuse to continue a checkpoint written with other search settings (placement may differ); settings
-    added since it was written count at their defaults."""
-    if _search_settings({**defaults(), **saved_config}) != _search_settings(cfg.to_dict()):
-        raise SearchFailed(f"the checkpoint in {out} was written with another config; "
-                           "use a new output folder or resume=False")
-
-
 def _curvature_seed(seed: int, epoch: int) -> int:
     """The seed of the curvature point at ``epoch``: independent of the global RNG, the same on a resume."""
     digest = hashlib.sha256(f"nascore.curvature:{int(seed)}:{int(epoch)}".encode()).digest()
     return int.from_bytes(digest[:8], "little") & (2**62 - 1)
-
-
-class SearchFailed(RuntimeError):
-    """The search could not go on (an exception, a NaN loss); the message says why."""
-
-
-@dataclass
-class RunOutcome:
-    status: str  # "finished", "cancelled" or "stopped_early" (DARTS-ES)
-    result: dict[str, Any]
-    out_dir: Path
 
 
 def tensor_rows(t: torch.Tensor, digits: int = 6) -> list[list[float]]:
@@ -112,8 +84,7 @@ class SearchRun:
         self.curvature_on = (self.cfg.curvature_every > 0 and bool(self.optimizer.arch_parameters())
                              and type(self.optimizer).weights_from is not SearchOptimizer.weights_from)
         self._curvature_batches: list[tuple[torch.Tensor, torch.Tensor]] | None = None
-        self.out.mkdir(parents=True, exist_ok=True)
-        self.bus = EventBus([JsonlSink(self.out / EVENTS), *sinks])
+        self.bus = run_folder.event_bus(self.out, sinks)
         self.epoch = 0
         self.history: dict[str, Any] = self.fresh_history()
         self.started = time.time()
@@ -132,30 +103,19 @@ class SearchRun:
 
     # ---- checkpoints ----------------------------------------------------------------
     def save_checkpoint(self) -> Path:
-        path = self.out / CHECKPOINT
-        state = {
-            "epoch": self.epoch,
-            "seq": self.bus.seq + 1,  # the checkpoint event itself belongs to the checkpoint
-            "config": self.cfg.to_dict(),
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "data": self.data.state_dict(),
-            "rng": ckpt.rng_state(),
-            "history": self.history,
-        }
+        state = run_folder.checkpoint_state(self.bus, self.epoch, self.cfg, model=self.model.state_dict(),
+                                            optimizer=self.optimizer.state_dict(), data=self.data.state_dict(),
+                                            rng=ckpt.rng_state(), history=self.history)
         if self.wants_snapshot():
             self.snapshot_path(self.epoch).parent.mkdir(exist_ok=True)
             ckpt.save_atomic(state, self.snapshot_path(self.epoch))  # before the checkpoint that may need it
             self.prune_snapshots()
-        ckpt.save_atomic(state, path)
-        self.bus.emit(CheckpointSaved(epoch=self.epoch, path=str(path)))
-        return path
+        return run_folder.save_checkpoint(self.out, self.bus, state)
 
     def try_resume(self) -> bool:
-        path = self.out / CHECKPOINT
-        if not path.exists():
+        state = run_folder.load_checkpoint(self.out, map_location=self.device)
+        if state is None:
             return False
-        state = ckpt.load(path, map_location=self.device)
         check_resumable(state["config"], self.cfg, self.out)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
@@ -167,9 +127,7 @@ class SearchRun:
         return True
 
     def clear_outputs(self) -> None:
-        for name in (CHECKPOINT, EVENTS, RESULT):
-            (self.out / name).unlink(missing_ok=True)
-        shutil.rmtree(self.out / SNAPSHOTS, ignore_errors=True)
+        run_folder.clear_outputs(self.out, SNAPSHOTS)
 
     # ---- the loop -------------------------------------------------------------------
     def run(self, resume: bool = True) -> RunOutcome:
@@ -182,7 +140,7 @@ class SearchRun:
         if self.cfg.curvature_every and not self.curvature_on:
             self.bus.emit(LogMessage(level="info", message=f"no curvature points: the {self.cfg.optimizer} optimizer "
                                                            "has no continuous architecture parameters"))
-        try:
+        with run_folder.reporting_failures(self.bus, lambda: self.epoch):
             if not resumed:
                 self.emit_architecture()
             while self.epoch < self.cfg.epochs and not self.history["early_stop"]:
@@ -190,13 +148,6 @@ class SearchRun:
                     return self.finish("cancelled")
             if not self.choose_final():
                 return self.finish("cancelled")
-        except SearchFailed as exc:
-            self.bus.emit(RunFailed(epoch=self.epoch, reason=str(exc)))
-            raise
-        except Exception as exc:  # any other error ends the run with its reason
-            reason = f"{type(exc).__name__}: {exc}"
-            self.bus.emit(RunFailed(epoch=self.epoch, reason=reason))
-            raise SearchFailed(reason) from exc
         return self.finish(STOPPED_EARLY if self.history["early_stop"] else "finished")
 
     def train_epoch(self) -> bool:
@@ -465,11 +416,7 @@ class SearchRun:
             where = ("while choosing the final architecture" if self.selection is not None
                      else f"during epoch {self.epoch + 1}")
             self.bus.emit(LogMessage(level="warning", message=f"cancelled {where}"))
-        tmp = self.out / (RESULT + ".tmp")
-        tmp.write_text(json.dumps(result, indent=2), encoding="utf-8")
-        tmp.replace(self.out / RESULT)
-        self.bus.emit(RunFinished(status=status, epoch=self.epoch, result=result))
-        return RunOutcome(status=status, result=result, out_dir=self.out)
+        return run_folder.finish_run(self.out, self.bus, status, self.epoch, result)
 
 
 def _points(k: int) -> str:

@@ -18,25 +18,23 @@ with a time budget, at :data:`TIME_POINTS` evenly spaced simulated times up to t
 """
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from nascore import checkpoint as ckpt
+from nascore import run_folder
 from nascore.benchmarks import load_table
 from nascore.benchmarks.nb201 import code_arch
 from nascore.benchmarks.search import COST_METRIC, Trajectory, curves, curves_over_time, search_table
 from nascore.config import ConfigError, SearchConfig, validate_config
 from nascore.early_stopping import collapse_counts
-from nascore.events import (ArchDistribution, CheckpointSaved, EpochMetrics, EventBus, GenotypeDerived, JsonlSink,
-                            LogMessage, Query, RunFailed, RunFinished, RunStarted, StepMetrics)
+from nascore.events import ArchDistribution, EpochMetrics, GenotypeDerived, LogMessage, Query, RunStarted, StepMetrics
 from nascore.optimizers.components.samplers import PolicySampler, sampler_settings
 from nascore.optimizers.components.sampling import FrequencyCounter
-from nascore.runner import (CHECKPOINT, EVENTS, RESULT, ProgressCallback, RunOutcome, SearchFailed, check_resumable,
-                            tensor_rows)
+from nascore.run_folder import RunOutcome, SearchFailed, check_resumable
+from nascore.runner import ProgressCallback, tensor_rows
 from nascore.spaces import get_space
 from nascore.versions import package_versions
 
@@ -64,8 +62,7 @@ class TableSearchRun:
         self.space = get_space(self.cfg.space)
         self.masks = {ct: self.space.op_mask(ct) for ct in self.space.cell_types}
         self.settings = sampler_settings(self.cfg)
-        self.out.mkdir(parents=True, exist_ok=True)
-        self.bus = EventBus([JsonlSink(self.out / EVENTS), *sinks])
+        self.bus = run_folder.event_bus(self.out, sinks)
         self.epoch = 0  # seeded runs finished
         self.runs: list[dict[str, Any]] = []  # per finished run: its queries (codes, valid, test, cost) and seed
         self.counter = FrequencyCounter(self.masks)
@@ -73,18 +70,14 @@ class TableSearchRun:
 
     # ---- checkpoints ------------------------------------------------------------------------------
     def save_checkpoint(self) -> Path:
-        path = self.out / CHECKPOINT
-        state = {"kind": "table", "epoch": self.epoch, "seq": self.bus.seq + 1, "config": self.cfg.to_dict(),
-                 "runs": self.runs, "counter": self.counter.state_dict(), "policy": self.policy}
-        ckpt.save_atomic(state, path)
-        self.bus.emit(CheckpointSaved(epoch=self.epoch, path=str(path)))
-        return path
+        state = run_folder.checkpoint_state(self.bus, self.epoch, self.cfg, kind="table", runs=self.runs,
+                                            counter=self.counter.state_dict(), policy=self.policy)
+        return run_folder.save_checkpoint(self.out, self.bus, state)
 
     def try_resume(self) -> bool:
-        path = self.out / CHECKPOINT
-        if not path.exists():
+        state = run_folder.load_checkpoint(self.out)
+        if state is None:
             return False
-        state = ckpt.load(path)
         if state.get("kind") != "table":
             raise SearchFailed(f"the checkpoint in {self.out} was written by a search that trains a network, "
                                "not by a table search; use a new output folder or resume=False")
@@ -95,8 +88,7 @@ class TableSearchRun:
         return True
 
     def clear_outputs(self) -> None:
-        for name in (CHECKPOINT, EVENTS, RESULT):
-            (self.out / name).unlink(missing_ok=True)
+        run_folder.clear_outputs(self.out)
 
     # ---- the loop ---------------------------------------------------------------------------------
     def run(self, resume: bool = True) -> RunOutcome:
@@ -106,17 +98,10 @@ class TableSearchRun:
         self.bus.emit(RunStarted(config=self.cfg.to_dict(), versions=package_versions(), device=DEVICE,
                                  epochs=self.cfg.runs, steps_per_epoch=self.cfg.budget, start_epoch=self.epoch,
                                  resumed=resumed))
-        try:
+        with run_folder.reporting_failures(self.bus, lambda: self.epoch):
             while self.epoch < self.cfg.runs:
                 if not self.seeded_run():
                     return self.finish("cancelled")
-        except SearchFailed as exc:
-            self.bus.emit(RunFailed(epoch=self.epoch, reason=str(exc)))
-            raise
-        except Exception as exc:
-            reason = f"{type(exc).__name__}: {exc}"
-            self.bus.emit(RunFailed(epoch=self.epoch, reason=reason))
-            raise SearchFailed(reason) from exc
         return self.finish("finished")
 
     @property
@@ -254,11 +239,7 @@ class TableSearchRun:
         result = self.result(status)
         if status == "cancelled":
             self.bus.emit(LogMessage(level="warning", message=f"cancelled during seeded run {self.epoch + 1}"))
-        tmp = self.out / (RESULT + ".tmp")
-        tmp.write_text(json.dumps(result, indent=2), encoding="utf-8")
-        tmp.replace(self.out / RESULT)
-        self.bus.emit(RunFinished(status=status, epoch=self.epoch, result=result))
-        return RunOutcome(status=status, result=result, out_dir=self.out)
+        return run_folder.finish_run(self.out, self.bus, status, self.epoch, result)
 
 
 def tensor_rows_np(p: np.ndarray, digits: int = 6) -> list[list[float]]:
