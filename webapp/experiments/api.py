@@ -18,7 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from webapp.experiments import curation, exports, selectors, services
 from webapp.experiments import retrain as retraining
-from webapp.experiments.models import ApiToken, hash_token
+from webapp.experiments.models import ApiToken, Experiment, hash_token
 from webapp.experiments.openapi import schema
 from webapp.experiments.serializers import experiment_to_dict
 
@@ -98,25 +98,36 @@ def _json_body(request: HttpRequest, what: str = "send a JSON object: {\"name\":
         raise services.ExperimentInvalid({"body": f"the body is not valid JSON: {exc}"}) from None
 
 
+def _name_and_config(body: Any) -> dict[str, Any]:
+    """``body`` checked to be what creating an experiment takes (a new search or a retrain): an object with
+    at most ``name`` and ``config``, so a misspelt field is refused rather than silently ignored."""
+    if not isinstance(body, dict):
+        raise services.ExperimentInvalid({"body": f"must be a JSON object, not {type(body).__name__}"})
+    unknown = sorted(set(body) - {"name", "config"})
+    if unknown:
+        raise services.ExperimentInvalid({k: f"unknown field {k!r}; send name and config" for k in unknown})
+    return body
+
+
+def _created(exp: Experiment) -> JsonResponse:
+    """201 with the new experiment and its API address in ``Location``."""
+    response = JsonResponse(experiment_to_dict(exp), status=201)
+    response["Location"] = f"/api/experiments/{exp.pk}"
+    return response
+
+
 @api_view(("GET", "POST"))
 def experiments(request: HttpRequest) -> HttpResponse:
     user = request.api_user  # type: ignore[attr-defined]
     if request.method == "POST":
         try:
-            body = _json_body(request)
-            if not isinstance(body, dict):
-                raise services.ExperimentInvalid({"body": f"must be a JSON object, not {type(body).__name__}"})
-            unknown = sorted(set(body) - {"name", "config"})
-            if unknown:
-                raise services.ExperimentInvalid({k: f"unknown field {k!r}; send name and config" for k in unknown})
+            body = _name_and_config(_json_body(request))
             exp = services.create_experiment(user, body.get("name"), body.get("config", {}))
         except services.ExperimentInvalid as exc:
             return error(400, "the experiment was not created", exc.errors)
         except services.BrokerUnavailable as exc:
             return error(503, str(exc))
-        response = JsonResponse(experiment_to_dict(exp), status=201)
-        response["Location"] = f"/api/experiments/{exp.pk}"
-        return response
+        return _created(exp)
     filters = selectors.list_filters_from(request.GET)
     try:
         per_page = max(1, min(100, int(request.GET.get("per_page", 20))))
@@ -151,13 +162,9 @@ def experiment_retrain(request: HttpRequest, pk: int) -> HttpResponse:
     search = selectors.get_experiment(request.api_user, pk)  # type: ignore[attr-defined]
     try:
         retraining.check_retrainable(search)
-        body = _json_body(request, "send a JSON object: {\"name\": ..., \"config\": {\"epochs\": ...}} (both optional)") \
-            if request.body else {}
-        if not isinstance(body, dict):
-            raise services.ExperimentInvalid({"body": f"must be a JSON object, not {type(body).__name__}"})
-        unknown = sorted(set(body) - {"name", "config"})
-        if unknown:
-            raise services.ExperimentInvalid({k: f"unknown field {k!r}; send name and config" for k in unknown})
+        body = _name_and_config(
+            _json_body(request, "send a JSON object: {\"name\": ..., \"config\": {\"epochs\": ...}} (both optional)")
+            if request.body else {})
         retrain = retraining.create_retrain(search, body.get("config", {}), body.get("name"))
     except services.ActionRefused as exc:
         return error(409, str(exc))
@@ -165,9 +172,7 @@ def experiment_retrain(request: HttpRequest, pk: int) -> HttpResponse:
         return error(400, "the retrain was not created", exc.errors)
     except services.BrokerUnavailable as exc:
         return error(503, str(exc))
-    response = JsonResponse(experiment_to_dict(retrain), status=201)
-    response["Location"] = f"/api/experiments/{retrain.pk}"
-    return response
+    return _created(retrain)
 
 
 @api_view(("GET",))
