@@ -232,6 +232,18 @@
     ], base("Accuracy", "accuracy"), plotConfig);
   }
 
+  /* The div with this id in `box`, created the first time: each redraw updates the same plot in place. */
+  function childDiv(box, id, className) {
+    let div = document.getElementById(id);
+    if (!div) {
+      div = document.createElement("div");
+      div.id = id;
+      div.className = className;
+      box.appendChild(div);
+    }
+    return div;
+  }
+
   function sliderIndex() {
     const slider = $("epoch-slider");
     return Math.min(Number(slider.value), state.arch.length - 1);
@@ -249,13 +261,7 @@
     $("arch-title").textContent = `Architecture distribution: ${kindLabel(snap.kind)}`;
     const box = $("heatmaps");
     for (const [cellType, cell] of Object.entries(snap.cells)) {
-      let div = document.getElementById("heatmap-" + cellType);
-      if (!div) {
-        div = document.createElement("div");
-        div.id = "heatmap-" + cellType;
-        div.className = "plot heatmap";
-        box.appendChild(div);
-      }
+      const div = childDiv(box, "heatmap-" + cellType, "plot heatmap");
       Plotly.react(div, [{
         type: "heatmap", z: cell.weights, x: cell.ops, y: cell.edges, colorscale: "Viridis", name: kindLabel(snap.kind),
         texttemplate: "%{z:.2f}", hovertemplate: "%{y} · %{x}: %{z:.3f}<extra></extra>",
@@ -279,13 +285,7 @@
     const box = $("cells");
     const genotype = genotypeAt(snap.epoch);
     for (const cellType of Object.keys(snap.cells)) {
-      let div = document.getElementById("cell-" + cellType);
-      if (!div) {
-        div = document.createElement("div");
-        div.id = "cell-" + cellType;
-        div.className = "cell";
-        box.appendChild(div);
-      }
+      const div = childDiv(box, "cell-" + cellType, "cell");
       const graph = (genotype !== null && NASCell.fromGenotype(genotype, cellType)) || NASCell.fromWeights(snap.cells[cellType]);
       NASCell.render(div, graph, `${cellType} cell, epoch ${snap.epoch}`);
     }

@@ -16,6 +16,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from webapp.experiments.management.children import on_stop_signals, terminate_running
+
 
 class Command(BaseCommand):
     help = "Migrate, create the demo user, start the workers and the web server, print the URL."
@@ -57,12 +59,9 @@ class Command(BaseCommand):
             if stopped:
                 return
             stopped = True
-            for p in procs:
-                if p.poll() is None:
-                    p.send_signal(signal.SIGTERM)
+            terminate_running(procs)
 
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
+        on_stop_signals(stop)
         while any(p.poll() is None for p in procs):
             if any(p.poll() is not None for p in procs):
                 stop(signal.SIGTERM, None)  # one part died: stop the rest rather than half-run

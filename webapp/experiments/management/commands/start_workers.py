@@ -6,7 +6,6 @@ servers, NASBOARD_ARTIFACT_DIR at the shared artifact folder, and run this comma
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -14,6 +13,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from webapp.experiments.management.children import on_stop_signals, terminate_running
 
 
 def visible_gpus() -> list[str]:
@@ -68,12 +69,9 @@ class Command(BaseCommand):
         def stop(signum: int, _frame: Any) -> None:
             nonlocal stopping
             stopping = True
-            for p in procs:
-                if p.poll() is None:
-                    p.send_signal(signal.SIGTERM)
+            terminate_running(procs)
 
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
+        on_stop_signals(stop)
         while True:
             for i, p in enumerate(procs):
                 if p.poll() is not None and not stopping:
