@@ -82,8 +82,10 @@ def cmd_import(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_query(args: argparse.Namespace) -> dict[str, Any]:
     table = load_table(args.space, args.dataset, args.store)
     record = table.query(args.arch)
+    sets = {"valid_set": table.meta.get("valid_set"), "test_set": table.meta.get("test_set")}
     return {**record.to_dict(), "pruned": prune(record.code),
-            "canonical": {rule: canonical_form(record.code, rule) for rule in RULES}}
+            "canonical": {rule: canonical_form(record.code, rule) for rule in RULES},
+            "table": {"format": table.meta.get("format", "csv"), "epochs": table.meta.get("epochs"), **sets}}
 
 
 def cmd_info(args: argparse.Namespace) -> dict[str, Any]:
@@ -119,6 +121,10 @@ def _print_text(command: str, report: dict[str, Any]) -> None:
         for name, metric in METRICS.items():
             print(f"  {metric.title:<34} {report[name]:.4f}")
         print(f"  {'pruned (dead edges as none)':<34} {report['pruned']}")
+        table = report["table"]
+        if table["valid_set"]:  # the official files name their evaluation sets
+            print(f"  from the {table['format']} file, {table['epochs']} epochs: validation = {table['valid_set']}, "
+                  f"test = {table['test_set']}")
     else:
         print(f"store: {report['store']}")
         if not report["tables"]:

@@ -220,6 +220,10 @@ def test_the_cli_imports_an_official_file(official, tables, tmp_path, capsys):
     assert report["best_valid"]["valid_acc"] == pytest.approx(tables[0].best().valid_acc)
     assert cli_main(["benchmark", "info", "--store", str(store)]) == 0
     assert "nas-bench-201-pth, 200 epochs" in capsys.readouterr().out
+    assert cli_main(["benchmark", "query", "nb201_best", "--store", str(store)]) == 0
+    out = capsys.readouterr().out
+    assert "validation = x-valid, test = ori-test" in out
+    assert f"{tables[0].test_acc(PUBLISHED['nb201_best']):.4f}" in out
     assert cli_main(["benchmark", "import", str(path), "--store", str(store), "--dataset", "cifar100"]) == 2
     err = capsys.readouterr().err
     assert "no results for cifar100 (it has cifar10-valid, cifar10)" in err
