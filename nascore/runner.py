@@ -117,14 +117,19 @@ class SearchRun:
         if state is None:
             return False
         check_resumable(state["config"], self.cfg, self.out)
+        self.restore(state)
+        self.history = {**self.fresh_history(), **state["history"]}
+        self.bus.rewind(state["seq"])
+        return True
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Put the search back where ``state`` (a checkpoint or a DARTS-ADA snapshot) was taken: weights,
+        optimizer, data order, random generators and the epoch count."""
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.data.load_state_dict(state["data"])
         ckpt.set_rng_state(state["rng"])
-        self.history = {**self.fresh_history(), **state["history"]}
         self.epoch = state["epoch"]
-        self.bus.rewind(state["seq"])
-        return True
 
     def clear_outputs(self) -> None:
         run_folder.clear_outputs(self.out, SNAPSHOTS)
@@ -304,11 +309,7 @@ class SearchRun:
                              f"{self.cfg.ada_factor:g}, from {old:.4g} to {new:.4g} (increase {increase} of at most "
                              f"{self.cfg.ada_max_increases}): {decision.reason}.")}
         discarded = self.history["discarded"] + [p for p in self.history["curvature"] if p["epoch"] > back]
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.data.load_state_dict(state["data"])
-        ckpt.set_rng_state(state["rng"])
-        self.epoch = state["epoch"]
+        self.restore(state)
         self.optimizer.set_weight_decay(new)
         self.history = {**self.fresh_history(), **state["history"], "discarded": discarded,
                         "regularization": {"weight_decay": new, "increases": increase,
