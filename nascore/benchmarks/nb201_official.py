@@ -213,8 +213,8 @@ def _archive_folder(path: Path) -> OfficialSource:
 #: memory a whole-file layout takes once unpickled, per byte of the (uncompressed) pickle: measured on a file of the
 #: benchmark's shape (200 epochs, four datasets, two seeds): 420 MB of Python objects for an 87 MB file
 MEMORY_PER_FILE_BYTE = 5.0
-#: a .pickle.pbz2 file's pickle is about this many times its compressed size
-BZ2_RATIO = 8.0
+#: how much of a .pickle.pbz2 file is decompressed to measure its compression ratio
+_RATIO_SAMPLE = 64 << 20
 
 
 def available_memory() -> int | None:
@@ -229,10 +229,28 @@ def available_memory() -> int | None:
     return None
 
 
-def _check_memory(path: Path, expansion: float) -> None:
+def _bz2_pickle_bytes(path: Path) -> float:
+    """The size of a bz2 file's content: exact for a small file, else its first :data:`_RATIO_SAMPLE`
+    decompressed bytes' ratio applied to the whole file (nothing is kept)."""
+    decompressor, fed, out = bz2.BZ2Decompressor(), 0, 0
+    with open(path, "rb") as fh:
+        while out < _RATIO_SAMPLE and not decompressor.eof:
+            chunk = fh.read(1 << 20)
+            if not chunk:
+                break
+            fed += len(chunk)
+            try:
+                out += len(decompressor.decompress(chunk))
+            except (OSError, EOFError, ValueError) as exc:
+                raise BenchmarkError(f"{path}: not a bz2-compressed pickle ({exc})") from None
+    size = path.stat().st_size
+    return float(out) if decompressor.eof or fed >= size else out / max(fed, 1) * size
+
+
+def _check_memory(path: Path, pickle_bytes: float) -> None:
     """Refuse, before reading, a whole file that would not fit in memory once unpickled (the benchmark's
     v1_1 file needs about 22 GB), rather than let the machine swap or the process be killed."""
-    needed = path.stat().st_size * expansion * MEMORY_PER_FILE_BYTE
+    needed = pickle_bytes * MEMORY_PER_FILE_BYTE
     free = available_memory()
     if free is not None and needed > free:
         raise BenchmarkError(f"{path}: reading this {path.stat().st_size / 1e9:.1f} GB file needs about "
@@ -249,10 +267,10 @@ def open_official(path: str | Path) -> OfficialSource:
     if not path.is_file():
         raise BenchmarkError(f"{path}: no such file or folder")
     if path.name.endswith(".pth"):
-        _check_memory(path, 1.0)
+        _check_memory(path, path.stat().st_size)
         return _whole_dict(path, _torch_load(path), "nas-bench-201-pth")
     if path.name.endswith(".pbz2"):
-        _check_memory(path, BZ2_RATIO)
+        _check_memory(path, _bz2_pickle_bytes(path))
         return _whole_dict(path, _pickle_load(path), "nats-pbz2")
     raise BenchmarkError(f"{path}: not a NAS-Bench-201 file nascore knows; give a .csv table, an official .pth "
                          f"file, a NATS-Bench .pickle.pbz2 file or a NATS-tss ...-simple folder")

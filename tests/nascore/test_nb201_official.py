@@ -3,6 +3,7 @@ same table as the CSV layout, the right evaluation set for validation and for te
 every problem named, and no code from the file ever run."""
 import json
 import os
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -233,13 +234,20 @@ def test_the_cli_imports_an_official_file(official, tables, tmp_path, capsys):
 def test_a_whole_file_too_big_for_this_machine_is_refused_before_reading(tables, tmp_path, monkeypatch):
     from nascore.benchmarks import nb201_official
 
-    path = write_pth(tmp_path / "NAS-Bench-201-v1_1-096897.pth", benchmark_dict(*tables, evaluated=20))
-    monkeypatch.setattr(nb201_official, "available_memory", lambda: path.stat().st_size)
+    data = benchmark_dict(*tables, evaluated=20)
+    pth = write_pth(tmp_path / "NAS-Bench-201-v1_1-096897.pth", data)
+    pbz2 = write_pbz2(tmp_path / "NATS-tss-v1_0-3ffb9.pickle.pbz2", data)
     store = tmp_path / "store"
-    with pytest.raises(BenchmarkError) as exc:
-        import_table(path, "nb201", "cifar10", store)
-    assert "GB of memory" in str(exc.value) and "NATS-tss-v1_0-3ffb9-simple" in str(exc.value)
-    assert not store.exists()
+    for path, content in ((pth, pth.stat().st_size), (pbz2, len(pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)))):
+        # room for the file's content but not for its objects: refused; room for the objects: read
+        monkeypatch.setattr(nb201_official, "available_memory", lambda: 2 * content)
+        with pytest.raises(BenchmarkError) as exc:
+            import_table(path, "nb201", "cifar10", store)
+        assert "GB of memory" in str(exc.value) and "NATS-tss-v1_0-3ffb9-simple" in str(exc.value)
+        assert not store.exists()
+        monkeypatch.setattr(nb201_official, "available_memory", lambda: 6 * content)
+        with pytest.raises(BenchmarkError, match="has no results"):  # read, then refused for the 15,605 missing
+            import_table(path, "nb201", "cifar10", store)
 
 
 def test_the_import_reports_its_progress_over_the_architectures(tables, tmp_path):
