@@ -90,6 +90,12 @@ FIELD_NAMES = [f.name for f in fields(SearchConfig)]
 #: written under other values of these may be resumed (another worker, another data folder)
 PLACEMENT_FIELDS = frozenset({"data_dir", "download", "device", "num_workers", "benchmark_dir"})
 
+
+def without_placement(config: dict[str, Any]) -> dict[str, Any]:
+    """What a checkpoint must agree on to be resumed (a search's or a stand-alone training's): every
+    setting but where the run happens."""
+    return {k: v for k, v in config.items() if k not in PLACEMENT_FIELDS}
+
 _POSITIVE_INTS = ("epochs", "batch_size", "channels", "layers", "steps_per_epoch", "step_log_every",
                   "curvature_samples", "early_stop_window", "ada_max_increases")
 _POSITIVE_FLOATS = ("w_lr", "alpha_lr", "grad_clip")

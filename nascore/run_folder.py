@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from nascore import checkpoint as ckpt
-from nascore.config import PLACEMENT_FIELDS, SearchConfig, defaults
+from nascore.config import SearchConfig, defaults, without_placement
 from nascore.events import CheckpointSaved, EventBus, JsonlSink, RunFailed, RunFinished
 
 CHECKPOINT = "checkpoint.pt"
@@ -71,15 +71,10 @@ def load_checkpoint(out: Path, map_location: Any = "cpu") -> dict[str, Any] | No
     return ckpt.load(path, map_location=map_location)
 
 
-def _search_settings(config: dict[str, Any]) -> dict[str, Any]:
-    """The settings a checkpoint must agree on to be resumed: all but where the run happens."""
-    return {k: v for k, v in config.items() if k not in PLACEMENT_FIELDS}
-
-
 def check_resumable(saved_config: dict[str, Any], cfg: SearchConfig, out: Path) -> None:
     """Refuse to continue a checkpoint written with other search settings (placement may differ); settings
     added since it was written count at their defaults."""
-    if _search_settings({**defaults(), **saved_config}) != _search_settings(cfg.to_dict()):
+    if without_placement({**defaults(), **saved_config}) != without_placement(cfg.to_dict()):
         raise SearchFailed(f"the checkpoint in {out} was written with another config; "
                            "use a new output folder or resume=False")
 

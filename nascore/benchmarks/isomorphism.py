@@ -41,10 +41,13 @@ def live_edges(ops: list[str]) -> list[bool]:
     return [op != "none" and src in carries and dst in reaches for (src, dst), op in zip(EDGES, ops)]
 
 
+def _pruned_key(ops: list[str]) -> str:
+    return format_arch([op if live else "none" for op, live in zip(ops, live_edges(ops))])
+
+
 def prune(arch: Any) -> str:
     """The architecture with every edge that cannot affect the output set to ``none``."""
-    ops = code_ops(to_code(arch))
-    return format_arch([op if live else "none" for op, live in zip(ops, live_edges(ops))])
+    return _pruned_key(code_ops(to_code(arch)))
 
 
 def _paper_key(ops: list[str]) -> str:
@@ -84,7 +87,7 @@ def _function_key(ops: list[str]) -> str:
 #: identification rules by name: each maps the six edge ops to a key
 RULES: dict[str, Callable[[list[str]], str]] = {
     "paper": _paper_key,
-    "pruned": lambda ops: format_arch([op if live else "none" for op, live in zip(ops, live_edges(ops))]),
+    "pruned": _pruned_key,
     "function": _function_key,
 }
 

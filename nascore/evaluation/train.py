@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from nascore.config import ConfigError
+from nascore.config import ConfigError, without_placement
 from nascore.events import CheckpointSaved, Event, EventBus, RunFailed, RunFinished, RunStarted, StepMetrics
 
 
@@ -59,8 +59,6 @@ class EvalConfig:
         return asdict(self)
 
 
-#: settings that say where a run happens, not what it computes: a checkpoint may be resumed with other values
-EVAL_PLACEMENT_FIELDS = frozenset({"data_dir", "download", "device", "num_workers"})
 
 
 EVAL_FIELD_NAMES = [f.name for f in fields(EvalConfig)]
@@ -221,11 +219,6 @@ def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, cfg: EvalCon
     return totals
 
 
-def _checkpoint_settings(config: dict[str, Any]) -> dict[str, Any]:
-    """What a checkpoint must agree on to be resumed: everything but where the run happens."""
-    return {k: v for k, v in config.items() if k not in EVAL_PLACEMENT_FIELDS}
-
-
 def evaluate_genotype(space_name: str, genotype: Any, config: EvalConfig | dict[str, Any] | None = None,
                       sinks: Sequence[Callable[[int, dict], None]] = (),
                       stop_check: Callable[[], bool] | None = None,
@@ -289,7 +282,7 @@ def evaluate_genotype(space_name: str, genotype: Any, config: EvalConfig | dict[
     if resumed:
         assert checkpoint_path is not None
         state = ckpt.load(checkpoint_path, map_location=device)
-        if _checkpoint_settings(state["config"]) != _checkpoint_settings(config_record):
+        if without_placement(state["config"]) != without_placement(config_record):
             raise EvaluationFailed(f"the checkpoint {checkpoint_path} was written by a training run with another "
                                    "config or genotype; remove it or use another path")
         model.load_state_dict(state["model"])

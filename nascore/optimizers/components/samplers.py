@@ -123,7 +123,7 @@ class LocalSearch(RandomSampler):
         """Every architecture one edge away, in a random order."""
         out = []
         for ct, row in self.mutable:
-            for col in torch.nonzero(self.masks[ct][row]).flatten().tolist():
+            for col in self.candidates[ct][row]:
                 if col != arch[ct][row]:
                     child = {c: list(v) for c, v in arch.items()}
                     child[ct][row] = col
