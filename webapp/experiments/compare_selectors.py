@@ -127,13 +127,16 @@ def describe_filter(params: QueryDict) -> str:
 
 # ---- loading runs ---------------------------------------------------------------------------------------------
 
-_CURVE_EVENTS = ("epoch", "curvature", "regularization_change")
+#: events whose ``seconds`` are compute spent: search epochs, a retrain's epochs, curvature points
+_TIMED_EVENTS = ("epoch", "eval_epoch", "curvature")
+_CURVE_EVENTS = (*_TIMED_EVENTS, "regularization_change")
 
 
 def _trajectories(ids: list[int]) -> dict[int, dict[str, Any]]:
     """Per experiment: the final per-epoch trajectory and curvature points, each with ``wall`` (cumulative compute
     seconds at that point: epoch and curvature time of every stored event, rolled-back epochs included, since they
-    were spent), and ``seconds`` in all. A DARTS-ADA rollback drops the points after the epoch it went back to."""
+    were spent), and ``seconds`` in all (a retrain's ``eval_epoch`` time counts, but its test accuracy is no
+    validation curve). A DARTS-ADA rollback drops the points after the epoch it went back to."""
     state: dict[int, dict[str, Any]] = defaultdict(lambda: {"epochs": {}, "curvature": {}, "seconds": 0.0})
     rows = (Event.objects.filter(experiment_id__in=ids, type__in=_CURVE_EVENTS)
             .order_by("experiment_id", "seq").values_list("experiment_id", "type", "payload"))
@@ -299,7 +302,7 @@ def _seconds_only(ids: list[int]) -> dict[int, dict[str, Any]]:
     from django.db.models.fields.json import KT
     from django.db.models.functions import Cast
 
-    rows = (Event.objects.filter(experiment_id__in=ids, type__in=("epoch", "curvature"))
+    rows = (Event.objects.filter(experiment_id__in=ids, type__in=_TIMED_EVENTS)
             .values("experiment_id").annotate(total=Sum(Cast(KT("payload__seconds"), FloatField()))))
     return {r["experiment_id"]: {"seconds": float(r["total"] or 0.0)} for r in rows}
 
