@@ -64,8 +64,7 @@ def measure_table(csv: str | None = None, dataset: str = "cifar10", store: str |
     report["queries_per_second"] = {"by_string": round(NUM_ARCHS / by_string),
                                     "by_code": round(100_000 / by_code),
                                     "vectorised": round(len(codes) / vectorised)}
-    report["optimum"] = {"arch": table.best().arch, "valid_acc": table.best().valid_acc,
-                         "test_acc": table.best().test_acc}
+    report["optimum"] = table.optimum()
     rows = {}
     for method in methods:
         trajectories, seconds = _best_of(lambda: search_many(table, method, range(runs), queries=budget), 1)

@@ -71,12 +71,10 @@ def cmd_import(args: argparse.Namespace) -> dict[str, Any]:
     seconds = time.perf_counter() - started
     load_started = time.perf_counter()
     type(table).load(path)
-    best = table.best("valid_acc")
     return {"stored": str(path), "dataset": table.dataset, "architectures": table.meta["rows"],
             "format": table.meta.get("format", "csv"), "epochs": table.meta.get("epochs"),
             "import_seconds": round(seconds, 3), "load_seconds": round(time.perf_counter() - load_started, 4),
-            "sha256": table.meta["sha256"], "best_valid": {"arch": best.arch, "valid_acc": best.valid_acc,
-                                                           "test_acc": best.test_acc}}
+            "sha256": table.meta["sha256"], "best_valid": table.optimum()}
 
 
 def cmd_query(args: argparse.Namespace) -> dict[str, Any]:
@@ -95,12 +93,10 @@ def cmd_info(args: argparse.Namespace) -> dict[str, Any]:
             path = stored_file(space, dataset, args.store)
             if path.is_file():
                 table = load_table(space, dataset, args.store)
-                best = table.best("valid_acc")
                 tables.append({"space": space, "dataset": dataset, "file": str(path),
                                "source": table.meta.get("source"), "imported_at": table.meta.get("imported_at"),
                                "format": table.meta.get("format", "csv"), "epochs": table.meta.get("epochs"),
-                               "best_valid": {"arch": best.arch, "valid_acc": best.valid_acc,
-                                              "test_acc": best.test_acc}})
+                               "best_valid": table.optimum()})
     return {"store": str(stored_file("nb201", "cifar10", args.store).parent), "tables": tables}
 
 

@@ -141,6 +141,10 @@ class Record:
         return {"arch": self.arch, "code": self.code, "dataset": self.dataset,
                 **{name: getattr(self, name) for name in METRICS}}
 
+    def accuracies(self) -> dict[str, Any]:
+        """The cell and its validation and test accuracy: what reports and pages show of it."""
+        return {"arch": self.arch, "valid_acc": self.valid_acc, "test_acc": self.test_acc}
+
 
 class NB201Table:
     """The figures of all 15,625 cells on one dataset, as arrays indexed by :func:`arch_code`."""
@@ -190,6 +194,10 @@ class NB201Table:
     def best(self, metric: str = "valid_acc") -> Record:
         """The architecture with the highest ``metric`` (ties: the lowest code)."""
         return self.query(int(np.argmax(self.metric(metric))))
+
+    def optimum(self) -> dict[str, Any]:
+        """The table's optimum as searches see it (the best validation accuracy) and its test accuracy."""
+        return self.best("valid_acc").accuracies()
 
     # ---- storage -----------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:

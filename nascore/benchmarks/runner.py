@@ -188,7 +188,6 @@ class TableSearchRun:
     def result(self, status: str) -> dict[str, Any]:
         trajectories = self.trajectories()
         summaries = [t.summary() for t in trajectories]
-        optimum = self.table.best("valid_acc")
         result: dict[str, Any] = {
             "status": status, "space": self.space.name, "optimizer": self.cfg.optimizer, "order": self.cfg.order,
             "evaluator": "table", "dataset": self.cfg.dataset, "ops": list(self.space.ops),
@@ -197,8 +196,7 @@ class TableSearchRun:
             "config": self.cfg.to_dict(), "seed": self.cfg.seed, "device": DEVICE, "versions": package_versions(),
             "blackbox": {"method": self.cfg.optimizer, "budget": self.cfg.budget, "budget_unit": self.cfg.budget_unit,
                          "runs": summaries, "curves": self.curves(trajectories) if trajectories else None,
-                         "optimum": {"arch": optimum.arch, "valid_acc": optimum.valid_acc,
-                                     "test_acc": optimum.test_acc}},
+                         "optimum": self.table.optimum()},
         }
         if summaries:
             chosen = max(summaries, key=lambda s: s["valid_acc"])  # the first run on ties

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 
-from nascore.benchmarks import BENCHMARKS, BenchmarkError, NB201Table, find_table
+from nascore.benchmarks import BENCHMARKS, BenchmarkError, NB201Table, find_table, table_problem
 from nascore.benchmarks.nb201 import to_code
 from nascore.spaces.base import GenotypeError
 from nascore.spaces.nb201 import PUBLISHED
@@ -57,12 +57,9 @@ def page_config(exp: Any) -> dict[str, Any] | None:
     table = table_for(exp.space, exp.dataset)
     if table is None:
         return None
-    best = table.best("valid_acc")
-    skip = table.query(PUBLISHED["nb201_all_skip"])
     return {"space": exp.space, "dataset": table.dataset, "evaluator": (exp.config or {}).get("evaluator", "train"),
             "url": reverse("api:benchmark", args=[exp.space]) + f"?dataset={table.dataset}",
-            "optimum": {"arch": best.arch, "valid_acc": best.valid_acc, "test_acc": best.test_acc},
-            "all_skip": {"arch": skip.arch, "valid_acc": skip.valid_acc, "test_acc": skip.test_acc}}
+            "optimum": table.optimum(), "all_skip": table.query(PUBLISHED["nb201_all_skip"]).accuracies()}
 
 
 def result_figures(exp: Any, genotype: Any) -> dict[str, Any] | None:
@@ -91,7 +88,7 @@ def scored_cell(space: str, dataset: str, genotype: Any) -> dict[str, Any] | Non
 def status_text() -> str:
     """Which tables this server has, for the form's help."""
     found = [f"{space} {dataset}" for space, spec in BENCHMARKS.items() for dataset in spec.datasets
-             if find_table(space, dataset, store()) is not None]
+             if table_problem(space, dataset, store()) is None]  # the file is there: no need to load it
     if found:
         return f"tables imported on this server: {', '.join(found)}"
     return ("no NAS-Bench-201 table is imported on this server: `python -m nascore benchmark import PATH "
@@ -130,6 +127,5 @@ def lookup(request: HttpRequest, space: str) -> HttpResponse:
             problems[arch] = str(exc)
             continue
         found[arch] = figures(table, arch)
-    best = table.best("valid_acc")
     return JsonResponse({"space": space, "dataset": dataset, "available": True, "archs": found, "errors": problems,
-                         "optimum": {"arch": best.arch, "valid_acc": best.valid_acc, "test_acc": best.test_acc}})
+                         "optimum": table.optimum()})

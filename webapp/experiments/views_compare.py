@@ -124,8 +124,7 @@ def _regret_config(ordered: list[cmp.RunData], groups: list[cmp.Group], color: d
         space, dataset = next(iter(tables))
         table = find_table(space, dataset, benchmark.store())
         if table is not None:
-            best = table.best("valid_acc")
-            optimum = {"dataset": dataset, "arch": best.arch, "valid_acc": best.valid_acc, "test_acc": best.test_acc}
+            optimum = {"dataset": dataset, **table.optimum()}
     return {"experiments": items, "seconds": timed,
             "axis": "seconds" if timed and all(i["unit"] == "seconds" for i in items) else "queries",
             "optimum": optimum}
