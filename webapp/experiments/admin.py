@@ -11,7 +11,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from webapp.experiments import curation, services
+from webapp.experiments import curation, selectors, services
 from webapp.experiments.models import ApiToken, Event, Experiment, Result, Tag
 
 
@@ -22,8 +22,7 @@ class TagNameFilter(admin.SimpleListFilter):
     parameter_name = "tag"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        names = sorted(set(Tag.objects.filter(experiments__isnull=False).values_list("name", flat=True)), key=str.lower)
-        return [(n, n) for n in names]
+        return [(n, n) for n in selectors.tag_names(request.user)]  # the admin is staff: every owner's tags
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Experiment]) -> QuerySet[Experiment]:
         return queryset.filter(tags__name__iexact=self.value()) if self.value() else queryset
