@@ -21,20 +21,19 @@
 
   const state = {
     runs: new Map(), // seeded run -> compact run (regret.js: seed, queries, seconds, steps where the best changed)
-    genotypes: new Map(), // epoch -> nb201 cell string
     figures: new Map(), // cell string -> figures from the table (or null: not a cell)
     pending: new Set(), // cells to look up
     inflight: false,
     tableRun: (cfg.experiment.config || {}).evaluator === "table",
     unit: (cfg.experiment.config || {}).budget_unit === "seconds" ? "seconds" : "queries",
     resultArch: null,
+    shownArch: null, // the cell under "Cell it would pick" (experiment.js says which)
     dirty: true,
     lastMain: null,
   };
 
   function reset() {
     state.runs = new Map();
-    state.genotypes = new Map();
     state.dirty = true;
   }
 
@@ -48,12 +47,12 @@
         NASRegret.record(state.runs, ev);
         state.dirty = true;
         break;
-      case "genotype":
-        if (typeof ev.genotype === "string") {
-          state.genotypes.set(ev.epoch, ev.genotype);
-          want(ev.genotype);
-          state.dirty = true;
-        }
+      case "genotype": // experiment.js keeps the epochs' cells (and drops those a DARTS-ADA roll-back undid)
+        want(ev.genotype);
+        state.dirty = true;
+        break;
+      case "regularization_change":
+        state.dirty = true;
         break;
       default:
         break;
@@ -81,7 +80,6 @@
       state.inflight = false;
     }
     draw(state.lastMain);
-    if (state.pending.size) lookup();
   }
 
   // ---- the regret plot (regret.js) -------------------------------------------------------------------------
@@ -116,15 +114,15 @@
 
   // ---- the benchmark accuracy of the picked cell -----------------------------------------------------------
   function drawPicked(main) {
-    if (!bench || state.tableRun || !state.genotypes.size) return;
-    const epochs = Array.from(state.genotypes.keys()).sort((a, b) => a - b);
-    const known = epochs.filter((e) => state.figures.get(state.genotypes.get(e)));
+    const genotypes = (main && main.genotypes) || new Map();
+    if (!bench || state.tableRun || !genotypes.size) return;
+    const epochs = Array.from(genotypes.keys()).sort((a, b) => a - b);
+    const fig = (e) => state.figures.get(genotypes.get(e));
+    const known = epochs.filter((e) => fig(e));
     if (!known.length) return;
     $("benchmark-card").hidden = false;
-    const fig = (e) => state.figures.get(state.genotypes.get(e));
     const searchEpochs = (main && main.epochs) || [];
-    const lineAt = (y, name, dash) => ({ x: [epochs[0], epochs[epochs.length - 1]], y: [y, y], type: "scatter",
-                                         mode: "lines", name, line: { dash, width: 1, color: "rgb(120, 120, 120)" } });
+    const span = [epochs[0], epochs[epochs.length - 1]];
     Plotly.react($("benchmark-plot"), [
       { x: known, y: known.map((e) => fig(e).valid_acc), type: "scatter", mode: "lines+markers",
         name: `picked cell: NAS-Bench-201 validation (${bench.dataset})`, line: { color: "rgb(31, 119, 180)" } },
@@ -133,8 +131,8 @@
       { x: searchEpochs.map((e) => e.epoch), y: searchEpochs.map((e) => (typeof e.val_acc === "number" ? 100 * e.val_acc : null)),
         type: "scatter", mode: "lines+markers", name: "the search's own validation accuracy",
         line: { color: "rgb(44, 160, 44)", dash: "dot" } },
-      lineAt(bench.optimum.valid_acc, `table optimum (validation ${fmt(bench.optimum.valid_acc)}%)`, "dash"),
-      lineAt(bench.all_skip.valid_acc, `all skip connections (DARTS's collapse, ${fmt(bench.all_skip.valid_acc)}%)`, "dot"),
+      NASRegret.level(span, bench.optimum.valid_acc, `table optimum (validation ${fmt(bench.optimum.valid_acc)}%)`, "dash"),
+      NASRegret.level(span, bench.all_skip.valid_acc, `all skip connections (DARTS's collapse, ${fmt(bench.all_skip.valid_acc)}%)`, "dot"),
     ], {
       title: { text: "Benchmark accuracy of the cell picked at each epoch" }, uirevision: "keep", height: 340,
       margin: { t: 40, r: 10, b: 40, l: 55 }, xaxis: { title: { text: "epoch" } },
@@ -146,14 +144,9 @@
   }
 
   /* Under "Cell it would pick": the benchmark figures of the cell the slider shows. */
-  function drawCellFigures(main) {
-    if (!bench || !main || !main.arch || !main.arch.length) return;
-    const slider = $("epoch-slider");
-    const snap = main.arch[Math.min(Number(slider ? slider.value : 0), main.arch.length - 1)];
-    if (!snap) return;
-    let arch = null;
-    for (const [e, g] of state.genotypes) if (e <= snap.epoch && (arch === null || e > arch[0])) arch = [e, g];
-    const f = arch ? state.figures.get(arch[1]) : null;
+  function drawCellFigures() {
+    if (!bench || !$("cells")) return;
+    const f = typeof state.shownArch === "string" ? state.figures.get(state.shownArch) : null;
     let p = $("cell-benchmark");
     if (!p) {
       p = document.createElement("p");
@@ -188,9 +181,16 @@
       drawPicked(state.lastMain);
       state.dirty = false;
     }
-    drawCellFigures(state.lastMain);
+    drawCellFigures();
     drawResult();
     lookup();
+  }
+
+  /* experiment.js shows the cell of the slider's epoch: remember it, fetch its figures, show them. */
+  function showCell(arch) {
+    state.shownArch = arch;
+    want(arch);
+    drawCellFigures();
   }
 
   function progressText(p, status, text) {
@@ -204,8 +204,5 @@
     return out;
   }
 
-  window.NASBenchmark = {
-    handle, reset, draw, showResult, progressText, state,
-    drawCellFigures: (main) => { state.lastMain = main || state.lastMain; drawCellFigures(state.lastMain); },
-  };
+  window.NASBenchmark = { handle, reset, draw, showResult, showCell, progressText, state };
 })();

@@ -13,11 +13,6 @@
   // Plotly reads a few HTML tags in trace names; run names are the user's text, so they are shown as text
   const plain = (text) => String(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
-  function rgba(hex, alpha) {
-    const n = parseInt(hex.slice(1), 16);
-    return `rgba(${(n >> 16) & 255}, ${(n >> 8) & 255}, ${n & 255}, ${alpha})`;
-  }
-
   /* Traces of one metric: per group a mean line with a ±std band where std exists, or one line per run. */
   function traces(metric) {
     const curves = cfg.curves[metric];
@@ -36,7 +31,7 @@
           out.push({ x, y: upper, type: "scatter", mode: "lines", line: { width: 0, color: g.color }, hoverinfo: "skip",
                      showlegend: false, legendgroup: "g" + gi });
           out.push({ x, y: lower, type: "scatter", mode: "lines", line: { width: 0, color: g.color }, fill: "tonexty",
-                     fillcolor: rgba(g.color, 0.18), hoverinfo: "skip", showlegend: false, legendgroup: "g" + gi });
+                     fillcolor: NASRegret.rgba(g.color, 0.18), hoverinfo: "skip", showlegend: false, legendgroup: "g" + gi });
         }
         out.push({
           x, y: c.mean, name: plain(g.ids.length > 1 ? `${g.label} mean` : g.label), type: "scatter", mode: "lines+markers",

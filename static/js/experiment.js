@@ -272,7 +272,7 @@
       }, plotConfig);
     }
     drawCells(snap);
-    if (window.NASBenchmark) NASBenchmark.drawCellFigures(state); // the benchmark figures of the cell shown
+    if (window.NASBenchmark) NASBenchmark.showCell(genotypeAt(snap.epoch)); // the benchmark figures of the cell shown
   }
 
   function genotypeAt(epoch) {

@@ -113,5 +113,5 @@
              line: { dash: dash || "dash", color: "rgb(90, 90, 90)", width: 1 }, hoverinfo: "name" };
   }
 
-  window.NASRegret = { record, series, band, level, hasSeconds, axisTitle: (unit) => AXIS_TITLES[unit] || unit };
+  window.NASRegret = { record, series, band, level, rgba, hasSeconds, axisTitle: (unit) => AXIS_TITLES[unit] || unit };
 })();

@@ -164,3 +164,13 @@ def test_the_page_draws_the_regret_plot_and_the_picked_cells_benchmark_accuracy(
     assert valid == pytest.approx([table.valid_acc(g) for _, g in epochs])
     assert page.is_hidden("#blackbox")
     assert f"test {table.test_acc(PUBLISHED['nb201_best']):.2f}%" in page.text_content("#benchmark-summary")
+
+    # DARTS-ADA went back from epoch 2 to epoch 1: the cell picked at epoch 2 was undone and leaves the plot
+    Event.objects.create(experiment=darts, seq=5, type="regularization_change", payload={
+        "type": "regularization_change", "trigger_epoch": 2, "restored_epoch": 1, "parameter": "weight_decay",
+        "old": 0.0003, "new": 0.0006, "increase": 1, "max_increases": 3, "reason": "DARTS-ADA went back"})
+    Experiment.objects.filter(pk=darts.pk).update(last_seq=5)
+    page.reload()
+    page.wait_for_function("() => document.getElementById('benchmark-plot').data && "
+                           "document.getElementById('benchmark-plot').data[0].x.length === 2")
+    assert page.evaluate("() => document.getElementById('benchmark-plot').data[0].x") == [0, 1]
