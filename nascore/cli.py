@@ -14,44 +14,29 @@ from typing import Any, Sequence
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 
-#: flags of `search` and the config keys they set
-SEARCH_FLAGS = {
-    "space": str, "optimizer": str, "order": int, "dataset": str, "epochs": int, "batch_size": int,
-    "channels": int, "layers": int, "seed": int, "device": str, "data_dir": str, "steps_per_epoch": int,
-    "w_lr": float, "alpha_lr": float,
-    # RobustDARTS: --early-stop none|es|ada
-    "curvature_every": int, "curvature_samples": int, "curvature_trace_samples": int, "early_stop": str,
-    "early_stop_window": int, "early_stop_threshold": float, "ada_factor": float, "ada_max_increases": int,
-    # the other one-shot methods: --perturb none|random|adversarial, --drop-path-schedule constant|linear
-    "tau_max": float, "tau_min": float, "pc_k": int, "perturb": str, "perturb_epsilon": float, "perturb_steps": int,
-    "drop_path": float, "drop_path_schedule": str, "derive_samples": int,
-    "eval_steps": int, "population_size": int, "tournament_size": int,
-    # choosing the final architecture: sample M, retrain the top K for some epochs (--select-samples 0: off)
-    "select_samples": int, "select_top_k": int, "select_epochs": int,
-    # black-box search: --evaluator train|table (table: --budget per run in --budget-unit queries|seconds,
-    # --runs seeded runs)
-    "evaluator": str, "budget": int, "budget_unit": str, "runs": int, "reinforce_lr": float, "benchmark_dir": str,
-}
-
-
 class UsageError(Exception):
     """Bad input: printed as is, exit status 2."""
 
 
 def _add_search(sub: Any) -> None:
+    from nascore.config import search_settings
+    from nascore.settings_cli import add_settings_arguments
+
     p = sub.add_parser("search", help="run a one-shot architecture search",
-                       description="Run a search. Settings come from --config (JSON or YAML) and/or flags; flags win.")
+                       description="Run a search. Settings come from --config (JSON or YAML) and/or flags; flags win. "
+                                   "Each flag is a setting of a component; its help names where its default comes from.")
     p.add_argument("--config", help="JSON or YAML file of settings")
     p.add_argument("--out", help="output folder (events.jsonl, result.json, checkpoint.pt); "
                                  "default runs/<space>-<optimizer>-s<seed>")
-    for key, typ in SEARCH_FLAGS.items():
-        p.add_argument("--" + key.replace("_", "-"), dest=key, type=typ, default=None)
-    p.add_argument("--download", action="store_true", default=None, help="download a torchvision dataset if missing")
     p.add_argument("--fresh", action="store_true", help="start over even if --out holds a checkpoint")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(setting_names=add_settings_arguments(p, search_settings()))
 
 
 def _add_evaluate(sub: Any) -> None:
+    from nascore.evaluation.train import eval_settings
+    from nascore.settings_cli import add_settings_arguments
+
     p = sub.add_parser("evaluate", help="train a genotype from scratch and report its test accuracy",
                        description="Train the stand-alone network of a genotype from scratch; writes result.json.")
     p.add_argument("--space", default=None, help="search space of the genotype (default: from --result, else darts)")
@@ -60,13 +45,9 @@ def _add_evaluate(sub: Any) -> None:
                                         "an nb201 string, or a JSON file")
     src.add_argument("--result", help="a search's result.json: evaluate the genotype it found")
     p.add_argument("--config", help="JSON or YAML file of evaluation settings")
-    for key, typ in {"dataset": str, "epochs": int, "batch_size": int, "channels": int, "layers": int, "seed": int,
-                     "device": str, "data_dir": str, "lr": float, "drop_path": float}.items():
-        p.add_argument("--" + key.replace("_", "-"), dest=key, type=typ, default=None)
-    p.add_argument("--no-auxiliary", dest="auxiliary", action="store_false", default=None)
-    p.add_argument("--download", action="store_true", default=None)
     p.add_argument("--out", help="output folder for result.json and events.jsonl (default runs/eval-<space>-s<seed>)")
     p.add_argument("--json", action="store_true")
+    p.set_defaults(setting_names=add_settings_arguments(p, eval_settings(), skip=["space"]))
 
 
 def _add_describe(sub: Any) -> None:
@@ -125,10 +106,6 @@ def read_genotype(text: str) -> Any:
     return text
 
 
-def _overrides(args: argparse.Namespace, keys: Sequence[str]) -> dict[str, Any]:
-    return {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
-
-
 def _print_errors(errors: dict[str, str]) -> None:
     print("error: the configuration is not valid:", file=sys.stderr)
     for key, msg in errors.items():
@@ -153,9 +130,10 @@ def cmd_search(args: argparse.Namespace) -> int:
     from nascore.data import DataError
     from nascore.progress import ConsoleProgress
     from nascore.runner import SearchFailed, run_search
+    from nascore.settings_cli import given_settings
 
     raw = load_config_file(args.config) if args.config else {}
-    raw.update(_overrides(args, list(SEARCH_FLAGS) + ["download"]))
+    raw.update(given_settings(args, args.setting_names))
     cfg = validate_config(raw)
     out = Path(args.out or f"runs/{cfg.space}-{cfg.optimizer}-s{cfg.seed}")
     interrupt = _Interrupt()
@@ -199,6 +177,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from nascore.config import load_config_file
     from nascore.evaluation.train import evaluate_genotype, validate_eval_config
+    from nascore.settings_cli import given_settings
 
     space = args.space
     if args.result:
@@ -213,8 +192,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         genotype = read_genotype(args.genotype)
     space = space or "darts"
     raw = load_config_file(args.config) if args.config else {}
-    raw.update(_overrides(args, ["dataset", "epochs", "batch_size", "channels", "layers", "seed", "device",
-                                 "data_dir", "lr", "drop_path", "auxiliary", "download"]))
+    raw.update(given_settings(args, args.setting_names))
     raw["space"] = space
     cfg = validate_eval_config(raw)
     from nascore.spaces import get_space

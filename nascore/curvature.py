@@ -43,11 +43,29 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 import torch
 from torch import Tensor, nn
 
+from nascore.settings import Settings, setting
+
 Batch = tuple[Tensor, Tensor]
 #: ``loss_fn(batch, alphas) -> scalar``: the mean loss on ``batch`` as a function of the architecture parameters
 LossFn = Callable[[Batch, Sequence[Tensor]], Tensor]
 
 METHODS = ("lanczos", "power")
+
+
+class CurvatureSettings(Settings):
+    """Tracking the dominant Hessian eigenvalue of the validation loss w.r.t. the architecture parameters."""
+
+    title = "Curvature and early stopping (RobustDARTS)"
+    group = "robust"
+
+    curvature_every: int = setting(1, "Epochs between curvature points (the dominant Hessian eigenvalue); 0: off.",
+                                   ge=0, hint="epochs between curvature points, 0 = off",
+                                   source="RobustDARTS (Zela et al., ICLR 2020), section 4: every epoch", label='Curvature every N epochs (0 = off)')
+    curvature_samples: int = setting(64, "The first N validation examples (in their fixed order) the curvature is "
+                                         "measured on, in batches of batch_size.", gt=0, source="NASBoard's choice", label='Curvature examples')
+    curvature_trace_samples: int = setting(4, "Rademacher probes of the Hutchinson trace estimate; 0: no trace.",
+                                           ge=0, hint="probes, 0 = no trace", source="NASBoard's choice", label='Trace probes')
+
 
 
 @dataclass

@@ -31,6 +31,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 
+from nascore.settings import Settings, setting
+
 Batch = tuple[Tensor, Tensor]
 #: ``(spec, folder, download, augment) -> (train_set, test_set)``
 DatasetLoader = Callable[["DatasetSpec", Path, bool, bool], "tuple[Dataset, Dataset]"]
@@ -107,6 +109,32 @@ def register_dataset(
         return fn
 
     return wrap
+
+
+class DataSettings(Settings):
+    """Which dataset, where its files are, and how it is loaded."""
+
+    title = "Data"
+
+    dataset: str = setting("digits", "The dataset (torchvision datasets are read from data_dir).",
+                           source="NASBoard's choice: scikit-learn's handwritten digits, offline and fast",
+                           choices=lambda: {name: spec.title for name, spec in sorted(DATASETS.items())}, basic=True)
+    data_dir: str = setting("data", "The folder that holds the datasets' files (<data_dir>/<dataset>).", min_length=1,
+                            expects="a folder path", source="NASBoard's choice", label='Data folder')
+    download: bool = setting(False, "Download a torchvision dataset that is not in data_dir.",
+                             source="NASBoard's choice: nothing is fetched unless asked")
+    num_workers: int = setting(0, "DataLoader worker processes (0: load in the training process).", ge=0,
+                               source="NASBoard's choice", label='Data loader workers')
+
+
+class SearchSplitSettings(Settings):
+    """How a search splits the training set: weights learn on one part, the architecture on the other."""
+
+    title = "Data"
+
+    train_portion: float = setting(0.5, "Share of the training set the weights learn on; the rest is the "
+                                        "validation split the architecture learns on.", gt=0, lt=1,
+                                   source="DARTS (Liu et al., ICLR 2019), section 3.1: half of CIFAR-10's training set", label='Train portion (rest is the validation split)')
 
 
 def get_spec(name: str) -> DatasetSpec:

@@ -22,8 +22,38 @@ from dataclasses import asdict, dataclass
 from typing import Any, Sequence
 
 from nascore.ops import PARAMETER_FREE
+from nascore.settings import Settings, setting
 
 MODES = ("none", "es", "ada")
+
+
+class EarlyStopSettings(Settings):
+    """DARTS-ES and DARTS-ADA: act when the curvature grows."""
+
+    title = "Curvature and early stopping (RobustDARTS)"
+    group = "robust"
+
+    early_stop: str = setting("none", "none; es (DARTS-ES: stop, return the architecture of k epochs before); ada "
+                                      "(DARTS-ADA: go back k epochs, raise the weight decay, continue).",
+                              choices={"none": "none", "es": "DARTS-ES: stop, return the architecture of k epochs before",
+                                       "ada": "DARTS-ADA: go back k epochs, raise the weight decay, continue"},
+                              source="NASBoard's choice: off unless asked (RobustDARTS, Zela et al., ICLR 2020)", label='Early stopping')
+    early_stop_window: int = setting(5, "k: curvature points averaged on each side of the comparison.", gt=0,
+                                     source="RobustDARTS, section 4.3: k = 5", label='Early-stop window k (curvature points)')
+    early_stop_threshold: float = setting(0.75, "Act when mean(earlier k) / mean(last k) falls below this.", gt=0,
+                                          hint="the paper: 0.75", source="RobustDARTS, section 4.3: 0.75", label='Early-stop threshold')
+    ada_factor: float = setting(3.0, "DARTS-ADA multiplies the weight decay by this at each trigger.", gt=1,
+                                hint="the paper: 3", source="RobustDARTS, section 4.3: a factor of 3", label='DARTS-ADA weight-decay factor')
+    ada_max_increases: int = setting(4, "DARTS-ADA raises the weight decay at most this many times (3e-4 * 3**4 = "
+                                        "243e-4, the paper's maximum).", gt=0, source="RobustDARTS, section 4.3", label='DARTS-ADA maximum increases')
+
+    @classmethod
+    def checks(cls, config):
+        mode = config["early_stop"]
+        if mode != "none" and config["curvature_every"] == 0:
+            return {"early_stop": f"early_stop {mode!r} watches the curvature: set curvature_every to a positive "
+                                  "number of epochs (it is 0, curvature off)"}
+        return {}
 
 
 @dataclass

@@ -10,7 +10,9 @@
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
+
+from nascore.settings import Settings, setting
 
 #: evaluators by name, with what they do (the form's choices)
 EVALUATORS: dict[str, str] = {
@@ -24,37 +26,45 @@ BUDGET_UNITS: dict[str, str] = {
 }
 
 
-def _positive_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+class EvaluatorSettings(Settings):
+    """How a black-box search scores its candidates, and how large a table search is."""
+
+    title = "Black-box search"
+    group = "blackbox"
+
+    evaluator: str = setting("train", "train: a short stand-alone training of each candidate; table: look each up in "
+                                      "an imported tabular benchmark.", choices=EVALUATORS,
+                             source="NASBoard's choice: train works on every space and dataset", label='Evaluator')
+    budget: int = setting(150, "Table search: per seeded run, queries or simulated training seconds (budget_unit).",
+                          gt=0, hint="queries or simulated training seconds per seeded run",
+                          source="NASBoard's choice", label='Budget per run (table)')
+    budget_unit: str = setting("queries", "What budget counts: queries (architectures looked up) or seconds (each "
+                                          "query costs its cell's training time in the table).", choices=BUDGET_UNITS,
+                               source="NASBoard's choice; NAS-Bench-201 (Dong and Yang, ICLR 2020) budgets seconds", label='Budget unit (table)')
+    runs: int = setting(1, "Table search: seeded runs (seeds seed, seed + 1, ...) for mean and spread.", gt=0,
+                        hint="seeded runs", source="NASBoard's choice", label='Seeded runs (table)')
+    benchmark_dir: str | None = setting(None, "Where imported tables are.", min_length=1,
+                                        expects="a folder path (or empty for the default)",
+                                        none_means="$NASCORE_BENCHMARK_DIR or ~/.nascore/benchmarks",
+                                        source="NASBoard's choice", label='Benchmark folder')
+
+    @classmethod
+    def checks(cls, config: Mapping[str, Any]) -> dict[str, str]:
+        return evaluator_errors(config)
 
 
-def evaluator_errors(cfg: dict[str, Any]) -> dict[str, str]:
-    """Problems with ``evaluator``, ``budget``, ``budget_unit``, ``runs``, ``reinforce_lr`` and ``benchmark_dir`` in a config
-    dict (defaults filled in), as ``{field: message}``; the table evaluator needs a black-box method, a space
-    and dataset a benchmark covers, and an imported table."""
+def evaluator_errors(cfg: Mapping[str, Any]) -> dict[str, str]:
+    """Problems between the evaluator and the method, space and dataset (settings already type-checked), as
+    ``{field: message}``: the table evaluator needs a black-box method, a space and dataset a benchmark covers,
+    and an imported table."""
     from nascore.benchmarks import table_problem
     from nascore.optimizers import OPTIMIZERS
 
     errors: dict[str, str] = {}
-    evaluator = cfg["evaluator"]
-    if evaluator not in EVALUATORS:
-        errors["evaluator"] = f"evaluator must be one of {', '.join(EVALUATORS)}, not {evaluator!r}"
-    unit = cfg["budget_unit"]
-    if unit not in BUDGET_UNITS:
-        errors["budget_unit"] = (f"budget_unit must be 'queries' (architectures looked up per seeded run) or "
-                                 f"'seconds' (simulated training seconds per seeded run), not {unit!r}")
-    per_run = "simulated training seconds per seeded run" if unit == "seconds" else "queries per seeded run"
-    for name, what in (("budget", per_run), ("runs", "seeded runs")):
-        if not _positive_int(cfg[name]):
-            errors[name] = f"{name} must be a positive integer ({what}), not {cfg[name]!r}"
-    lr = cfg["reinforce_lr"]
-    if not isinstance(lr, (int, float)) or isinstance(lr, bool) or not 0 < lr < float("inf"):
-        errors["reinforce_lr"] = f"reinforce_lr must be a positive number, not {lr!r}"
+    evaluator, unit = cfg["evaluator"], cfg["budget_unit"]
     store = cfg["benchmark_dir"]
-    if store is not None and (not isinstance(store, str) or not store):
-        errors["benchmark_dir"] = "benchmark_dir must be a folder path (or empty for the default)"
     cls = OPTIMIZERS.get(cfg["optimizer"])
-    if errors or cls is None or evaluator not in EVALUATORS:
+    if cls is None:
         return errors
     black_box = sorted(name for name, c in OPTIMIZERS.items() if getattr(c, "black_box", False))
     if evaluator == "table":

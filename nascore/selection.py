@@ -25,12 +25,11 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import torch
 from torch import nn
 
-from nascore.config import SearchConfig, effective_select_samples
 from nascore.data import SearchData
 from nascore.evaluation.split_training import train_on_search_split
 from nascore.evaluation.train import EvalConfig
@@ -41,7 +40,67 @@ from nascore.optimizers.base import SearchOptimizer
 from nascore.optimizers.components.ranking import Columns, supernet_score
 from nascore.optimizers.components.sampling import generator_for, sample_columns, uniform_columns
 from nascore.rankcorr import kendall_tau, spearman_rho
+from nascore.settings import RunConfig, Settings, setting
 from nascore.spaces.base import SearchSpace
+
+if TYPE_CHECKING:
+    from nascore.config import SearchConfig
+
+#: architectures sampled and ranked after the search by the methods that select by default (sampling-based
+#: one-shot training: oneshot, rsws, spos, enas); the others select only when ``select_samples`` is set
+DEFAULT_SELECT_SAMPLES = 20
+
+
+class SelectionSettings(Settings):
+    """Choosing the final architecture: sample M, rank them with the one-shot weights, retrain the top K."""
+
+    title = "Choosing the final architecture"
+    group = "selection"
+
+    select_samples: int | None = setting(
+        None, "M: architectures ranked with the one-shot weights after the search; 0: no selection stage.", ge=0,
+        hint="architectures ranked with the one-shot weights; 0 = no selection, empty = the method's default",
+        none_means=lambda: default_select_samples_text(),
+        source="NASBoard's choice, after Yu et al. (ICLR 2020), who rank sampled architectures this way", label='Architectures sampled (M)')
+    select_top_k: int = setting(4, "K of them (the best by one-shot validation accuracy) retrained from scratch; at "
+                                   "most M.", ge=2,
+                                hint="the architectures retrained from scratch; a rank correlation needs two",
+                                source="NASBoard's choice", label='Retrained from scratch (K)')
+    select_epochs: int = setting(2, "Epochs of each retraining, on the search's train split, scored on its "
+                                    "validation split.", gt=0, hint="epochs of each retraining",
+                                 source="NASBoard's choice", label='Epochs of each retraining')
+
+    @classmethod
+    def checks(cls, config):
+        m = effective_select_samples(config)
+        top_k = config["select_top_k"]
+        if m and top_k > m:
+            where = (f"select_samples ({m})" if config["select_samples"] is not None
+                     else f"the {m} architectures {config['optimizer']} samples by default")
+            return {"select_top_k": f"select_top_k ({top_k}) must not exceed {where}: only ranked architectures are "
+                                    "retrained"}
+        return {}
+
+
+def default_select_samples_text() -> str:
+    """What an empty ``select_samples`` means, naming the methods that select by default."""
+    from nascore.optimizers import OPTIMIZERS
+
+    on = sorted(name for name, cls in OPTIMIZERS.items() if cls.selects_by_default)
+    return f"the method's default: {DEFAULT_SELECT_SAMPLES} for {', '.join(on)}, 0 for the others"
+
+
+def effective_select_samples(config: Mapping[str, Any] | RunConfig) -> int:
+    """M, the number of architectures the selection stage samples (0: no selection stage): ``select_samples``,
+    or when it is None the default of the config's optimizer (so a config records the user's choice, not ours)."""
+    cfg = config.to_dict() if isinstance(config, RunConfig) else config
+    value = cfg.get("select_samples")
+    if value is not None:
+        return int(value)
+    from nascore.optimizers import OPTIMIZERS
+
+    cls = OPTIMIZERS.get(cfg.get("optimizer", "darts"))
+    return DEFAULT_SELECT_SAMPLES if cls is not None and cls.selects_by_default else 0
 
 #: ``sampler(optimizer, probs, masks, generator)``: one candidate column per edge row per cell type
 ArchSampler = Callable[[SearchOptimizer, dict[str, torch.Tensor], dict[str, torch.Tensor], torch.Generator], Columns]

@@ -10,58 +10,69 @@ as an uninterrupted run would, renumbering events from the checkpoint (like a se
 """
 from __future__ import annotations
 
-import math
 import os
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from nascore.config import ConfigError, without_placement
+from nascore.data import DataSettings
+from nascore.runtime import RuntimeSettings
+from nascore.settings import (ConfigError, RunConfig, Settings, defaults_of, fields_of, setting, validate_settings,
+                              without_placement)
 from nascore.events import CheckpointSaved, Event, EventBus, RunFailed, RunFinished, RunStarted, StepMetrics
+from nascore.spaces import SpaceSettings, size_errors
 
 
-@dataclass
-class EvalConfig:
-    """How a stand-alone network is trained.  Defaults follow DARTS's CIFAR-10 evaluation
-    (Liu et al., 2019, section A.2) except ``epochs`` (the paper trains 600; 20 here for quick
-    use) and the size: ``channels``/``layers`` None mean the space's default (DARTS evaluates
-    at C=36 with 20 cells; the space's default 16/8 is its search size)."""
+class StandaloneTrainingSettings(Settings):
+    """How a stand-alone network is trained.  Defaults follow DARTS's CIFAR-10 evaluation (Liu et al., 2019,
+    section A.2) except ``epochs`` (the paper trains 600; 20 here for quick use)."""
 
-    space: str = "darts"
-    dataset: str = "digits"
-    data_dir: str = "data"
-    download: bool = False
-    epochs: int = 20  # paper: 600
-    batch_size: int = 96
-    lr: float = 0.025  # SGD, cosine annealed per epoch to lr_min
-    lr_min: float = 0.0
-    momentum: float = 0.9
-    weight_decay: float = 3e-4
-    grad_clip: float = 5.0
-    auxiliary: bool = True  # auxiliary head after 2/3 of the depth (DARTS-like spaces)
-    auxiliary_weight: float = 0.4
-    drop_path: float = 0.2  # maximum; scheduled linearly: drop_path * epoch / epochs
-    channels: int | None = None
-    layers: int | None = None
-    augment: bool = True  # the dataset's standard train augmentation where it has one (CIFAR crop + flip)
-    seed: int = 0
-    device: str = "auto"
-    steps_per_epoch: int | None = None  # cap on steps per epoch (quick runs); None: the whole training set
-    num_workers: int = 0
-    step_log_every: int = 10  # a ``step`` event every N steps (and at step 1), for live progress
+    title = "Stand-alone training"
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    epochs: int = setting(20, "Training epochs.", gt=0, basic=True,
+                          source="NASBoard's choice (DARTS, section A.2, trains 600 epochs on CIFAR-10)")
+    batch_size: int = setting(96, "Examples per batch.", gt=0, basic=True, source="DARTS, section A.2: 96")
+    lr: float = setting(0.025, "SGD learning rate at the first epoch, cosine-annealed per epoch to lr_min.", gt=0,
+                        basic=True, source="DARTS, section A.2: 0.025")
+    lr_min: float = setting(0.0, "The learning rate at the last epoch.", ge=0,
+                            source="DARTS's code (quark0/darts, cnn/train.py: CosineAnnealingLR to 0)")
+    momentum: float = setting(0.9, "SGD momentum.", ge=0, lt=1, source="DARTS, section A.2: 0.9")
+    weight_decay: float = setting(3e-4, "Weight decay.", ge=0, source="DARTS, section A.2: 3e-4")
+    grad_clip: float = setting(5.0, "The gradient norm is clipped to this.", gt=0,
+                               source="DARTS's code (cnn/train.py: --grad_clip 5)")
+    auxiliary: bool = setting(True, "An auxiliary head after 2/3 of the depth (DARTS-like spaces).",
+                              source="DARTS, section A.2: auxiliary towers")
+    auxiliary_weight: float = setting(0.4, "Weight of the auxiliary head's loss.", ge=0,
+                                      source="DARTS, section A.2: 0.4")
+    drop_path: float = setting(0.2, "The drop-path probability at the last epoch (it rises linearly from 0).",
+                               ge=0, lt=1, source="DARTS, section A.2: path dropout 0.2")
+    augment: bool = setting(True, "The dataset's standard train augmentation where it has one (CIFAR: crop and "
+                                  "flip).", source="DARTS, section A.2: standard augmentation")
 
+    @classmethod
+    def checks(cls, config):
+        if config["lr_min"] > config["lr"]:
+            return {"lr_min": f"lr_min ({config['lr_min']}) must not exceed lr ({config['lr']})"}
+        return {}
 
 
+def eval_settings() -> list[type[Settings]]:
+    """The settings models a stand-alone training is composed of."""
+    return [SpaceSettings, DataSettings, RuntimeSettings, StandaloneTrainingSettings]
 
-EVAL_FIELD_NAMES = [f.name for f in fields(EvalConfig)]
+
+class EvalConfig(RunConfig):
+    """A validated stand-alone training config (``EvalConfig(**values)`` validates and fills defaults in)."""
+
+    groups = staticmethod(eval_settings)
+
+
+EVAL_FIELD_NAMES = list(fields_of(eval_settings()))
 
 
 @dataclass
@@ -84,71 +95,16 @@ class EvaluationFailed(RuntimeError):
     """A training run that cannot go on (the loss diverged, ...)."""
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def eval_defaults() -> dict[str, Any]:
-    return EvalConfig().to_dict()
+    return defaults_of(eval_settings())
 
 
-def validate_eval_config(raw: dict[str, Any] | EvalConfig) -> EvalConfig:
-    """An :class:`EvalConfig` for ``raw`` (defaults filled in) or :class:`~nascore.config.ConfigError`
-    mapping every bad field to a message."""
-    from nascore.data import DATASETS
-    from nascore.device import DEVICE_CHOICES
-    from nascore.spaces import SPACES
-
-    if isinstance(raw, EvalConfig):
+def validate_eval_config(raw: Mapping[str, Any] | EvalConfig) -> EvalConfig:
+    """An :class:`EvalConfig` for ``raw`` (defaults filled in) or :class:`~nascore.settings.ConfigError`
+    mapping every bad field to a message (the same validator as a search's)."""
+    if isinstance(raw, RunConfig):
         raw = raw.to_dict()
-    if not isinstance(raw, dict):
-        raise ConfigError({"config": "must be a mapping of settings"})
-    errors: dict[str, str] = {}
-    for key in sorted(set(raw) - set(EVAL_FIELD_NAMES), key=str):
-        errors[str(key)] = f"unknown setting {key!r}; known settings: {', '.join(EVAL_FIELD_NAMES)}"
-    cfg = {**eval_defaults(), **{k: v for k, v in raw.items() if k in EVAL_FIELD_NAMES}}
-
-    if not isinstance(cfg["space"], str) or cfg["space"] not in SPACES:
-        errors["space"] = f"unknown space {cfg['space']!r}; choose one of: {', '.join(sorted(SPACES))}"
-    if not isinstance(cfg["dataset"], str) or cfg["dataset"] not in DATASETS:
-        errors["dataset"] = f"unknown dataset {cfg['dataset']!r}; choose one of: {', '.join(sorted(DATASETS))}"
-    device = cfg["device"]
-    if not isinstance(device, str) or not (device in DEVICE_CHOICES or (device.startswith("cuda:") and device[5:].isdigit())):
-        errors["device"] = f"unknown device {device!r}; choose one of: {', '.join(DEVICE_CHOICES)} (or cuda:N)"
-    for name in ("epochs", "batch_size", "channels", "layers", "steps_per_epoch", "step_log_every"):
-        value = cfg[name]
-        if value is None and name in ("channels", "layers", "steps_per_epoch"):
-            continue
-        if not _is_int(value) or value <= 0:
-            errors[name] = f"{name} must be a positive integer, not {value!r}"
-    for name in ("seed", "num_workers"):
-        if not _is_int(cfg[name]) or cfg[name] < 0:
-            errors[name] = f"{name} must be a non-negative integer, not {cfg[name]!r}"
-    for name in ("lr", "grad_clip"):
-        if not _is_number(cfg[name]) or cfg[name] <= 0:
-            errors[name] = f"{name} must be a positive number, not {cfg[name]!r}"
-    for name in ("lr_min", "weight_decay", "auxiliary_weight"):
-        if not _is_number(cfg[name]) or cfg[name] < 0:
-            errors[name] = f"{name} must be a non-negative number, not {cfg[name]!r}"
-    if "lr_min" not in errors and "lr" not in errors and cfg["lr_min"] > cfg["lr"]:
-        errors["lr_min"] = f"lr_min ({cfg['lr_min']}) must not exceed lr ({cfg['lr']})"
-    for name in ("momentum", "drop_path"):
-        if not _is_number(cfg[name]) or not 0 <= cfg[name] < 1:
-            errors[name] = f"{name} must be a number in [0, 1), not {cfg[name]!r}"
-    for name in ("auxiliary", "download", "augment"):
-        if not isinstance(cfg[name], bool):
-            errors[name] = f"{name} must be true or false, not {cfg[name]!r}"
-    if not isinstance(cfg["data_dir"], str) or not cfg["data_dir"]:
-        errors["data_dir"] = "data_dir must be a folder path"
-    if "space" not in errors and "channels" not in errors and "layers" not in errors:
-        errors.update(SPACES[cfg["space"]].check_size(cfg["channels"], cfg["layers"]))
-    if errors:
-        raise ConfigError(errors)
-    return EvalConfig(**cfg)
+    return EvalConfig.trusted(validate_settings(eval_settings(), raw, final_checks=[size_errors]))
 
 
 def drop_path_at(cfg: EvalConfig, epoch: int) -> float:

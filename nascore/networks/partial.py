@@ -14,6 +14,17 @@ import torch
 from torch import nn
 
 from nascore.networks.edges import MixedOp
+from nascore.settings import Settings, setting
+
+
+class PartialChannelSettings(Settings):
+    """Partial channel connections: 1/K of each edge's channels go through its ops."""
+
+    title = "Partial channels (PC-DARTS)"
+
+    pc_k: int = setting(4, "K: 1/K of each edge's channels go through the ops, the rest pass by.", gt=0,
+                        hint="PC-DARTS: 4",
+                        source="PC-DARTS (Xu et al., ICLR 2020), section 4.2: K = 4 on CIFAR-10", label='Partial channels K')
 
 
 def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:

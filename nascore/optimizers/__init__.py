@@ -11,12 +11,23 @@ from nascore.optimizers.gdas import GDASOptimizer
 from nascore.optimizers.oneshot import OneShotOptimizer, RSWSOptimizer, SPOSOptimizer
 from nascore.optimizers.pcdarts import PCDARTSOptimizer
 from nascore.optimizers.proxyless import ProxylessOptimizer
+from nascore.settings import Settings, setting
 
 OPTIMIZERS: dict[str, type[SearchOptimizer]] = {cls.name: cls for cls in (
     DARTSOptimizer, GDASOptimizer, PCDARTSOptimizer, ProxylessOptimizer, DrNASOptimizer,
     OneShotOptimizer, RSWSOptimizer, SPOSOptimizer, ENASOptimizer, RegularizedEvolutionOptimizer, RandomSearchOptimizer,
     ReinforceSearchOptimizer, LocalSearchOptimizer,
 )}
+
+
+class MethodSettings(Settings):
+    """Which search method."""
+
+    title = "Method"
+
+    optimizer: str = setting("darts", "The search method (one-shot or black-box).",
+                             source="DARTS (Liu et al., ICLR 2019), the method the others build on",
+                             choices=lambda: sorted(OPTIMIZERS), basic=True)
 
 
 def get_optimizer(name: str) -> type[SearchOptimizer]:

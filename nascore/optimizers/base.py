@@ -10,16 +10,18 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Sequence, TYPE_CHECKING
 
 import torch
 from torch import nn
 from torch.func import functional_call
 from torch.nn import functional as F
 
-from nascore.config import SearchConfig
 from nascore.networks.edges import EdgeFactory
 from nascore.spaces.base import SearchSpace
+
+if TYPE_CHECKING:
+    from nascore.config import SearchConfig
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
@@ -47,6 +49,8 @@ class SearchOptimizer(ABC):
     #: the search ends with the selection stage unless the config turns it off (nascore.selection): methods
     #: whose one-shot weights were trained on sampled paths and hold no architecture preference of their own
     selects_by_default: bool = False
+    #: the settings models of the components this method is made of (the form shows them when it is chosen)
+    settings: tuple[type, ...] = ()
 
     def __init__(self, space: SearchSpace, config: SearchConfig):
         self.space = space
@@ -65,6 +69,12 @@ class SearchOptimizer(ABC):
                                  f"architecture weights (darts, pcdarts, drnas); {cls.name} does not")
         if config.get("drop_path", 0) and not cls.uses_drop_path:
             errors["drop_path"] = f"drop_path applies to one-shot training (oneshot), not to the {cls.name} optimizer"
+        mode = config.get("early_stop", "none")
+        if mode != "none" and cls.weights_from is SearchOptimizer.weights_from:
+            errors["early_stop"] = (f"the {cls.name} optimizer has no continuous architecture parameters "
+                                    "to measure curvature on; early stopping needs them")
+        elif mode == "ada" and cls.set_weight_decay is SearchOptimizer.set_weight_decay:
+            errors["early_stop"] = f"the {cls.name} optimizer cannot change its weight decay, which 'ada' needs"
         return errors
 
     @abstractmethod

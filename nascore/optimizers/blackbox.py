@@ -32,17 +32,29 @@ from nascore.networks.sampled import SampledRows
 from nascore.optimizers.base import Batch, StepStats
 from nascore.optimizers.components.evolution import RandomSampler
 from nascore.optimizers.components.ranking import Columns
-from nascore.optimizers.components.samplers import PolicySampler, make_sampler, sampler_settings
+from nascore.optimizers.components.samplers import PolicySampler, SamplerSettings, make_sampler, sampler_settings
 from nascore.optimizers.components.sampling import generator_for
 from nascore.optimizers.components.weights import WeightTrainer
 from nascore.optimizers.single_path import SinglePathOptimizer
+from nascore.settings import Settings, setting
 from nascore.spaces.base import SearchSpace
+
+
+class TrainingEvaluatorSettings(Settings):
+    """The train evaluator: each candidate's short stand-alone training."""
+
+    title = "Black-box search"
+    group = "blackbox"
+
+    eval_steps: int = setting(100, "Training steps of each candidate's short stand-alone training (scored on "
+                                   "the validation split over its second half).", gt=0, source="NASBoard's choice", label='Training steps per candidate')
 
 
 class RandomSearchOptimizer(SinglePathOptimizer):
     name = "rs"
     distribution_kind = "frequency"
     black_box = True
+    settings = (TrainingEvaluatorSettings, SamplerSettings)
 
     def make_sampler(self) -> RandomSampler:
         return make_sampler(self.name, self.masks, generator_for(self.config.seed, f"{self.name}-sampler"),

@@ -8,17 +8,38 @@ by a central finite difference.  The virtual step is computed functionally
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from nascore.config import SearchConfig
 from nascore.networks.edges import EdgeFactory, mixed_op_factory
 from nascore.optimizers.base import Batch, SearchOptimizer, StepStats
-from nascore.optimizers.components.perturb import build_perturbation
+from nascore.optimizers.components.perturb import PerturbationSettings, build_perturbation
+from nascore.settings import Settings, setting
 from nascore.spaces.base import SearchSpace
+
+if TYPE_CHECKING:
+    from nascore.config import SearchConfig
+
+
+class ArchitectureUpdateSettings(Settings):
+    """The architecture parameters' optimizer (Adam) and the order of their gradient."""
+
+    title = "Architecture update"
+
+    order: int = setting(1, "1: first-order architecture gradient; 2: the unrolled second-order one.", ge=1, le=2,
+                         expects="1 (first order) or 2 (second order)",
+                         source="DARTS (Liu et al., ICLR 2019), section 2.3; first order as in most successors", label='Order (1 = first order, 2 = second order)')
+    alpha_lr: float = setting(3e-4, "Adam's learning rate on the architecture parameters.", gt=0, basic=True,
+                              source="DARTS, section A.1.1: 3e-4", label='Architecture learning rate')
+    alpha_beta1: float = setting(0.5, "Adam's first momentum on the architecture parameters.", gt=0, lt=1,
+                                 source="DARTS, section A.1.1: betas (0.5, 0.999)", label='Architecture Adam beta1')
+    alpha_beta2: float = setting(0.999, "Adam's second momentum on the architecture parameters.", gt=0, lt=1,
+                                 source="DARTS, section A.1.1: betas (0.5, 0.999)", label='Architecture Adam beta2')
+    alpha_weight_decay: float = setting(1e-3, "Weight decay of the architecture parameters.", ge=0,
+                                        source="DARTS, section A.1.1: 1e-3", label='Architecture weight decay')
 
 
 def grads_or_zeros(loss: torch.Tensor, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
@@ -42,6 +63,7 @@ class DARTSOptimizer(SearchOptimizer):
     hvp_r = 1e-2
     continuous_weights = True
     second_order = True
+    settings = (ArchitectureUpdateSettings, PerturbationSettings)
 
     def __init__(self, space: SearchSpace, config: SearchConfig):
         super().__init__(space, config)

@@ -10,17 +10,19 @@ CPU generator, saved in its state.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 import torch
 
-from nascore.config import SearchConfig
 from nascore.networks.edges import EdgeFactory
 from nascore.networks.sampled import SampledRows, single_path_factory
-from nascore.optimizers.components.gumbel import gumbel_noise, hard_gumbel_sample, linear_tau
+from nascore.optimizers.components.gumbel import GumbelSettings, gumbel_noise, hard_gumbel_sample, linear_tau
 from nascore.optimizers.components.sampling import generator_for
-from nascore.optimizers.darts import DARTSOptimizer
+from nascore.optimizers.darts import ArchitectureUpdateSettings, DARTSOptimizer
 from nascore.spaces.base import SearchSpace
+
+if TYPE_CHECKING:
+    from nascore.config import SearchConfig
 
 
 class GDASOptimizer(DARTSOptimizer):
@@ -28,6 +30,7 @@ class GDASOptimizer(DARTSOptimizer):
     distribution_kind = "gumbel"
     continuous_weights = False  # the supernet runs on hard samples
     second_order = False
+    settings = (ArchitectureUpdateSettings, GumbelSettings)
 
     def __init__(self, space: SearchSpace, config: SearchConfig):
         super().__init__(space, config)

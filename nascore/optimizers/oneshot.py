@@ -27,9 +27,9 @@ from torch import nn
 from nascore.networks.sampled import SampledRows, SinglePathOp
 from nascore.optimizers.base import Batch, StepStats
 from nascore.optimizers.components.evolution import RandomSampler, RegularizedEvolution, black_box_search
-from nascore.optimizers.components.ranking import Columns, oneshot_scores, recalibrate_batch_norm
+from nascore.optimizers.components.ranking import Columns, DerivationSettings, oneshot_scores, recalibrate_batch_norm
 from nascore.optimizers.components.sampling import generator_for, uniform_columns
-from nascore.optimizers.components.schedules import drop_path_rate
+from nascore.optimizers.components.schedules import DropPathSettings, drop_path_rate
 from nascore.optimizers.components.weights import WeightTrainer
 from nascore.optimizers.single_path import SinglePathOptimizer
 
@@ -40,6 +40,7 @@ class WeightSharingOptimizer(SinglePathOptimizer):
     name = "rsws"
     distribution_kind = "frequency"
     selects_by_default = True
+    settings = (DerivationSettings,)
 
     def setup(self, model: nn.Module, device: torch.device) -> None:
         super().setup(model, device)
@@ -143,6 +144,7 @@ class SPOSOptimizer(WeightSharingOptimizer):
 class OneShotOptimizer(WeightSharingOptimizer):
     name = "oneshot"
     uses_drop_path = True
+    settings = (DerivationSettings, DropPathSettings)
 
     def setup(self, model: nn.Module, device: torch.device) -> None:
         super().setup(model, device)

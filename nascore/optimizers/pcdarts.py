@@ -16,7 +16,7 @@ from torch.nn import functional as F
 
 from nascore.networks.cells import ScaledRows
 from nascore.networks.edges import EdgeFactory
-from nascore.networks.partial import partial_channel_factory
+from nascore.networks.partial import PartialChannelSettings, partial_channel_factory
 from nascore.optimizers.darts import DARTSOptimizer
 from nascore.spaces.base import SearchSpace
 
@@ -24,6 +24,7 @@ from nascore.spaces.base import SearchSpace
 class PCDARTSOptimizer(DARTSOptimizer):
     name = "pcdarts"
     distribution_kind = "softmax"
+    settings = DARTSOptimizer.settings + (PartialChannelSettings,)
 
     @classmethod
     def config_errors(cls, space: SearchSpace, config: dict[str, Any]) -> dict[str, str]:

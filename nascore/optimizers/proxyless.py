@@ -14,18 +14,20 @@ generator, saved in its state.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 import torch
 from torch.nn import functional as F
 
-from nascore.config import SearchConfig
 from nascore.networks.edges import EdgeFactory
 from nascore.networks.sampled import SampledRows, single_path_factory
 from nascore.optimizers.base import Batch, StepStats
 from nascore.optimizers.components.sampling import generator_for, sample_columns
-from nascore.optimizers.darts import DARTSOptimizer
+from nascore.optimizers.darts import ArchitectureUpdateSettings, DARTSOptimizer
 from nascore.spaces.base import SearchSpace
+
+if TYPE_CHECKING:
+    from nascore.config import SearchConfig
 
 
 class ProxylessOptimizer(DARTSOptimizer):
@@ -33,6 +35,7 @@ class ProxylessOptimizer(DARTSOptimizer):
     distribution_kind = "softmax"
     continuous_weights = False
     second_order = False
+    settings = (ArchitectureUpdateSettings,)
 
     def __init__(self, space: SearchSpace, config: SearchConfig):
         super().__init__(space, config)

@@ -2,15 +2,19 @@
 a seeded generator of its own, single-path edges, the op masks and a count of what was sampled."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
 
-from nascore.config import SearchConfig
 from nascore.networks.edges import EdgeFactory
 from nascore.networks.sampled import single_path_factory
 from nascore.optimizers.base import SearchOptimizer
 from nascore.optimizers.components.sampling import FrequencyCounter, generator_for
 from nascore.spaces.base import SearchSpace
+
+if TYPE_CHECKING:
+    from nascore.config import SearchConfig
 
 
 class SinglePathOptimizer(SearchOptimizer):

@@ -91,7 +91,7 @@ def test_config_defaults_and_messages():
     cfg = validate_config({})
     assert (cfg.curvature_every, cfg.early_stop, cfg.early_stop_window, cfg.early_stop_threshold) == (1, "none", 5, 0.75)
     assert choices()["early_stop"] == ["none", "es", "ada"]
-    cases = [({"early_stop": "stop"}, "early_stop", "'none', 'es'"),
+    cases = [({"early_stop": "stop"}, "early_stop", "choose one of: none, es, ada"),
              ({"early_stop": "es", "curvature_every": 0}, "early_stop", "set curvature_every"),
              ({"curvature_every": -1}, "curvature_every", "non-negative integer"),
              ({"early_stop_window": 0}, "early_stop_window", "positive integer"),

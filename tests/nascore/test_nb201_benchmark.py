@@ -339,12 +339,12 @@ def test_a_table_run_emits_queries_epochs_and_curves_and_resumes_exactly(store, 
     ({"optimizer": "darts"}, "evaluator", "black-box method proposes (ls, re, reinforce, rs); darts trains a supernet"),
     ({"space": "darts"}, "evaluator", "only for the nb201 space"),
     ({"dataset": "digits"}, "evaluator", "no results for dataset 'digits'"),
-    ({"evaluator": "oracle"}, "evaluator", "one of train, table"),
+    ({"evaluator": "oracle"}, "evaluator", "choose one of: train, table"),
     ({"budget": 0}, "budget", "positive integer"),
     ({"evaluator": "train", "runs": 3}, "runs", "need the table evaluator"),
     ({"select_samples": 5}, "select_samples", "nothing to retrain"),
     ({"reinforce_lr": -1.0}, "reinforce_lr", "positive number"),
-    ({"budget_unit": "minutes"}, "budget_unit", "'queries' (architectures looked up per seeded run) or 'seconds'"),
+    ({"budget_unit": "minutes"}, "budget_unit", "unknown budget_unit 'minutes'; choose one of: queries, seconds"),
     ({"budget_unit": "seconds", "budget": 2.5}, "budget", "simulated training seconds per seeded run"),
     ({"evaluator": "train", "runs": 1, "budget_unit": "seconds"}, "budget_unit", "needs the table evaluator"),
 ])
@@ -473,7 +473,7 @@ def test_the_cli_imports_queries_and_searches_on_the_table(store, tmp_path, caps
     assert json.loads((timed / "result.json").read_text())["blackbox"]["budget_unit"] == "seconds"
     assert cli_main(["search", "--space", "nb201", "--optimizer", "ls", "--evaluator", "table", "--dataset", "cifar10",
                      "--budget-unit", "hours", "--benchmark-dir", str(store), "--out", str(tmp_path / "y")]) == 2
-    assert "budget_unit must be 'queries'" in capsys.readouterr().err and not (tmp_path / "y").exists()
+    assert "budget_unit: unknown budget_unit 'hours'; choose one of: queries, seconds" in capsys.readouterr().err and not (tmp_path / "y").exists()
 
 
 # ---- black-box methods with the training evaluator ---------------------------------------------------------------

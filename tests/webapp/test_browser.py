@@ -25,9 +25,10 @@ def test_launch_from_form_and_watch_it_live(shared_worker: Any, live_server: Any
     page.fill("#id_epochs", "4")
     page.fill("#id_batch_size", "32")
     page.select_option("#id_device", "cpu")
-    page.click("summary")
+    page.click("#search-space-settings summary")
     page.fill("#id_channels", "4")
     page.fill("#id_layers", "3")
+    page.click("#run-settings summary")
     page.fill("#id_steps_per_epoch", "6")
     page.click("#robust-settings summary")
     page.fill("#id_curvature_every", "1")
@@ -303,3 +304,30 @@ def test_selection_progress_and_scatter_plot(live_server: Any, page: Any, alice:
     assert page.locator("#selection-progress-row").is_hidden()
     assert "kept candidate 2 (one-shot rank 3, stand-alone val acc 61.00%)" in page.text_content("#selection-summary")
     assert "selection: done: kept candidate 2" in page.text_content("#log")
+
+
+def test_form_shows_the_chosen_methods_settings_and_runs_again_with_changes(live_server: Any, page: Any, alice: Any,
+                                                                           tiny_config: dict[str, Any]) -> None:
+    """"Run again with changes" pre-fills every setting of an experiment; the form shows the chosen method's
+    settings only (GDAS's temperatures, not PC-DARTS's K), and the new experiment differs only where changed."""
+    base = live_server.url
+    source = unsent_experiment(alice, "the source", {**tiny_config, "optimizer": "gdas", "tau_max": 5.0})
+    log_in(page, base, "alice")
+    page.goto(f"{base}/experiments/{source.pk}/")
+    page.click("#run-again")
+    page.wait_for_url("**/experiments/new?from=*")
+    assert page.input_value("#id_optimizer") == "gdas" and page.input_value("#id_name") == "the source (again)"
+    assert page.is_visible("#gumbel-temperature-gdas-settings")
+    assert not page.is_visible("#partial-channels-pc-darts-settings")
+    page.select_option("#id_optimizer", "pcdarts")
+    assert page.is_visible("#partial-channels-pc-darts-settings")
+    assert not page.is_visible("#gumbel-temperature-gdas-settings")
+    page.select_option("#id_optimizer", "gdas")
+    page.click("#gumbel-temperature-gdas-settings summary")
+    assert page.input_value("#id_tau_max") == "5.0"
+    page.fill("#id_tau_max", "4")
+    page.fill("#id_epochs", "2")
+    page.click("button:has-text('Launch')")
+    page.wait_for_url("**/experiments/*/")
+    again = Experiment.objects.exclude(pk=source.pk).get()
+    assert again.config == {**source.config, "tau_max": 4.0, "epochs": 2}

@@ -196,7 +196,7 @@ def test_a_time_budget_counts_against_the_servers_query_limit_at_its_worst(table
     assert services.clean_config({**config, "runs": 2})["budget_unit"] == "seconds"
     with pytest.raises(services.ExperimentInvalid) as exc:
         services.clean_config({**config, "runs": 1, "budget_unit": "hours"})
-    assert "budget_unit must be 'queries'" in exc.value.errors["budget_unit"]
+    assert "unknown budget_unit 'hours'; choose one of: queries, seconds" in exc.value.errors["budget_unit"]
 
 
 # ---- in the browser -------------------------------------------------------------------------------------------------

@@ -171,7 +171,7 @@ def test_clean_config_takes_robust_darts_settings(tiny_config: dict[str, Any]) -
 @pytest.mark.parametrize(
     "overrides, messages",
     [
-        ({"early_stop": "sometimes"}, {"early_stop": "early_stop must be 'none', 'es'"}),
+        ({"early_stop": "sometimes"}, {"early_stop": "unknown early_stop 'sometimes'; choose one of: none, es, ada"}),
         ({"early_stop_window": 0, "early_stop_threshold": -1, "curvature_every": -2},
          {"early_stop_window": "positive integer", "early_stop_threshold": "positive number",
           "curvature_every": "non-negative integer"}),

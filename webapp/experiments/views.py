@@ -16,7 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from webapp.experiments import benchmark, selectors, services, views_curation
 from webapp.experiments.form_submit import create_or_add_errors
 from webapp.experiments.forms import ExperimentForm
-from webapp.experiments.models import Kind, Result, Status
+from webapp.experiments.models import Experiment, Kind, Result, Status
 from webapp.experiments.selection_summary import selection_summary
 from webapp.experiments.serializers import experiment_to_dict
 
@@ -53,7 +53,9 @@ def experiment_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def experiment_new(request: HttpRequest) -> HttpResponse:
-    form = ExperimentForm(request.POST or None)
+    source = _run_again_source(request)
+    start = {"name": source.name, "config": source.config} if source is not None else None
+    form = ExperimentForm(request.POST or None, start_from=start)
     if request.method == "POST" and form.is_valid():
         exp = create_or_add_errors(
             form, lambda: services.create_experiment(request.user, form.cleaned_data["name"], form.config()))
@@ -61,7 +63,21 @@ def experiment_new(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"Experiment #{exp.pk} “{exp.name}” is queued.")
             return redirect("experiments:detail", pk=exp.pk)
     # an invalid form is shown again with its messages (200, as browsers expect for a page to fix)
-    return render(request, "experiments/new.html", {"form": form})
+    return render(request, "experiments/new.html", {"form": form, "source": source})
+
+
+def _run_again_source(request: HttpRequest) -> Experiment | None:
+    """The experiment named by ``?from=ID`` whose settings pre-fill the form (None when there is none); an id
+    that is not one of the user's experiments is a 404, as on its own page."""
+    raw = request.GET.get("from")
+    if raw is None:
+        return None
+    if not raw.isdigit():
+        raise Http404("no such experiment")
+    source = selectors.get_experiment(request.user, int(raw))
+    if source.is_retrain:
+        raise Http404("a retrain has no search settings to start from; use the retrain form of its search")
+    return source
 
 
 def _genotype_text(genotype: Any) -> str:

@@ -11,6 +11,26 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
+from nascore.settings import Settings, setting
+
+
+class GumbelSettings(Settings):
+    """The Gumbel-softmax temperature, falling linearly over the epochs."""
+
+    title = "Gumbel temperature (GDAS)"
+
+    tau_max: float = setting(10.0, "Gumbel temperature at the first epoch.", gt=0,
+                             source="GDAS (Dong and Yang, CVPR 2019), section 4.1: from 10", label='Gumbel temperature at the start')
+    tau_min: float = setting(0.1, "Gumbel temperature at the last epoch.", gt=0,
+                             source="GDAS, section 4.1: linearly down to 0.1", label='Gumbel temperature at the end')
+
+    @classmethod
+    def checks(cls, config):
+        if config["tau_min"] > config["tau_max"]:
+            return {"tau_min": f"tau_min ({config['tau_min']}) must not exceed tau_max ({config['tau_max']}): "
+                               "the temperature falls"}
+        return {}
+
 
 def gumbel_noise(shape: torch.Size | tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
     """Standard Gumbel samples ``-log(E)``, ``E ~ Exp(1)``, on the CPU (never infinite)."""

@@ -25,10 +25,27 @@ from torch import nn
 from torch.nn import functional as F
 
 from nascore.optimizers.components.schedules import linear_ramp
+from nascore.settings import Settings, setting
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 PERTURBATIONS = ("none", "random", "adversarial")
 EPSILON_START = 0.03
+
+
+class PerturbationSettings(Settings):
+    """SmoothDARTS: train the weights under perturbed architecture weights."""
+
+    title = "Perturbation (SmoothDARTS)"
+
+    perturb: str = setting("none", "none; random (SDARTS-RS: uniform noise); adversarial (SDARTS-ADV: PGD).",
+                           choices={"none": "none", "random": "random (SDARTS-RS)",
+                                    "adversarial": "adversarial (SDARTS-ADV)"},
+                           source="NASBoard's choice: off unless asked (Chen and Hsieh, ICML 2020, define both)", label='Perturbation')
+    perturb_epsilon: float = setting(0.3, "The perturbation's radius at the last epoch (it rises linearly from "
+                                          "0.03).", gt=0, le=1, hint="SmoothDARTS: 0.3",
+                                     source="SmoothDARTS (Chen and Hsieh, ICML 2020), section 4: 0.03 to 0.3", label='Perturbation radius')
+    perturb_steps: int = setting(7, "PGD steps of the adversarial perturbation.", gt=0, hint="SDARTS-ADV: 7",
+                                 source="SmoothDARTS, section 4: 7 steps", label='PGD steps')
 
 
 def rows_of(weights: Any) -> torch.Tensor:

@@ -10,7 +10,6 @@ search loop (the runner's optimizers, the table search) builds any of them the s
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
@@ -18,6 +17,7 @@ import torch
 
 from nascore.optimizers.components.controller import moving_baseline
 from nascore.optimizers.components.evolution import Columns, RandomSampler, RegularizedEvolution
+from nascore.settings import Settings, setting
 
 
 class PolicySampler(RandomSampler):
@@ -161,14 +161,20 @@ class LocalSearch(RandomSampler):
         self.seen = set(state["seen"])
 
 
-@dataclass(frozen=True)
-class SamplerSettings:
-    """The settings of every sampler; each takes the ones it needs."""
+class SamplerSettings(Settings):
+    """The settings of the black-box samplers; each takes the ones it needs."""
 
-    population_size: int = 20  # re
-    tournament_size: int = 5  # re
-    reinforce_lr: float = 0.05  # reinforce: Adam on the logits
-    reinforce_baseline_decay: float = 0.9  # reinforce: moving average of the rewards
+    title = "Black-box search"
+    group = "blackbox"
+
+    population_size: int = setting(20, "Regularized Evolution: members of the population (the oldest dies).", gt=0,
+                                   source="NASBoard's choice", label='Population size')
+    tournament_size: int = setting(5, "Regularized Evolution: members sampled to pick each parent.", gt=0,
+                                   source="NASBoard's choice", label='Tournament size')
+    reinforce_lr: float = setting(0.05, "REINFORCE: Adam's learning rate on the policy's logits.", gt=0,
+                                  source="NASBoard's choice", label='REINFORCE learning rate')
+    reinforce_baseline_decay: float = setting(0.9, "REINFORCE: decay of the rewards' moving-average baseline.",
+                                              ge=0, lt=1, source="NASBoard's choice", label='REINFORCE baseline decay')
 
 
 SAMPLERS: dict[str, Callable[[dict[str, torch.Tensor], torch.Generator, SamplerSettings], RandomSampler]] = {
@@ -195,5 +201,4 @@ def make_sampler(name: str, masks: dict[str, torch.Tensor], generator: torch.Gen
 
 def sampler_settings(config: Any) -> SamplerSettings:
     """The sampler settings of a search config (any object with the fields of :class:`SamplerSettings`)."""
-    return SamplerSettings(population_size=config.population_size, tournament_size=config.tournament_size,
-                           reinforce_lr=config.reinforce_lr)
+    return SamplerSettings(**{name: getattr(config, name) for name in SamplerSettings.model_fields})

@@ -1,15 +1,35 @@
 """The network-weight side of a search step, shared by the methods without a DARTS parent."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from nascore.config import SearchConfig
+from nascore.settings import Settings, setting
+
+if TYPE_CHECKING:
+    from nascore.config import SearchConfig
+
 
 Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+class WeightOptimizerSettings(Settings):
+    """The network weights' optimizer: SGD with momentum, cosine-annealed, gradient clipping."""
+
+    title = "Network weights"
+
+    w_lr: float = setting(0.025, "Learning rate of the network weights at the first epoch (cosine-annealed).", gt=0,
+                          basic=True, source="DARTS (Liu et al., ICLR 2019), section A.1.1: 0.025", label='Weight learning rate')
+    w_lr_min: float = setting(0.001, "The weights' learning rate at the last epoch.", ge=0,
+                              source="DARTS, section A.1.1: annealed down to 0.001", label='Minimum weight learning rate')
+    w_momentum: float = setting(0.9, "SGD momentum of the weights.", ge=0, source="DARTS, section A.1.1: 0.9", label='Weight momentum')
+    w_weight_decay: float = setting(3e-4, "Weight decay of the network weights.", ge=0,
+                                    source="DARTS, section A.1.1: 3e-4", label='Weight decay')
+    grad_clip: float = setting(5.0, "The weights' gradient norm is clipped to this.", gt=0,
+                               source="DARTS's code (quark0/darts, cnn/train_search.py: --grad_clip 5)", label='Gradient clip')
 
 
 class WeightTrainer:
