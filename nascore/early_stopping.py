@@ -154,3 +154,11 @@ def collapse_counts(genotype: Any) -> dict[str, dict[str, int]]:
     cells = genotype_cells(genotype)
     return {"skip_connections": {ct: sum(op == "skip_connect" for op in ops) for ct, ops in cells.items()},
             "parameter_free": {ct: sum(op in PARAMETER_FREE for op in ops) for ct, ops in cells.items()}}
+
+
+def collapse_or_none(genotype: Any) -> dict[str, Any]:
+    """Skip-connection and parameter-free-op counts per cell, or None for a genotype format we cannot read."""
+    try:
+        return collapse_counts(genotype)
+    except TypeError:
+        return {"skip_connections": None, "parameter_free": None}

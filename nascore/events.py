@@ -100,6 +100,9 @@ class Curvature(Event):
 
     ``round``: regularization changes (DARTS-ADA) made before this point; ``iterations``: Hessian-vector
     products spent on the eigenvalue, ``hvps`` in all; ``converged``: the method's tolerance was met.
+    ``earlier``/``later``/``ratio``: the early-stopping criterion at this point (mean eigenvalue of the k points
+    before the last k, of the last k, and earlier / later; None until the round has 2k points), with the
+    ``window`` k and ``threshold`` it was read with (RobustDARTS acts when ratio < threshold).
     """
 
     epoch: int
@@ -112,6 +115,11 @@ class Curvature(Event):
     converged: bool = True
     samples: int = 0
     seconds: float = 0.0
+    earlier: float | None = None
+    later: float | None = None
+    ratio: float | None = None
+    window: int | None = None
+    threshold: float | None = None
     type: str = field(init=False, default="curvature")
 
 

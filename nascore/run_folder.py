@@ -14,9 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
+import torch
+
 from nascore import checkpoint as ckpt
 from nascore.config import SearchConfig, defaults, without_placement
 from nascore.events import CheckpointSaved, EventBus, JsonlSink, RunFailed, RunFinished
+
+#: what a run reports to a progress bar after each step: epoch, step, steps per epoch, loss
+ProgressCallback = Callable[[int, int, int, float], None]
 
 CHECKPOINT = "checkpoint.pt"
 EVENTS = "events.jsonl"
@@ -46,6 +51,11 @@ def clear_outputs(out: Path, *folders: str) -> None:
         (out / name).unlink(missing_ok=True)
     for name in folders:
         shutil.rmtree(out / name, ignore_errors=True)
+
+
+def tensor_rows(t: torch.Tensor, digits: int = 6) -> list[list[float]]:
+    """A 2-d tensor as rounded rows of floats, as events and ``result.json`` hold distributions."""
+    return [[round(float(v), digits) for v in row] for row in t.detach().float().cpu()]
 
 
 # ---- checkpoints ------------------------------------------------------------------------------------

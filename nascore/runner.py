@@ -2,10 +2,12 @@
 
 ``run_search`` is the one door through which the CLI and the dashboard start a search:
 a config, an output folder, any number of event sinks and a stop check called every step.
+What happens around the epochs (curvature, early stopping, the final architecture's selection) is in
+:mod:`nascore.stages`, called through one interface; what the loop remembers is typed
+(:mod:`nascore.search_history`).
 """
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 from pathlib import Path
@@ -16,40 +18,24 @@ from torch.nn import functional as F
 
 from nascore import checkpoint as ckpt
 from nascore import run_folder
-from nascore.config import SearchConfig, effective_select_samples, validate_config
-from nascore.curvature import compute_curvature, fixed_subset
+from nascore.config import SearchConfig, validate_config
 from nascore.data import search_loaders
 from nascore.device import resolve_device
-from nascore.early_stopping import collapse_counts, should_stop
-from nascore.events import (ArchDistribution, Curvature, EarlyStop, EpochMetrics, GenotypeDerived, LogMessage,
-                            RegularizationChange, RunStarted, StepMetrics)
+from nascore.early_stopping import collapse_or_none
+from nascore.events import ArchDistribution, EpochMetrics, GenotypeDerived, LogMessage, RunStarted, StepMetrics
 from nascore.networks.layout import use_channels_last
 from nascore.optimizers import get_optimizer
 from nascore.optimizers.base import SearchOptimizer
 # the output folder's names and the run's outcome are shared with the table search; imported here by callers
-from nascore.run_folder import CHECKPOINT, EVENTS, RESULT, RunOutcome, SearchFailed, check_resumable  # noqa: F401
-from nascore.selection import SelectionOutcome, select_final_architecture
+from nascore.run_folder import (CHECKPOINT, EVENTS, RESULT, ProgressCallback, RunOutcome,  # noqa: F401
+                                SearchFailed, check_resumable, tensor_rows)
+from nascore.search_history import Regularization, SearchHistory
 from nascore.spaces import get_space
+from nascore.stages import SearchStage, Verdict, build_stages
+from nascore.stages.early_stop import SNAPSHOTS
 from nascore.versions import package_versions
 
-SNAPSHOTS = "snapshots"  # DARTS-ADA: the states of recent curvature points it may roll back to
 STOPPED_EARLY = "stopped_early"
-#: Lanczos stops when the residual of its largest Ritz value is below this fraction of it (eigenvalue
-#: error well under 0.1%), or after CURVATURE_MAX_ITER Hessian-vector products
-CURVATURE_TOL = 1e-3
-CURVATURE_MAX_ITER = 30
-
-ProgressCallback = Callable[[int, int, int, float], None]  # epoch, step, steps_per_epoch, loss
-
-
-def _curvature_seed(seed: int, epoch: int) -> int:
-    """The seed of the curvature point at ``epoch``: independent of the global RNG, the same on a resume."""
-    digest = hashlib.sha256(f"nascore.curvature:{int(seed)}:{int(epoch)}".encode()).digest()
-    return int.from_bytes(digest[:8], "little") & (2**62 - 1)
-
-
-def tensor_rows(t: torch.Tensor, digits: int = 6) -> list[list[float]]:
-    return [[round(float(v), digits) for v in row] for row in t.detach().float().cpu()]
 
 
 class SearchRun:
@@ -80,36 +66,23 @@ class SearchRun:
         if self.cfg.channels_last:
             use_channels_last(self.model)
         self.optimizer.setup(self.model, self.device)
-        # curvature where the method has continuous architecture parameters (config checks early_stop needs them)
-        self.curvature_on = (self.cfg.curvature_every > 0 and bool(self.optimizer.arch_parameters())
-                             and type(self.optimizer).weights_from is not SearchOptimizer.weights_from)
-        self._curvature_batches: list[tuple[torch.Tensor, torch.Tensor]] | None = None
+        self.stages: list[SearchStage] = build_stages()
         self.bus = run_folder.event_bus(self.out, sinks)
         self.epoch = 0
-        self.history: dict[str, Any] = self.fresh_history()
+        self.stopped = False  # a stage ended the epoch loop (DARTS-ES)
+        self.history = self.fresh_history()
         self.started = time.time()
-        self.selection: SelectionOutcome | None = None  # the selection stage's, once it ran (nascore.selection)
 
-    def fresh_history(self) -> dict[str, Any]:
-        """What a checkpoint carries besides the states: metrics, the curvature trajectory, the per-epoch
-        architectures (early stopping returns an earlier one), the early stop and the regularization changes."""
-        return {"best_val_acc": None, "last": {},
-                "curvature": [],  # points of the current trajectory: {epoch, eigenvalue, trace, round}
-                "discarded": [],  # DARTS-ADA: points of epochs it rolled back
-                "archive": {},  # epoch -> {"genotype", "alphas"}
-                "early_stop": None,
-                "regularization": {"weight_decay": self.optimizer.weight_decay(), "increases": 0, "changes": [],
-                                   "window_start": 0}}
+    def fresh_history(self) -> SearchHistory:
+        return SearchHistory(regularization=Regularization(weight_decay=self.optimizer.weight_decay()))
 
     # ---- checkpoints ----------------------------------------------------------------
     def save_checkpoint(self) -> Path:
         state = run_folder.checkpoint_state(self.bus, self.epoch, self.cfg, model=self.model.state_dict(),
                                             optimizer=self.optimizer.state_dict(), data=self.data.state_dict(),
-                                            rng=ckpt.rng_state(), history=self.history)
-        if self.wants_snapshot():
-            self.snapshot_path(self.epoch).parent.mkdir(exist_ok=True)
-            ckpt.save_atomic(state, self.snapshot_path(self.epoch))  # before the checkpoint that may need it
-            self.prune_snapshots()
+                                            rng=ckpt.rng_state(), history=self.history.to_dict())
+        for stage in self.stages:
+            stage.before_checkpoint(self, state)
         return run_folder.save_checkpoint(self.out, self.bus, state)
 
     def try_resume(self) -> bool:
@@ -118,7 +91,8 @@ class SearchRun:
             return False
         check_resumable(state["config"], self.cfg, self.out)
         self.restore(state)
-        self.history = {**self.fresh_history(), **state["history"]}
+        self.history = SearchHistory.from_dict(state["history"], weight_decay=self.optimizer.weight_decay())
+        self.stopped = self.history.early_stop is not None
         self.bus.rewind(state["seq"])
         return True
 
@@ -142,21 +116,21 @@ class SearchRun:
         self.bus.emit(RunStarted(config=self.cfg.to_dict(), versions=package_versions(), device=str(self.device),
                                  epochs=self.cfg.epochs, steps_per_epoch=self.steps_per_epoch,
                                  start_epoch=self.epoch, resumed=resumed))
-        if self.cfg.curvature_every and not self.curvature_on:
-            self.bus.emit(LogMessage(level="info", message=f"no curvature points: the {self.cfg.optimizer} optimizer "
-                                                           "has no continuous architecture parameters"))
+        for stage in self.stages:
+            stage.start(self)
         with run_folder.reporting_failures(self.bus, lambda: self.epoch):
             if not resumed:
                 self.emit_architecture()
-            while self.epoch < self.cfg.epochs and not self.history["early_stop"]:
+            while self.epoch < self.cfg.epochs and not self.stopped:
                 if not self.train_epoch():
-                    return self.finish("cancelled")
-            if not self.choose_final():
-                return self.finish("cancelled")
-        return self.finish(STOPPED_EARLY if self.history["early_stop"] else "finished")
+                    return self.finish("cancelled", during_search=True)
+            for stage in self.stages:
+                if not stage.after_search(self):
+                    return self.finish("cancelled", during_search=False)
+        return self.finish(STOPPED_EARLY if self.stopped else "finished")
 
     def train_epoch(self) -> bool:
-        """One epoch; False if the stop check asked to stop."""
+        """One epoch, then the stages; False if the stop check asked to stop."""
         started = time.time()
         loss_sum, correct, count = 0.0, 0, 0
         for step, (train, val) in enumerate(self.data.epoch_batches(self.steps_per_epoch), start=1):
@@ -181,13 +155,14 @@ class SearchRun:
         self.optimizer.end_epoch(self.epoch)
         self.epoch += 1
         train_loss, train_acc = loss_sum / max(count, 1), correct / max(count, 1)
-        best = self.history["best_val_acc"]
-        self.history["best_val_acc"] = val_acc if best is None else max(best, val_acc)
-        self.history["last"] = {"train_loss": train_loss, "train_acc": train_acc, "val_loss": val_loss, "val_acc": val_acc}
+        self.history.record_metrics({"train_loss": train_loss, "train_acc": train_acc, "val_loss": val_loss,
+                                     "val_acc": val_acc})
         self.bus.emit(EpochMetrics(epoch=self.epoch, epochs=self.cfg.epochs, train_loss=train_loss, train_acc=train_acc,
                                    val_loss=val_loss, val_acc=val_acc, lr=lr, seconds=time.time() - started))
         self.emit_architecture()
-        if not self.curvature_point():  # a DARTS-ADA rollback saves its own checkpoint
+        verdicts = [stage.after_epoch(self) for stage in self.stages]
+        self.stopped = Verdict.STOP in verdicts
+        if Verdict.ROLLED_BACK not in verdicts:  # a roll-back saved the restored state's checkpoint itself
             self.save_checkpoint()
         return True
 
@@ -214,128 +189,9 @@ class SearchRun:
         self.bus.emit(ArchDistribution(epoch=self.epoch, kind=self.optimizer.distribution_kind,
                                        cells=self.distribution_payload()))
         genotype = self.optimizer.derive()
-        self.history["archive"][self.epoch] = {"genotype": genotype, "metrics": dict(self.history["last"]),
-                                               "alphas": {ct: tensor_rows(p) for ct, p in self.optimizer.distribution().items()}}
-        self.bus.emit(GenotypeDerived(epoch=self.epoch, genotype=genotype, **_collapse_or_none(genotype)))
-
-    # ---- curvature, DARTS-ES, DARTS-ADA ---------------------------------------------
-    def curvature_batches(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """The fixed validation subset: the first ``curvature_samples`` examples in the split's fixed order."""
-        if self._curvature_batches is None:
-            self._curvature_batches = fixed_subset(self.data.val_batches(), self.cfg.curvature_samples,
-                                                   self.cfg.batch_size)
-        return self._curvature_batches
-
-    def curvature_point(self) -> bool:
-        """Measure the curvature if this epoch is a curvature point, then let DARTS-ES / -ADA act on it.
-
-        Returns True when DARTS-ADA rolled the run back (and saved the checkpoint of the restored state).
-        """
-        if not self.curvature_on or self.epoch % self.cfg.curvature_every:
-            return False
-        res = compute_curvature(self.optimizer, self.curvature_batches(), seed=_curvature_seed(self.cfg.seed, self.epoch),
-                                tol=CURVATURE_TOL, max_iter=CURVATURE_MAX_ITER,
-                                trace_samples=self.cfg.curvature_trace_samples)
-        reg = self.history["regularization"]
-        finite = lambda v: v if v is not None and math.isfinite(v) else None  # noqa: E731  (JSON has no NaN)
-        eigenvalue, trace = finite(res.eigenvalue), finite(res.trace)
-        self.history["curvature"].append({"epoch": self.epoch, "eigenvalue": eigenvalue, "trace": trace,
-                                          "round": reg["increases"]})
-        self.bus.emit(Curvature(epoch=self.epoch, eigenvalue=eigenvalue, trace=trace, round=reg["increases"],
-                                method=res.method, iterations=res.iterations, hvps=res.hvps, converged=res.converged,
-                                samples=res.samples, seconds=res.seconds))
-        mode = self.cfg.early_stop
-        if mode == "none" or (mode == "ada" and reg["increases"] >= self.cfg.ada_max_increases):
-            return False
-        points = [p for p in self.history["curvature"] if p["epoch"] > reg["window_start"]]
-        decision = should_stop([p["eigenvalue"] for p in points], self.cfg.early_stop_window,
-                               self.cfg.early_stop_threshold, epochs=[p["epoch"] for p in points])
-        if not decision.stop:
-            return False
-        back = points[decision.return_index]["epoch"]
-        if mode == "es":
-            self.stop_early(decision, back)
-            return False
-        self.roll_back(decision, back)
-        return True
-
-    def stop_early(self, decision: Any, back: int) -> None:
-        info = {"trigger_epoch": self.epoch, "returned_epoch": back, "earlier": decision.earlier,
-                "later": decision.later, "ratio": decision.ratio, "window": self.cfg.early_stop_window,
-                "threshold": self.cfg.early_stop_threshold,
-                "reason": (f"DARTS-ES stopped the search after epoch {self.epoch} of {self.cfg.epochs} and returns the "
-                           f"architecture of epoch {back}, {_points(self.cfg.early_stop_window)} before: "
-                           f"{decision.reason}.")}
-        self.history["early_stop"] = info
-        self.bus.emit(EarlyStop(**info, genotype=self.history["archive"][back]["genotype"]))
-
-    def wants_snapshot(self) -> bool:
-        """DARTS-ADA keeps the state of each recent curvature point, to roll back to."""
-        reg = self.history["regularization"]
-        points = self.history["curvature"]
-        return (self.cfg.early_stop == "ada" and self.curvature_on and reg["increases"] < self.cfg.ada_max_increases
-                and bool(points) and points[-1]["epoch"] == self.epoch and self.epoch > reg["window_start"])
-
-    def snapshot_path(self, epoch: int) -> Path:
-        return self.out / SNAPSHOTS / f"epoch-{epoch:05d}.pt"
-
-    def prune_snapshots(self) -> None:
-        """Keep the snapshots of the last k+1 points of the current trajectory: the oldest one a trigger can return to."""
-        folder = self.out / SNAPSHOTS
-        if not folder.exists():
-            return
-        start = self.history["regularization"]["window_start"]
-        points = [p["epoch"] for p in self.history["curvature"] if p["epoch"] > start]
-        keep = {self.snapshot_path(e).name for e in points[-(self.cfg.early_stop_window + 1):]}
-        for path in folder.glob("epoch-*.pt"):
-            if path.name not in keep:
-                path.unlink(missing_ok=True)
-
-    def roll_back(self, decision: Any, back: int) -> None:
-        """DARTS-ADA: restore the state of epoch ``back``, multiply the weight decay, go on from there."""
-        path = self.snapshot_path(back)
-        if not path.exists():
-            raise SearchFailed(f"DARTS-ADA cannot roll back to epoch {back}: its snapshot {path} is missing")
-        state = ckpt.load(path, map_location=self.device)
-        reg = self.history["regularization"]
-        old = self.optimizer.weight_decay()
-        new = old * self.cfg.ada_factor
-        increase = reg["increases"] + 1
-        change = {"trigger_epoch": self.epoch, "restored_epoch": back, "parameter": "weight_decay", "old": old,
-                  "new": new, "increase": increase, "max_increases": self.cfg.ada_max_increases,
-                  "earlier": decision.earlier, "later": decision.later, "ratio": decision.ratio,
-                  "reason": (f"DARTS-ADA went back from epoch {self.epoch} to epoch {back} "
-                             f"({_points(self.cfg.early_stop_window)} before) and multiplied the weight decay by "
-                             f"{self.cfg.ada_factor:g}, from {old:.4g} to {new:.4g} (increase {increase} of at most "
-                             f"{self.cfg.ada_max_increases}): {decision.reason}.")}
-        discarded = self.history["discarded"] + [p for p in self.history["curvature"] if p["epoch"] > back]
-        self.restore(state)
-        self.optimizer.set_weight_decay(new)
-        self.history = {**self.fresh_history(), **state["history"], "discarded": discarded,
-                        "regularization": {"weight_decay": new, "increases": increase,
-                                           "changes": reg["changes"] + [change], "window_start": back}}
-        self.bus.emit(RegularizationChange(**change))
-        self.emit_architecture()  # the restored architecture
-        self.save_checkpoint()
-        self.prune_snapshots()
-
-    def robust_darts_result(self, result: dict[str, Any]) -> None:
-        """Add the curvature trajectory, the early stop and the regularization changes to ``result``; after
-        an early stop, the returned architecture replaces the last one (kept as ``last_genotype``)."""
-        last = result["genotype"]
-        result["curvature"] = self.history["curvature"]
-        result["curvature_discarded"] = self.history["discarded"]
-        result["early_stop"] = self.history["early_stop"]
-        result["regularization"] = self.history["regularization"]
-        stop = self.history["early_stop"]
-        if stop:
-            kept = self.history["archive"][stop["returned_epoch"]]
-            size = self.derived_size(kept["genotype"])
-            result.update({"last_genotype": last, "last_alphas": result["alphas"], "genotype": kept["genotype"],
-                           "alphas": kept["alphas"], "returned_epoch": stop["returned_epoch"],
-                           "returned_metrics": kept["metrics"],
-                           "genotype_params": size["params"], "flops": size["flops"]})
-        result["collapse"] = {"genotype": _collapse_or_none(result["genotype"]), "last_genotype": _collapse_or_none(last)}
+        self.history.record_epoch(self.epoch, genotype,
+                                  {ct: tensor_rows(p) for ct, p in self.optimizer.distribution().items()})
+        self.bus.emit(GenotypeDerived(epoch=self.epoch, genotype=genotype, **collapse_or_none(genotype)))
 
     # ---- the end --------------------------------------------------------------------
     def derived_size(self, genotype: Any) -> dict[str, int]:
@@ -347,39 +203,6 @@ class SearchRun:
         net = self.space.build_network(genotype, self.channels, self.layers, spec.in_channels, spec.num_classes)
         return {"params": count_params(net),
                 "flops": count_flops(net, (spec.in_channels, spec.image_size, spec.image_size))}
-
-    # ---- choosing the final architecture (nascore.selection) ---------------------------
-    def choose_final(self) -> bool:
-        """After the search, the selection stage when the config has it (``select_samples``, or the method's
-        default); False when the stop check ended it.  It starts from the final checkpoint's state and is
-        deterministic, so a run resumed during it redoes it to the same end."""
-        if not effective_select_samples(self.cfg):
-            return True
-        stop = self.history["early_stop"]
-        if stop:  # DARTS-ES: the returned epoch's architecture and distribution
-            kept = self.history["archive"][stop["returned_epoch"]]
-            derived, probs = kept["genotype"], {ct: torch.tensor(rows) for ct, rows in kept["alphas"].items()}
-        else:
-            derived, probs = self.optimizer.derive(), self.optimizer.distribution()
-        self.selection = select_final_architecture(
-            self.space, self.optimizer, self.model, self.data, self.cfg, channels=self.channels, layers=self.layers,
-            steps=self.steps_per_epoch, device=self.device, derived=derived, probs=probs, emit=self.bus.emit,
-            stop_check=self.stop_check)
-        return self.selection.status == "finished"
-
-    def selection_result(self, result: dict[str, Any]) -> None:
-        """Add the selection stage's block to ``result``; when it finished, its choice becomes the genotype (the
-        search's own stays as ``search_genotype``) with its size and collapse counts."""
-        if self.selection is None:
-            return
-        result["selection"] = self.selection.block
-        if self.selection.status != "finished":
-            return
-        chosen = self.selection.genotype
-        size = self.derived_size(chosen)
-        result.update({"search_genotype": result["genotype"], "genotype": chosen, "genotype_params": size["params"],
-                       "flops": size["flops"]})
-        result["collapse"] = {**result.get("collapse", {}), "genotype": _collapse_or_none(chosen)}
 
     def result(self, status: str) -> dict[str, Any]:
         probs = self.optimizer.distribution()
@@ -397,7 +220,7 @@ class SearchRun:
             "genotype": genotype,
             "genotype_params": size["params"],
             "flops": size["flops"],
-            "metrics": {**self.history["last"], "best_val_acc": self.history["best_val_acc"]},
+            "metrics": {**self.history.last, "best_val_acc": self.history.best_val_acc},
             "epochs_completed": self.epoch,
             "channels": self.channels,
             "layers": self.layers,
@@ -407,29 +230,18 @@ class SearchRun:
             "seed": self.cfg.seed,
             "device": str(self.device),
             "versions": package_versions(),
+            # the last epoch's architecture; a stage may return another one (e.g. an earlier epoch's, DARTS-ES)
+            "collapse": {"genotype": collapse_or_none(genotype), "last_genotype": collapse_or_none(genotype)},
         }
 
-    def finish(self, status: str) -> RunOutcome:
+    def finish(self, status: str, during_search: bool = True) -> RunOutcome:
         result = self.result(status)
-        self.robust_darts_result(result)
-        self.selection_result(result)
+        for stage in self.stages:
+            stage.add_to_result(self, result)
         if status == "cancelled":
-            where = ("while choosing the final architecture" if self.selection is not None
-                     else f"during epoch {self.epoch + 1}")
+            where = f"during epoch {self.epoch + 1}" if during_search else "while choosing the final architecture"
             self.bus.emit(LogMessage(level="warning", message=f"cancelled {where}"))
         return run_folder.finish_run(self.out, self.bus, status, self.epoch, result)
-
-
-def _points(k: int) -> str:
-    return "1 curvature point" if k == 1 else f"{k} curvature points"
-
-
-def _collapse_or_none(genotype: Any) -> dict[str, Any]:
-    """Skip-connection and parameter-free-op counts per cell, or None for a genotype format we cannot read."""
-    try:
-        return collapse_counts(genotype)
-    except TypeError:
-        return {"skip_connections": None, "parameter_free": None}
 
 
 def run_search(config: dict[str, Any] | SearchConfig, out_dir: str | Path,

@@ -33,8 +33,7 @@ from nascore.early_stopping import collapse_counts
 from nascore.events import ArchDistribution, EpochMetrics, GenotypeDerived, LogMessage, Query, RunStarted, StepMetrics
 from nascore.optimizers.components.samplers import PolicySampler, sampler_settings
 from nascore.optimizers.components.sampling import FrequencyCounter
-from nascore.run_folder import RunOutcome, SearchFailed, check_resumable
-from nascore.runner import ProgressCallback, tensor_rows
+from nascore.run_folder import ProgressCallback, RunOutcome, SearchFailed, check_resumable, tensor_rows
 from nascore.spaces import get_space
 from nascore.versions import package_versions
 

@@ -108,7 +108,8 @@
       }
       case "curvature": {
         state.curvature = state.curvature.filter((p) => p.epoch !== ev.epoch);
-        state.curvature.push({ epoch: ev.epoch, eigenvalue: ev.eigenvalue, trace: ev.trace, round: ev.round || 0 });
+        state.curvature.push({ epoch: ev.epoch, eigenvalue: ev.eigenvalue, trace: ev.trace, round: ev.round || 0,
+                               ratio: ev.ratio });
         state.curvature.sort((a, b) => a.epoch - b.epoch);
         break;
       }
@@ -303,23 +304,12 @@
     };
   }
 
-  /* earlier/later at each point: the mean eigenvalue over the k points before the last k, over the mean of the
-   * last k, within one round (DARTS-ADA compares only points measured after its latest rollback). */
-  function ratioSeries(k) {
+  /* earlier/later at each point, as the engine read it (the curvature event carries the ratio; None until a round
+   * of DARTS-ADA has 2k points). */
+  function ratioSeries() {
     const out = { x: [], y: [] };
-    const rounds = new Map();
     for (const p of state.curvature) {
-      if (!rounds.has(p.round)) rounds.set(p.round, []);
-      rounds.get(p.round).push(p);
-    }
-    for (const pts of rounds.values()) {
-      for (let i = 2 * k - 1; i < pts.length; i++) {
-        const vals = pts.slice(i - 2 * k + 1, i + 1).map((p) => p.eigenvalue);
-        if (!vals.every((v) => typeof v === "number" && isFinite(v))) continue;
-        const mean = (a) => a.reduce((s, v) => s + v, 0) / a.length;
-        const earlier = mean(vals.slice(0, k)), later = mean(vals.slice(k));
-        if (later > 0) { out.x.push(pts[i].epoch); out.y.push(earlier / later); }
-      }
+      if (typeof p.ratio === "number" && isFinite(p.ratio)) { out.x.push(p.epoch); out.y.push(p.ratio); }
     }
     return out;
   }
@@ -375,7 +365,7 @@
   function drawCurvature() {
     if (!$("curvature")) return; // a retrain has no architecture weights to measure
     const es = esSettings();
-    const ratio = ratioSeries(es.window);
+    const ratio = ratioSeries();
     const list = $("reg-changes");
     list.hidden = !state.regChanges.length;
     if (list.children.length !== state.regChanges.length) {

@@ -135,6 +135,9 @@ def test_darts_es_stops_and_returns_the_architecture_of_k_epochs_before(tmp_path
     assert stop["earlier"] == pytest.approx((points[1] + points[2]) / 2)
     assert stop["later"] == pytest.approx((points[3] + points[4]) / 2)
     assert stop["ratio"] == pytest.approx(stop["earlier"] / stop["later"])
+    # every curvature event carries the criterion as read at that point (the page draws it, it does not recompute)
+    ratios = {e["epoch"]: (e["ratio"], e["window"], e["threshold"]) for e in events if e["type"] == "curvature"}
+    assert ratios == {1: (None, 2, FORCE), 2: (None, 2, FORCE), 3: (None, 2, FORCE), 4: (stop["ratio"], 2, FORCE)}
     assert stop["reason"].startswith("DARTS-ES stopped the search after epoch 4 of 6 and returns the architecture of epoch 2")
     genotypes = {e["epoch"]: e for e in events if e["type"] == "genotype"}
     result = outcome.result

@@ -270,20 +270,22 @@ def test_after_an_early_stop_the_stage_starts_from_the_returned_epoch(tmp_path):
     """DARTS-ES returns an earlier epoch's architecture: that is the search's own candidate, drawn from that
     epoch's distribution."""
     from nascore.runner import SearchRun
+    from nascore.stages.selection import SelectionStage
 
     run = SearchRun({**SEL, "optimizer": "darts", "select_samples": 3, "select_top_k": 2}, tmp_path)
     run.emit_architecture()  # epoch 0's architecture and distribution, kept in the archive
-    kept = run.history["archive"][0]
+    kept = run.history.archive[0]
     with torch.no_grad():
         for alpha in run.optimizer.alphas.values():  # the distribution moves on after epoch 0
             alpha[:, 2] += 10.0
-    assert run.optimizer.derive() != kept["genotype"]
-    run.history["early_stop"] = {"returned_epoch": 0}
-    assert run.choose_final()
-    block = run.selection.block
-    assert block["search_genotype"] == kept["genotype"] == block["candidates"][0]["genotype"]
+    assert run.optimizer.derive() != kept.genotype
+    run.history.early_stop = {"returned_epoch": 0}
+    stage = next(s for s in run.stages if isinstance(s, SelectionStage))
+    assert stage.after_search(run)
+    block = stage.outcome.block
+    assert block["search_genotype"] == kept.genotype == block["candidates"][0]["genotype"]
     sampled_ops = {op for c in block["candidates"][1:] for ct in ("normal", "reduce") for op, _ in c["genotype"][ct]}
     assert sampled_ops != {"sep_conv_3x3"}  # drawn from epoch 0's near-uniform distribution, not today's
-    result = {"genotype": kept["genotype"], "collapse": {}}
-    run.selection_result(result)
-    assert result["search_genotype"] == kept["genotype"] and result["genotype"] == block["genotype"]
+    result = {"genotype": kept.genotype, "collapse": {}}
+    stage.add_to_result(run, result)
+    assert result["search_genotype"] == kept.genotype and result["genotype"] == block["genotype"]

@@ -136,7 +136,9 @@ def _cells(names: tuple[str, ...], edges: list[str], ops: list[str]) -> dict[str
 
 
 def _emit_epoch(sink: Any, seq: int, epoch: int, epochs: int, kind: str, cells: dict[str, Any], genotype: Any,
-                eigenvalue: float | None, counts: dict[str, Any] | None = None, round_: int = 0) -> int:
+                eigenvalue: float | None, counts: dict[str, Any] | None = None, round_: int = 0,
+                ratio: float | None = None) -> int:
+    """One epoch's events as the engine writes them; ``ratio``: the early-stop criterion its curvature event carries."""
     now = time.time()
     sink(seq, {"type": "epoch", "v": 1, "time": now, "epoch": epoch, "epochs": epochs, "train_loss": 2.0 - 0.1 * epoch,
                "train_acc": 0.1 * epoch, "val_loss": 2.1 - 0.1 * epoch, "val_acc": 0.08 * epoch, "lr": 0.02, "seconds": 1.0})
@@ -145,7 +147,8 @@ def _emit_epoch(sink: Any, seq: int, epoch: int, epochs: int, kind: str, cells: 
     if eigenvalue is None:
         return seq + 3
     sink(seq + 3, {"type": "curvature", "v": 1, "time": now, "epoch": epoch, "eigenvalue": eigenvalue, "trace": 8 * eigenvalue,
-                   "round": round_, "method": "lanczos", "iterations": 8, "hvps": 12, "converged": True, "samples": 64, "seconds": 0.5})
+                   "round": round_, "method": "lanczos", "iterations": 8, "hvps": 12, "converged": True, "samples": 64, "seconds": 0.5,
+                   "ratio": ratio})
     return seq + 4
 
 
@@ -183,7 +186,8 @@ def test_curvature_and_collapse_charts_live(live_server: Any, page: Any, alice: 
 
     # epoch 4 arrives with the engine's own counts, the eigenvalue jumps, DARTS-ES stops and returns epoch 2
     seq = _emit_epoch(sink, seq, 4, 6, "softmax", cells, _darts_genotype(6), 0.40,
-                      {"skip_connections": {"normal": 6, "reduce": 0}, "parameter_free": {"normal": 6, "reduce": 1}})
+                      {"skip_connections": {"normal": 6, "reduce": 0}, "parameter_free": {"normal": 6, "reduce": 1}},
+                      ratio=0.105 / 0.26)  # k = 2: mean(0.10, 0.11) / mean(0.12, 0.40)
     reason = ("DARTS-ES stopped the search after epoch 4 of 6 and returns the architecture of epoch 2, 2 curvature points "
               "before: the curvature of the validation loss grew.")
     sink(seq, {"type": "early_stop", "v": 1, "time": time.time(), "trigger_epoch": 4, "returned_epoch": 2, "earlier": 0.105,
@@ -221,7 +225,7 @@ def test_ada_changes_and_nb201_counts_on_a_finished_run(live_server: Any, page: 
     plain = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
     collapsed = "|skip_connect~0|+|skip_connect~0|none~1|+|skip_connect~0|nor_conv_3x3~1|avg_pool_3x3~2|"
     seq = _emit_epoch(sink, 2, 1, 3, "dirichlet", cells, plain, 0.1)
-    seq = _emit_epoch(sink, seq, 2, 3, "dirichlet", cells, collapsed, 0.3)
+    seq = _emit_epoch(sink, seq, 2, 3, "dirichlet", cells, collapsed, 0.3, ratio=0.1 / 0.3)
     reason = "DARTS-ADA went back from epoch 2 to epoch 1 and multiplied the weight decay by 3, from 0.0003 to 0.0009"
     sink(seq, {"type": "regularization_change", "v": 1, "time": time.time(), "trigger_epoch": 2, "restored_epoch": 1,
                "parameter": "weight_decay", "old": 3e-4, "new": 9e-4, "increase": 1, "max_increases": 4, "earlier": 0.1,
@@ -229,7 +233,7 @@ def test_ada_changes_and_nb201_counts_on_a_finished_run(live_server: Any, page: 
     sink(seq + 1, {"type": "arch", "v": 1, "time": time.time(), "epoch": 1, "kind": "dirichlet", "cells": cells})
     sink(seq + 2, {"type": "genotype", "v": 1, "time": time.time(), "epoch": 1, "genotype": plain})
     seq = _emit_epoch(sink, seq + 3, 2, 3, "dirichlet", cells, plain, 0.12, round_=1)  # measured after the change
-    seq = _emit_epoch(sink, seq, 3, 3, "dirichlet", cells, collapsed, 0.13, round_=1)
+    seq = _emit_epoch(sink, seq, 3, 3, "dirichlet", cells, collapsed, 0.13, round_=1, ratio=0.12 / 0.13)
     sink(seq, {"type": "finished", "v": 1, "time": time.time(), "status": "finished", "epoch": 3, "result": {}})
     log_in(page, live_server.url, "alice")
     page.goto(f"{live_server.url}/experiments/{exp.pk}/")

@@ -8,6 +8,7 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
+from tests.webapp.support import unsent_experiment
 from webapp.experiments import services
 from webapp.experiments.models import Event, Experiment, Status
 
@@ -224,3 +225,26 @@ def test_run_that_stopped_early_keeps_its_result_and_reason(alice: Any, tiny_con
         services.cancel_experiment(exp)
     with pytest.raises(services.ActionRefused):
         services.resume_experiment(exp)
+
+
+def test_stored_curvature_events_gain_the_criterion_the_engine_now_sends(alice: Any, tiny_config: dict[str, Any]) -> None:
+    """Migration 0004: curvature events stored before carry no ratio; it is filled in per DARTS-ADA round, with the
+    experiment's window and threshold, by the engine's own function."""
+    import importlib
+
+    from django.apps import apps
+
+    from nascore.early_stopping import should_stop
+    from webapp.experiments.models import Event
+
+    exp = unsent_experiment(alice, "old ada", {**tiny_config, "early_stop": "ada", "early_stop_window": 1})
+    points = [(1, 0.1, 0), (2, 0.3, 0), (2, 0.12, 1), (3, 0.13, 1)]  # the second epoch 2: measured after a roll-back
+    for seq, (epoch, eig, round_) in enumerate(points, start=1):
+        Event.objects.create(experiment=exp, seq=seq, type="curvature",
+                             payload={"epoch": epoch, "eigenvalue": eig, "trace": None, "round": round_})
+    migration = importlib.import_module("webapp.experiments.migrations.0004_curvature_ratio")
+    migration.fill_ratios(apps, None)
+    got = [e.payload for e in Event.objects.filter(experiment=exp).order_by("seq")]
+    assert [p["ratio"] for p in got] == [None, pytest.approx(0.1 / 0.3), None, pytest.approx(0.12 / 0.13)]
+    assert all(p["window"] == 1 and p["threshold"] == 0.75 for p in got)
+    assert got[1]["ratio"] == pytest.approx(should_stop([0.1, 0.3], 1, 0.75).ratio)
