@@ -87,6 +87,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_bench(sub)
     _add_benchmark(sub)
     sub.add_parser("list", help="the spaces, optimizers, datasets, ops and published genotypes there are")
+    settings = sub.add_parser("settings", help="every setting: type, default, bounds, what it does, where its default "
+                                               "comes from", description="The settings reference, generated from "
+                                               "the settings models of each component.")
+    settings.add_argument("--kind", choices=("search", "train"), default="search",
+                          help="the settings of a search, or of a stand-alone training (evaluate)")
+    form = settings.add_mutually_exclusive_group()
+    form.add_argument("--json", action="store_true", help="the models' JSON schemas")
+    form.add_argument("--markdown", action="store_true", help="Markdown tables (the README's reference)")
     return parser
 
 
@@ -242,13 +250,33 @@ def cmd_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_settings(args: argparse.Namespace) -> int:
+    from nascore.config import search_settings
+    from nascore.evaluation.train import eval_settings
+    from nascore.settings_cli import help_text
+    from nascore.settings_docs import json_reference, markdown
+
+    groups = search_settings() if args.kind == "search" else eval_settings()
+    if args.json:
+        print(json.dumps(json_reference(groups), indent=2))
+    elif args.markdown:
+        print(markdown(groups), end="")
+    else:
+        for model in groups:
+            print(model.title)
+            for name, field_info in model.model_fields.items():
+                print(f"  {name}: {help_text(field_info).replace('%%', '%')}")
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from nascore.config import ConfigError
     from nascore.data import DataError
     from nascore.spaces.base import GenotypeError
 
     args = build_parser().parse_args(argv)
-    handlers = {"search": cmd_search, "evaluate": cmd_evaluate, "describe": cmd_describe, "list": cmd_list}
+    handlers = {"search": cmd_search, "evaluate": cmd_evaluate, "describe": cmd_describe, "list": cmd_list,
+                "settings": cmd_settings}
     if args.command == "bench":
         from nascore.bench import run_from_args
 

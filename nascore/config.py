@@ -42,8 +42,12 @@ SEARCH_SETTINGS: list[type[Settings]] = [
 
 
 def search_settings() -> list[type[Settings]]:
-    """The models of a search, as registered now (a test or a plugin may append one)."""
-    return list(SEARCH_SETTINGS)
+    """The models of a search as registered now: :data:`SEARCH_SETTINGS`, then those of any registered method's
+    components not listed there (so registering a method registers its settings too)."""
+    models = list(SEARCH_SETTINGS)
+    for cls in OPTIMIZERS.values():
+        models.extend(m for m in cls.settings if m not in models)
+    return models
 
 
 class SearchConfig(RunConfig):

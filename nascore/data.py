@@ -119,7 +119,7 @@ class DataSettings(Settings):
     dataset: str = setting("digits", "The dataset (torchvision datasets are read from data_dir).",
                            source="NASBoard's choice: scikit-learn's handwritten digits, offline and fast",
                            choices=lambda: {name: spec.title for name, spec in sorted(DATASETS.items())}, basic=True)
-    data_dir: str = setting("data", "The folder that holds the datasets' files (<data_dir>/<dataset>).", min_length=1,
+    data_dir: str = setting("data", "The folder that holds the datasets' files, one subfolder per dataset.", min_length=1,
                             expects="a folder path", source="NASBoard's choice", label='Data folder')
     download: bool = setting(False, "Download a torchvision dataset that is not in data_dir.",
                              source="NASBoard's choice: nothing is fetched unless asked")

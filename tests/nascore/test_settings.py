@@ -166,3 +166,24 @@ def test_a_result_json_written_before_the_models_is_read(tmp_path, capsys):
     assert code == 0
     result = json.loads((tmp_path / "eval" / "result.json").read_text())
     assert result["genotype"] == finished["genotype"]
+
+
+@pytest.mark.parametrize("kind", ["search", "train"])
+def test_the_readme_reference_is_the_generated_one(kind):
+    from nascore.settings_docs import markdown, markers
+
+    groups = C.search_settings() if kind == "search" else eval_settings()
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    begin, end = markers(kind)
+    shown = readme.split(begin, 1)[1].split(end, 1)[0].strip()
+    assert shown == markdown(groups).strip(), f"regenerate with: python -m nascore settings --kind {kind} --markdown"
+
+
+def test_settings_command_prints_the_reference(capsys):
+    assert main(["settings", "--json"]) == 0
+    reference = json.loads(capsys.readouterr().out)
+    models = {entry["model"]: entry for entry in reference}
+    pc = models["nascore.networks.partial.PartialChannelSettings"]["schema"]["properties"]["pc_k"]
+    assert pc["default"] == 4 and pc["exclusiveMinimum"] == 0 and "PC-DARTS" in pc["x-source"]
+    assert main(["settings", "--kind", "train"]) == 0
+    assert "lr: SGD learning rate" in capsys.readouterr().out
