@@ -1,0 +1,38 @@
+"""Sentences built on the server: every event type the engine emits has a log line."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from nascore import events as E
+from webapp.experiments.presenters.events import TEXTS, event_text
+
+
+def test_every_engine_event_type_has_a_line():
+    from nascore.evaluation.train import EvalEpoch
+
+    kinds = {cls.__dataclass_fields__["type"].default for cls in vars(E).values()
+             if dataclasses.is_dataclass(cls) and isinstance(cls, type) and issubclass(cls, E.Event) and cls is not E.Event}
+    kinds.add(EvalEpoch.__dataclass_fields__["type"].default)
+    assert kinds <= set(TEXTS), kinds - set(TEXTS)
+
+
+@pytest.mark.parametrize("event,text", [
+    ({"type": "epoch", "epoch": 2, "epochs": 5, "train_loss": 1.23456, "train_acc": 0.5, "val_loss": 1.5, "val_acc": 0.25,
+      "lr": 0.025, "seconds": 3.21},
+     "epoch 2/5: train loss 1.2346, acc 50.00% · val loss 1.5000, acc 25.00% · lr 0.02500 · 3.2 s"),
+    ({"type": "curvature", "epoch": 4, "eigenvalue": 0.4, "trace": None, "iterations": 8, "converged": False,
+      "seconds": 0.5, "ratio": 0.40385, "window": 2, "threshold": 0.75},
+     "curvature after epoch 4: dominant Hessian eigenvalue 0.4000 (8 iterations, not converged, 0.5 s); "
+     "earlier/later 0.404 (k = 2, threshold 0.75)"),
+    ({"type": "finished", "status": "cancelled", "epoch": 2}, "cancelled during epoch 3"),
+    ({"type": "selection", "phase": "done", "chosen": 3, "kendall_tau": 0.5, "spearman": float("nan")},
+     "selection: done: kept candidate 3; Kendall τ +0.50, Spearman ρ undefined"),
+    ({"type": "query", "run": 1, "seed": 0, "query": 7, "genotype": "|skip_connect~0|", "valid_acc": 80.5,
+      "test_acc": 81.25, "best_valid_acc": 85.0, "best_query": 3},
+     "run 1 (seed 0), query 7: |skip_connect~0| val acc 80.50%, test acc 81.25% · best so far 85.00% (query 3)"),
+    ({"type": "mystery", "x": 1}, '{"type": "mystery", "x": 1}'),
+])
+def test_lines_read_as_before(event, text):
+    assert event_text(event) == text

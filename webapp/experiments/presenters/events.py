@@ -1,0 +1,117 @@
+"""The event log's line for each kind of event: the events API sends it as ``text`` with every event."""
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+
+def _num(value: Any, digits: int) -> str:
+    return f"{value:.{digits}f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "–"
+
+
+def _pct(value: Any) -> str:
+    return f"{value * 100:.2f}%" if isinstance(value, (int, float)) and not isinstance(value, bool) else "–"
+
+
+def _corr(value: Any) -> str:
+    if isinstance(value, (int, float)) and value == value:
+        return f"{value:+.2f}"
+    return "undefined"
+
+
+def _genotype(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _run_started(ev: dict[str, Any]) -> str:
+    start = f"resumed at epoch {ev.get('start_epoch')}" if ev.get("resumed") else "started"
+    return f"{start} on {ev.get('device')}: {ev.get('epochs')} epochs × {ev.get('steps_per_epoch')} steps"
+
+
+def _epoch(ev: dict[str, Any]) -> str:
+    return (f"epoch {ev.get('epoch')}/{ev.get('epochs')}: train loss {_num(ev.get('train_loss'), 4)}, acc "
+            f"{_pct(ev.get('train_acc'))} · val loss {_num(ev.get('val_loss'), 4)}, acc {_pct(ev.get('val_acc'))} · "
+            f"lr {_num(ev.get('lr'), 5)} · {_num(ev.get('seconds'), 1)} s")
+
+
+def _eval_epoch(ev: dict[str, Any]) -> str:
+    return (f"epoch {ev.get('epoch')}/{ev.get('epochs')}: train loss {_num(ev.get('train_loss'), 4)}, acc "
+            f"{_pct(ev.get('train_acc'))} · test loss {_num(ev.get('test_loss'), 4)}, acc {_pct(ev.get('test_acc'))} "
+            f"· lr {_num(ev.get('lr'), 5)} · drop-path {_num(ev.get('drop_path'), 3)} · {_num(ev.get('seconds'), 1)} s")
+
+
+def _step(ev: dict[str, Any]) -> str:
+    return (f"epoch {ev.get('epoch')}, step {ev.get('step')}/{ev.get('steps_per_epoch')}: train loss "
+            f"{_num(ev.get('train_loss'), 4)}, acc {_pct(ev.get('train_acc'))}")
+
+
+def _curvature(ev: dict[str, Any]) -> str:
+    text = f"curvature after epoch {ev.get('epoch')}: dominant Hessian eigenvalue {_num(ev.get('eigenvalue'), 4)}"
+    if isinstance(ev.get("trace"), (int, float)):
+        text += f", trace {_num(ev['trace'], 3)}"
+    if ev.get("iterations"):
+        converged = ", not converged" if ev.get("converged") is False else ""
+        text += f" ({ev['iterations']} iterations{converged}, {_num(ev.get('seconds'), 1)} s)"
+    if isinstance(ev.get("ratio"), (int, float)):
+        text += f"; earlier/later {_num(ev['ratio'], 3)} (k = {ev.get('window')}, threshold {ev.get('threshold')})"
+    return text
+
+
+def _finished(ev: dict[str, Any]) -> str:
+    status, epoch = ev.get("status"), ev.get("epoch")
+    if status == "cancelled":
+        return f"cancelled during epoch {(epoch or 0) + 1}"
+    return f"{'stopped early' if status == 'stopped_early' else 'finished'} after {epoch} epochs"
+
+
+def _selection(ev: dict[str, Any]) -> str:
+    c = ev.get("candidate") or {}
+    phase = ev.get("phase")
+    if phase == "start":
+        text = f"sampled {ev.get('samples')} architectures; ranking them with the one-shot weights"
+    elif phase == "rank":
+        text = (f"ranking with the one-shot weights: {ev.get('done')} of {ev.get('samples')} (candidate "
+                f"{ev.get('index')}: val acc {_pct(c.get('oneshot_val_acc'))})")
+    elif phase == "retrain":
+        text = (f"retraining the top {ev.get('top_k')} from scratch: candidate {ev.get('index')}, epoch "
+                f"{ev.get('epoch')} of {ev.get('epochs')} (val acc {_pct(c.get('standalone_val_acc'))})")
+    elif phase == "done":
+        text = (f"done: kept candidate {ev.get('chosen')}; Kendall τ {_corr(ev.get('kendall_tau'))}, Spearman ρ "
+                f"{_corr(ev.get('spearman'))}")
+    else:
+        text = str(phase)
+    return "selection: " + text
+
+
+def _query(ev: dict[str, Any]) -> str:
+    text = (f"run {ev.get('run')} (seed {ev.get('seed')}), query {ev.get('query')}: {_genotype(ev.get('genotype'))} "
+            f"val acc {_num(ev.get('valid_acc'), 2)}%")
+    if isinstance(ev.get("test_acc"), (int, float)):
+        text += f", test acc {_num(ev['test_acc'], 2)}%"
+    return text + f" · best so far {_num(ev.get('best_valid_acc'), 2)}% (query {ev.get('best_query')})"
+
+
+TEXTS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "run_started": _run_started,
+    "step": _step,
+    "epoch": _epoch,
+    "eval_epoch": _eval_epoch,
+    "arch": lambda ev: f"architecture distribution of epoch {ev.get('epoch')} ({', '.join(ev.get('cells') or {})})",
+    "genotype": lambda ev: f"genotype of epoch {ev.get('epoch')}: {_genotype(ev.get('genotype'))}",
+    "checkpoint": lambda ev: f"checkpoint saved after epoch {ev.get('epoch')}",
+    "log": lambda ev: f"{ev.get('level')}: {ev.get('message')}",
+    "curvature": _curvature,
+    "early_stop": lambda ev: f"stopped early: {ev.get('reason')}",
+    "regularization_change": lambda ev: ev.get("reason") or (
+        f"DARTS-ADA: {ev.get('parameter')} {ev.get('old')} → {ev.get('new')}, back to epoch {ev.get('restored_epoch')}"),
+    "finished": _finished,
+    "failed": lambda ev: f"failed in epoch {ev.get('epoch')}: {ev.get('reason')}",
+    "selection": _selection,
+    "query": _query,
+}
+
+
+def event_text(event: dict[str, Any]) -> str:
+    """The log line of ``event`` (a stored event's payload with its ``type``); an unknown type shows as JSON."""
+    describe = TEXTS.get(str(event.get("type")))
+    return describe(event) if describe is not None else json.dumps(event, default=str)
