@@ -61,7 +61,7 @@ def _real_ids(world: World, generated: Any) -> int:
 
 @pytest.mark.django_db
 @schema.parametrize()
-@settings(max_examples=EXAMPLES, derandomize=True, deadline=None,
+@settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                  HealthCheck.filter_too_much])
 def test_fuzzed_requests_get_documented_answers(case: Any, world: World) -> None:
