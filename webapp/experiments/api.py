@@ -1,8 +1,9 @@
 """The JSON API on django-ninja: its endpoints, the OpenAPI document generated from them, and the Swagger page.
 
 The endpoints are thin: ninja validates the request against ``api_schemas``, the endpoint calls the services,
-and ninja checks the serializers' dicts against the answer schemas, so the document at /api/openapi.json is
-what the code does. Who may call is ``api_auth``'s business; every refusal is answered by ``api_errors``.
+and ninja checks the serializers' dicts against the answer schemas (all but the stored events and the
+streamed exports, served as they are), so the document at /api/openapi.json is what the code does. Who may
+call is ``api_auth``'s business; every refusal is answered by ``api_errors``.
 """
 from __future__ import annotations
 
