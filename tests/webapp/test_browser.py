@@ -288,7 +288,7 @@ def test_selection_progress_and_scatter_plot(live_server: Any, page: Any, alice:
     page.wait_for_selector("#selection-progress-row:not([hidden])")
     assert "retraining the top 3 from scratch: candidate 0, epoch 1 of 1" in page.text_content("#selection-progress")
     assert page.evaluate("document.getElementById('selection-fill').style.width") == "71.4%"
-    # the progress line is redrawn on the page's next frame
+    # the row above is drawn by the server; the progress text only once the first poll has answered
     page.wait_for_function("document.getElementById('progress-text').textContent.includes("
                            "'choosing the final architecture (5/7)')")
     page.wait_for_selector("#selection-plot .main-svg")  # the first retrained point, drawn live

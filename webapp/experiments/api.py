@@ -1,262 +1,232 @@
-"""The JSON API: session or ``Authorization: Bearer TOKEN`` auth, JSON errors, no HTML ever.
+"""The JSON API on django-ninja: its endpoints, the OpenAPI document generated from them, and the Swagger page.
 
-Session requests that change state need the CSRF token (as forms do); token requests do not,
-since a browser never sends the token on its own.
+The endpoints are thin: ninja validates the request against ``api_schemas``, the endpoint calls the services,
+and ninja checks the serializers' dicts against the answer schemas (all but the stored events and the
+streamed exports, served as they are), so the document at /api/openapi.json is what the code does. Who may
+call is ``api_auth``'s business; every refusal is answered by ``api_errors``.
 """
 from __future__ import annotations
 
-import functools
 import json
-from typing import Any, Callable
+from typing import Annotated, Any, Literal
 
 from django.conf import settings
+from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.middleware.csrf import CsrfViewMiddleware
-from django.utils import timezone
-from django.views.decorators.csrf import csrf_exempt
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.urls import URLPattern, URLResolver, path, re_path, reverse
+from ninja import Body, NinjaAPI, Path, Query
+from ninja.responses import Status
+from pydantic import AfterValidator, ValidationInfo
 
-from webapp.experiments import curation, exports, selectors, services
+from webapp.experiments import api_schemas as schemas
+from webapp.experiments import benchmark, curation, exports, selectors, services
 from webapp.experiments import retrain as retraining
-from webapp.experiments.models import ApiToken, Experiment, hash_token
-from webapp.experiments.openapi import schema
+from webapp.experiments.api_auth import BearerToken, SessionCookie
+from webapp.experiments.api_errors import ApiError, get_only, install_error_handlers, json_errors, not_found
+from webapp.experiments.models import Experiment
 from webapp.experiments.serializers import experiment_to_dict
 
-View = Callable[..., HttpResponse]
+#: the security schemes as clients have always known them
+AUTH = {"bearer": BearerToken(), "session": SessionCookie()}
+DESCRIPTION = ("Launch and watch neural architecture searches. Every error answer is JSON: {\"error\": message}, "
+               "plus \"errors\": {field: message} for bad input; an address that matches nothing answers 404, a "
+               "method an address does not take 405 with an Allow header.")
 
 
-def error(status: int, message: str, errors: dict[str, str] | None = None) -> JsonResponse:
-    body: dict[str, Any] = {"error": message}
-    if errors is not None:
-        body["errors"] = errors
-    return JsonResponse(body, status=status)
+def _errors(*codes: int) -> dict[int, type[schemas.Error]]:
+    return {code: schemas.Error for code in codes}
 
 
-def _token_user(request: HttpRequest) -> tuple[Any, str | None]:
-    """(user, problem) from the Authorization header; (None, None) when there is none."""
-    header = request.META.get("HTTP_AUTHORIZATION", "")
-    if not header:
-        return None, None
-    scheme, _, key = header.partition(" ")
-    if scheme.lower() != "bearer" or not key.strip():
-        return None, "the Authorization header must be 'Bearer <token>'"
-    token = ApiToken.objects.select_related("user").filter(key_hash=hash_token(key.strip())).first()
-    if token is None or not token.user.is_active:
-        return None, "the API token is not valid"
-    ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
-    return token.user, None
+class Api(NinjaAPI):
+    """NinjaAPI whose document names operations after their views and security schemes as ``AUTH`` does."""
+
+    def get_openapi_operation_id(self, operation: Any) -> str:
+        return str(operation.view_func.__name__)
+
+    def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None) -> Any:
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        names = {type(auth).__name__: name for name, auth in AUTH.items()}
+        components = schema["components"]
+        components["securitySchemes"] = {names[k]: v for k, v in components.get("securitySchemes", {}).items()}
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                operation["security"] = [{names[k]: v for k, v in s.items()} for s in operation.get("security", [])]
+        return schema
 
 
-def _csrf_problem(request: HttpRequest) -> str | None:
-    check = CsrfViewMiddleware(lambda r: HttpResponse())
-    check.process_request(request)
-    response = check.process_view(request, lambda r: HttpResponse(), (), {})
-    return None if response is None else "CSRF check failed: send the X-CSRFToken header with session auth, or use a token"
+api = Api(title="NASBoard API", version="1", description=DESCRIPTION, auth=list(AUTH.values()),
+          urls_namespace="api", openapi_url=None, docs_url=None)
+install_error_handlers(api)
+Id = Path(..., alias="id", description="the experiment's id")
 
 
-def api_view(methods: tuple[str, ...]) -> Callable[[View], View]:
-    """Authenticate, enforce methods, and turn Http404 and bad input into JSON answers."""
-
-    def decorate(view: View) -> View:
-        @csrf_exempt
-        @functools.wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if request.method not in methods:
-                response = error(405, f"method {request.method} is not allowed here; use {', '.join(methods)}")
-                response["Allow"] = ", ".join(methods)
-                return response
-            user, problem = _token_user(request)
-            if problem:
-                return error(401, problem)
-            if user is None:
-                if not request.user.is_authenticated:
-                    response = error(401, "authentication required: log in, or send 'Authorization: Bearer <token>'")
-                    response["WWW-Authenticate"] = 'Bearer realm="nasboard"'
-                    return response
-                if request.method not in ("GET", "HEAD", "OPTIONS"):
-                    csrf = _csrf_problem(request)
-                    if csrf:
-                        return error(403, csrf)
-                user = request.user
-            request.api_user = user  # type: ignore[attr-defined]
-            try:
-                return view(request, *args, **kwargs)
-            except Http404 as exc:
-                return error(404, str(exc) or "not found")
-
-        return wrapper
-
-    return decorate
+def _visible(pk: int, info: ValidationInfo) -> Experiment:
+    """The experiment of the path if the caller may see it, else 404: looked up while ninja reads the path, so an
+    experiment that is not yours is a 404 whatever the body or query says, as it always was."""
+    return selectors.get_experiment(info.context["request"].auth, pk)
 
 
-def _json_body(request: HttpRequest, what: str = "send a JSON object: {\"name\": ..., \"config\": {...}}") -> Any:
-    if not request.body:
-        raise services.ExperimentInvalid({"body": what})
-    try:
-        return json.loads(request.body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise services.ExperimentInvalid({"body": f"the body is not valid JSON: {exc}"}) from None
+def _retrainable(pk: int, info: ValidationInfo) -> Experiment:
+    """A visible search with an architecture to retrain (409 otherwise), checked before its body."""
+    search = _visible(pk, info)
+    retraining.check_retrainable(search)
+    return search
 
 
-def _name_and_config(body: Any) -> dict[str, Any]:
-    """``body`` checked to be what creating an experiment takes (a new search or a retrain): an object with
-    at most ``name`` and ``config``, so a misspelt field is refused rather than silently ignored."""
-    if not isinstance(body, dict):
-        raise services.ExperimentInvalid({"body": f"must be a JSON object, not {type(body).__name__}"})
-    unknown = sorted(set(body) - {"name", "config"})
-    if unknown:
-        raise services.ExperimentInvalid({k: f"unknown field {k!r}; send name and config" for k in unknown})
-    return body
+#: path ids that arrive as the experiment itself
+VisibleExperiment = Annotated[int, AfterValidator(_visible)]
+RetrainableSearch = Annotated[int, AfterValidator(_retrainable)]
 
 
-def _created(exp: Experiment) -> JsonResponse:
+def _created(response: HttpResponse, exp: Experiment) -> Status:
     """201 with the new experiment and its API address in ``Location``."""
-    response = JsonResponse(experiment_to_dict(exp), status=201)
-    response["Location"] = f"/api/experiments/{exp.pk}"
-    return response
+    response["Location"] = reverse("api:detail", args=[exp.pk])
+    return Status(201, experiment_to_dict(exp))
 
 
-@api_view(("GET", "POST"))
-def experiments(request: HttpRequest) -> HttpResponse:
-    user = request.api_user  # type: ignore[attr-defined]
-    if request.method == "POST":
-        try:
-            body = _name_and_config(_json_body(request))
-            exp = services.create_experiment(user, body.get("name"), body.get("config", {}))
-        except services.ExperimentInvalid as exc:
-            return error(400, "the experiment was not created", exc.errors)
-        except services.BrokerUnavailable as exc:
-            return error(503, str(exc))
-        return _created(exp)
-    filters = selectors.list_filters_from(request.GET)
+@api.get("/experiments", url_name="experiments", summary="List your experiments (staff: all)",
+         response={200: schemas.ExperimentPage, **_errors(400, 401)})
+def list_experiments(request: HttpRequest, query: Query[schemas.ListPage]) -> dict[str, Any]:
+    filters = selectors.list_filters_from(query.params())
+    experiments = selectors.filtered_experiments(request.auth, filters).prefetch_related("tags")  # type: ignore
+    page = Paginator(experiments, query.per_page).get_page(query.page)
+    return {"count": page.paginator.count, "page": page.number, "pages": page.paginator.num_pages,
+            "results": [experiment_to_dict(e, with_result=False) for e in page.object_list]}
+
+
+@api.post("/experiments", summary="Create and queue an experiment",
+          response={201: schemas.Experiment, **_errors(400, 401, 403, 503)}, exclude_unset=True)
+def create_experiment(request: HttpRequest, payload: schemas.NewExperiment, response: HttpResponse) -> Status:
     try:
-        per_page = max(1, min(100, int(request.GET.get("per_page", 20))))
-    except ValueError:
-        return error(400, "per_page must be an integer")
-    page = Paginator(selectors.filtered_experiments(user, filters).prefetch_related("tags"), per_page).get_page(request.GET.get("page"))
-    return JsonResponse(
-        {
-            "count": page.paginator.count,
-            "page": page.number,
-            "pages": page.paginator.num_pages,
-            "results": [experiment_to_dict(e, with_result=False) for e in page.object_list],
-        }
-    )
-
-
-@api_view(("GET", "PATCH"))
-def experiment_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    """GET: the experiment. PATCH: curate it (owner or staff): starred, is_baseline, archived, notes, tags."""
-    exp = selectors.get_experiment(request.api_user, pk)  # type: ignore[attr-defined]
-    if request.method == "PATCH":
-        try:
-            exp = curation.apply_curation(exp, _json_body(request, "send a JSON object of changes, e.g. {\"starred\": true}"))
-        except services.ExperimentInvalid as exc:
-            return error(400, f"experiment #{exp.pk} was not changed", exc.errors)
-    return JsonResponse(experiment_to_dict(exp))
-
-
-@api_view(("POST",))
-def experiment_retrain(request: HttpRequest, pk: int) -> HttpResponse:
-    """Queue the stand-alone training of a finished search's architecture as a new experiment."""
-    search = selectors.get_experiment(request.api_user, pk)  # type: ignore[attr-defined]
-    try:
-        retraining.check_retrainable(search)
-        body = _name_and_config(
-            _json_body(request, "send a JSON object: {\"name\": ..., \"config\": {\"epochs\": ...}} (both optional)")
-            if request.body else {})
-        retrain = retraining.create_retrain(search, body.get("config", {}), body.get("name"))
-    except services.ActionRefused as exc:
-        return error(409, str(exc))
+        exp = services.create_experiment(request.auth, payload.name, payload.config)  # type: ignore[attr-defined]
     except services.ExperimentInvalid as exc:
-        return error(400, "the retrain was not created", exc.errors)
-    except services.BrokerUnavailable as exc:
-        return error(503, str(exc))
-    return _created(retrain)
+        raise ApiError(400, "the experiment was not created", exc.errors) from None
+    return _created(response, exp)
 
 
-@api_view(("GET",))
-def experiment_history(request: HttpRequest, pk: int) -> HttpResponse:
-    """The experiment's whole event history as JSON Lines, streamed."""
-    return exports.event_history_response(selectors.get_experiment(request.api_user, pk))  # type: ignore[attr-defined]
+@api.get("/experiments/{int:id}", url_name="detail", summary="One experiment with its progress, config and result",
+         response={200: schemas.Experiment, **_errors(401, 404)}, exclude_unset=True)
+def get_experiment(request: HttpRequest, exp: VisibleExperiment = Id) -> dict[str, Any]:
+    return experiment_to_dict(exp)
 
 
-@api_view(("GET",))
-def experiments_export(request: HttpRequest, fmt: str) -> HttpResponse:
-    """Every experiment the list filters select (no pages), as CSV or JSON."""
-    return exports.list_export_response(request.api_user, request.GET, fmt)  # type: ignore[attr-defined]
-
-
-@api_view(("GET",))
-def tags(request: HttpRequest) -> HttpResponse:
-    """The tag names in use on the experiments you see."""
-    return JsonResponse({"tags": selectors.tag_names(request.api_user)})  # type: ignore[attr-defined]
-
-
-@api_view(("GET",))
-def experiment_events(request: HttpRequest, pk: int) -> HttpResponse:
-    """Events after ``after`` in order, plus the run's status so a poller knows when to stop."""
-    exp = selectors.get_experiment(request.api_user, pk)  # type: ignore[attr-defined]
-    raw_after = request.GET.get("after", "0")
+@api.patch("/experiments/{int:id}", summary="Curate: star, baseline, archive, notes, tags (the owner or staff)",
+           response={200: schemas.Experiment, **_errors(400, 401, 403, 404)}, exclude_unset=True)
+def curate_experiment(request: HttpRequest, exp: VisibleExperiment = Id,
+                      payload: schemas.Curation = Body(...)) -> dict[str, Any]:
     try:
-        after = int(raw_after)
-        if after < 0:
-            raise ValueError
-    except ValueError:
-        return error(400, f"after must be a non-negative integer sequence number, not {raw_after!r}")
-    limit = settings.NASBOARD_EVENTS_PAGE
+        exp = curation.apply_curation(exp, payload.model_dump(exclude_unset=True))
+    except services.ExperimentInvalid as exc:
+        raise ApiError(400, f"experiment #{exp.pk} was not changed", exc.errors) from None
+    return experiment_to_dict(exp)
+
+
+@api.post("/experiments/{int:id}/retrain", url_name="retrain", exclude_unset=True,
+          summary="Queue the stand-alone training of a finished search's architecture as a new experiment "
+                  "(kind retrain, parent the search, owned by the search's owner)",
+          response={201: schemas.Experiment, **_errors(400, 401, 403, 404, 409, 503)})
+def retrain_experiment(request: HttpRequest, response: HttpResponse, search: RetrainableSearch = Id,
+                       payload: schemas.RetrainRequest | None = None) -> Status:
+    body = payload or schemas.RetrainRequest()
     try:
-        if "limit" in request.GET:
-            limit = max(1, min(limit, int(request.GET["limit"])))
-    except ValueError:
-        return error(400, "limit must be an integer")
+        retrain = retraining.create_retrain(search, body.config, body.name)
+    except services.ExperimentInvalid as exc:
+        raise ApiError(400, "the retrain was not created", exc.errors) from None
+    return _created(response, retrain)
+
+
+@api.get("/experiments/{int:id}/events", url_name="events", summary="The events after a sequence number, in order",
+         description="Poll again with after=last_seq while status is queued or running. Events are served as stored "
+                     "(not re-checked on the way out, like the JSON Lines history): their schemas are what the engine "
+                     "emits.", response={200: schemas.EventPage, **_errors(400, 401, 404)})
+def list_events(request: HttpRequest, exp: VisibleExperiment = Id,
+                after: int = Query(0, ge=0, description="the last sequence number seen"),
+                limit: int = Query(None, ge=1, description="at most this many events (and never more than the "
+                                                           "server's page, NASBOARD_EVENTS_PAGE)")) -> HttpResponse:
+    limit = min(limit or settings.NASBOARD_EVENTS_PAGE, settings.NASBOARD_EVENTS_PAGE)
     events = selectors.events_after(exp, after, limit + 1)
-    more = len(events) > limit
-    events = events[:limit]
-    return JsonResponse(
-        {
-            "status": exp.status,
-            "error": exp.error or None,
-            "stop_reason": exp.stop_reason or None,
-            "cancel_requested": exp.cancel_requested,
-            "progress": exp.progress_dict(),
-            "events": events,
-            "last_seq": events[-1]["seq"] if events else after,
-            "more": more,
-            "history_rev": exp.history_rev,
-        }
-    )
+    page = events[:limit]
+    return JsonResponse({"status": exp.status, "error": exp.error or None, "stop_reason": exp.stop_reason or None,
+                         "cancel_requested": exp.cancel_requested, "progress": exp.progress_dict(), "events": page,
+                         "last_seq": page[-1]["seq"] if page else after, "more": len(events) > limit,
+                         "history_rev": exp.history_rev})
 
 
-@api_view(("POST",))
-def experiment_cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    exp = selectors.get_experiment(request.api_user, pk)  # type: ignore[attr-defined]
-    try:
-        exp = services.cancel_experiment(exp)
-    except services.ActionRefused as exc:
-        return error(409, str(exc))
-    return JsonResponse(experiment_to_dict(exp), status=202 if exp.is_active else 200)
+@api.post("/experiments/{int:id}/cancel", url_name="cancel", exclude_unset=True,
+          summary="Cancel: a queued run at once (200), a running one within a step (202)",
+          response={(200, 202): schemas.Experiment, **_errors(401, 403, 404, 409)})
+def cancel_experiment(request: HttpRequest, exp: VisibleExperiment = Id) -> Status:
+    exp = services.cancel_experiment(exp)
+    return Status(202 if exp.is_active else 200, experiment_to_dict(exp))
 
 
-@api_view(("POST",))
-def experiment_resume(request: HttpRequest, pk: int) -> HttpResponse:
-    exp = selectors.get_experiment(request.api_user, pk)  # type: ignore[attr-defined]
+@api.post("/experiments/{int:id}/resume", url_name="resume", exclude_unset=True,
+          summary="Queue a cancelled or failed run again; it continues from its last checkpoint",
+          response={202: schemas.Experiment, **_errors(401, 403, 404, 409, 503)})
+def resume_experiment(request: HttpRequest, exp: VisibleExperiment = Id) -> Status:
     try:
         exp = services.resume_experiment(exp)
-    except services.ActionRefused as exc:
-        return error(409, str(exc))
-    except services.ExperimentInvalid as exc:
-        return error(409, "; ".join(exc.errors.values()), exc.errors)
-    except services.BrokerUnavailable as exc:
-        return error(503, str(exc))
-    return JsonResponse(experiment_to_dict(exp), status=202)
+    except services.ExperimentInvalid as exc:  # the run limit
+        raise ApiError(409, "; ".join(exc.errors.values()), exc.errors) from None
+    return Status(202, experiment_to_dict(exp))
 
 
+HISTORY = {"description": "one Event object per line, in order",
+           "content": {"application/x-ndjson": {"schema": {"$ref": "#/components/schemas/Event"}}}}
+
+
+@api.get("/experiments/{int:id}/events.jsonl", url_name="history",
+         summary="The experiment's full event history, streamed as JSON Lines",
+         response=_errors(401, 404), openapi_extra={"responses": {200: HISTORY}})
+def event_history(request: HttpRequest, exp: VisibleExperiment = Id) -> HttpResponse:
+    return exports.event_history_response(exp)
+
+
+CSV = {"text/csv": {"schema": {"type": "string", "description": "a header line (the columns), then one row per "
+                                                                "experiment"}}}
+
+
+@api.get("/experiments/export.{format}", url_name="export",
+         summary="Every experiment the list filters select (not one page), as CSV or JSON",
+         response={200: schemas.Export, **_errors(400, 401)}, openapi_extra={"responses": {200: {"content": CSV}}})
+def export_experiments(request: HttpRequest, filters: Query[schemas.ListFilters],
+                       fmt: Literal["csv", "json"] = Path(..., alias="format")) -> HttpResponse:
+    return exports.list_export_response(request.auth, filters.params(), fmt)
+
+
+@api.get("/tags", url_name="tags", summary="The tag names in use on the experiments you see",
+         response={200: schemas.Tags, **_errors(401)})
+def list_tags(request: HttpRequest) -> dict[str, Any]:
+    return {"tags": selectors.tag_names(request.auth)}  # type: ignore[attr-defined]
+
+
+@api.get("/benchmark/{space}", url_name="benchmark",
+         summary="Tabular-benchmark figures (NAS-Bench-201) of up to 200 cells; validation and test apart",
+         response={200: schemas.BenchmarkFigures, **_errors(400, 401, 404)}, exclude_unset=True)
+def benchmark_figures(request: HttpRequest, space: str, query: Query[schemas.BenchmarkQuery]) -> dict[str, Any]:
+    return benchmark.lookup(space, query.dataset, query.arch)
+
+
+@get_only
 def openapi(request: HttpRequest) -> HttpResponse:
-    """The OpenAPI 3.1 description of this API (public: it holds no data)."""
-    return JsonResponse(schema(request.build_absolute_uri("/").rstrip("/")), json_dumps_params={"indent": 2})
+    """The OpenAPI 3.1 document, generated from the endpoints (public: it holds no data)."""
+    document = {**api.get_openapi_schema(), "servers": [{"url": request.build_absolute_uri("/").rstrip("/")}]}
+    return JsonResponse(document, json_dumps_params={"indent": 2})
 
 
-def not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-    return error(404, f"no API endpoint at {request.path}")
+@get_only
+@login_required
+def docs(request: HttpRequest) -> HttpResponse:
+    """Swagger UI on the document, from the swagger-ui copy django-ninja ships (served from /static/, no CDN)."""
+    swagger = {"url": reverse("api:openapi"), "layout": "BaseLayout", "deepLinking": True}
+    return render(request, "ninja/swagger.html", {"swagger_settings": json.dumps(swagger), "api": api, "add_csrf": True})
 
+
+def urlpatterns() -> list[URLPattern | URLResolver]:
+    """The API's URLs (namespace ``api``): the document, the docs page, ninja's endpoints, a JSON 404 for the rest."""
+    endpoints = [URLPattern(p.pattern, json_errors(p.callback), p.default_args, p.name)
+                 for p in api.urls[0] if isinstance(p, URLPattern)]
+    return [path("openapi.json", openapi, name="openapi"), path("docs", docs, name="docs"), *endpoints,
+            re_path(r"^.*$", not_found)]

@@ -10,18 +10,17 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 
 from nascore.benchmarks import BENCHMARKS, BenchmarkError, NB201Table, find_table, table_problem
 from nascore.benchmarks.nb201 import to_code
 from nascore.spaces.base import GenotypeError
 from nascore.spaces.nb201 import PUBLISHED
-from webapp.experiments.api import api_view, error
+from webapp.experiments.api_errors import ApiError
 
 #: the table an nb201 search on another dataset is scored on
 FALLBACK_DATASET = "cifar10"
-#: at most this many architectures per lookup request
+#: at most this many architectures per lookup request (the API's query schema enforces it)
 MAX_LOOKUP = 200
 #: the figures a page shows of a cell (validation and test apart, never one for the other)
 FIGURES = ("valid_acc", "test_acc", "valid_loss", "test_loss", "train_acc", "train_time")
@@ -95,29 +94,23 @@ def status_text() -> str:
             "--store $NASBOARD_BENCHMARK_DIR`")
 
 
-@api_view(("GET",))
-def lookup(request: HttpRequest, space: str) -> HttpResponse:
-    """``GET /api/benchmark/<space>?dataset=cifar10&arch=...&arch=...``: each cell's figures.
+def lookup(space: str, dataset: str, archs: list[str]) -> dict[str, Any]:
+    """What ``GET /api/benchmark/<space>?dataset=cifar10&arch=...&arch=...`` answers: each cell's figures.
 
     ``available`` is false (and ``problem`` says why) when no table is imported; a string that is not a cell
     of the space is listed under ``errors`` with the reason, the others under ``archs``.
     """
     spec = BENCHMARKS.get(space)
     if spec is None:
-        return error(404, f"no tabular benchmark covers the {space!r} space; there is one for "
-                          f"{', '.join(sorted(BENCHMARKS))}")
-    dataset = request.GET.get("dataset", FALLBACK_DATASET)
+        raise ApiError(404, f"no tabular benchmark covers the {space!r} space; there is one for "
+                            f"{', '.join(sorted(BENCHMARKS))}")
     if dataset not in spec.datasets:
-        return error(400, f"unknown dataset {dataset!r}; {spec.title} covers {', '.join(spec.datasets)}",
-                     {"dataset": f"choose one of {', '.join(spec.datasets)}"})
-    archs = request.GET.getlist("arch")
-    if len(archs) > MAX_LOOKUP:
-        return error(400, f"at most {MAX_LOOKUP} architectures per request, not {len(archs)}",
-                     {"arch": f"at most {MAX_LOOKUP}"})
+        raise ApiError(400, f"unknown dataset {dataset!r}; {spec.title} covers {', '.join(spec.datasets)}",
+                       {"dataset": f"choose one of {', '.join(spec.datasets)}"})
     table = find_table(space, dataset, store())
     if table is None:
-        return JsonResponse({"space": space, "dataset": dataset, "available": False, "archs": {}, "errors": {},
-                             "problem": f"no {spec.title} table for {dataset} is imported on this server"})
+        return {"space": space, "dataset": dataset, "available": False, "archs": {}, "errors": {},
+                "problem": f"no {spec.title} table for {dataset} is imported on this server"}
     found: dict[str, Any] = {}
     problems: dict[str, str] = {}
     for arch in archs:
@@ -127,5 +120,5 @@ def lookup(request: HttpRequest, space: str) -> HttpResponse:
             problems[arch] = str(exc)
             continue
         found[arch] = figures(table, arch)
-    return JsonResponse({"space": space, "dataset": dataset, "available": True, "archs": found, "errors": problems,
-                         "optimum": table.optimum()})
+    return {"space": space, "dataset": dataset, "available": True, "archs": found, "errors": problems,
+            "optimum": table.optimum()}

@@ -1,7 +1,7 @@
 """Page URLs (``experiments:``) and API URLs (``api:``)."""
-from django.urls import path, re_path
+from django.urls import path
 
-from webapp.experiments import api, benchmark, views, views_compare, views_curation
+from webapp.experiments import api, views, views_compare, views_curation
 
 pages = (
     [
@@ -24,20 +24,4 @@ pages = (
     "experiments",
 )
 
-api_urls = (
-    [
-        path("openapi.json", api.openapi, name="openapi"),
-        path("experiments", api.experiments, name="experiments"),
-        path("experiments/<int:pk>", api.experiment_detail, name="detail"),
-        path("experiments/<int:pk>/events", api.experiment_events, name="events"),
-        path("experiments/<int:pk>/cancel", api.experiment_cancel, name="cancel"),
-        path("experiments/<int:pk>/resume", api.experiment_resume, name="resume"),
-        path("experiments/<int:pk>/retrain", api.experiment_retrain, name="retrain"),
-        path("experiments/<int:pk>/events.jsonl", api.experiment_history, name="history"),
-        path("experiments/export.<str:fmt>", api.experiments_export, name="export"),
-        path("tags", api.tags, name="tags"),
-        path("benchmark/<str:space>", benchmark.lookup, name="benchmark"),
-        re_path(r"^.*$", api.not_found),
-    ],
-    "api",
-)
+api_urls = (api.urlpatterns(), "api")

@@ -1,0 +1,247 @@
+"""The API keeps the promises of its generated OpenAPI document: every endpoint is called for its success and each
+error it documents, every answer fits its documented schema, and every documented answer is one the code gives.
+Also the bugs the move to django-ninja fixed, and the Swagger page."""
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Callable
+
+import pytest
+from django.test import Client, override_settings
+
+from nascore import events as engine
+from tests.webapp.api_support import Contract, World, body_of, make_world
+from tests.webapp.support import login, token_for
+from webapp.experiments import services
+from webapp.experiments.models import Experiment, Status
+
+pytestmark = pytest.mark.django_db
+
+E = "/api/experiments"
+ONE = "/api/experiments/{id}"
+
+
+@pytest.fixture
+def contract(client: Client) -> Contract:
+    return Contract(client.get("/api/openapi.json").json())
+
+
+@pytest.fixture
+def world(alice: Any, bob: Any) -> World:
+    return make_world(alice, bob)
+
+
+@pytest.fixture
+def broker_down(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
+    """Make the task queue unreachable (the services' way of sending runs raises as kombu's errors do)."""
+
+    def down() -> None:
+        def refuse(experiment: Experiment) -> None:
+            raise services.BrokerUnavailable("the task queue cannot be reached (test); nothing was changed")
+
+        monkeypatch.setattr(services, "_send", refuse)
+        monkeypatch.setattr(services, "send_run", refuse)
+
+    return down
+
+
+def post_json(client: Client, url: str, body: Any, **headers: str) -> Any:
+    return client.post(url, data=json.dumps(body), content_type="application/json", **headers)
+
+
+def patch_json(client: Client, url: str, body: Any, **headers: str) -> Any:
+    return client.patch(url, data=json.dumps(body), content_type="application/json", **headers)
+
+
+def session_without_csrf(user: Any) -> Client:
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(user)
+    return browser
+
+
+def test_every_endpoint_answers_as_documented(client: Client, contract: Contract, world: World, alice: Any,
+                                               tiny_config: dict[str, Any], broker_down: Callable[[], None],
+                                               table: Any) -> None:
+    a, w, check = world.alice, world, contract.check
+    no_csrf = session_without_csrf(alice)
+    tok = {"HTTP_AUTHORIZATION": "Bearer nb_not-a-token"}
+
+    # the list and creating
+    assert check("GET", E, client.get(E, **a)).json()["count"] == 6
+    assert check("GET", E, client.get(E, {"starred": "AAA"}, **a)).status_code == 400
+    assert check("GET", E, client.get(E)).status_code == 401
+    assert check("GET", E, client.get(E, **tok)).status_code == 401
+    with override_settings(NASBOARD_MAX_CONCURRENT_RUNS=100):
+        assert check("POST", E, post_json(client, E, {"name": "new", "config": tiny_config}, **a)).status_code == 201
+    assert check("POST", E, post_json(client, E, {"name": "", "config": {}}, **a)).status_code == 400
+    assert check("POST", E, post_json(client, E, {"name": "x", "config": {"epochs": -1}}, **a)).status_code == 400
+    assert check("POST", E, post_json(client, E, {"name": "x"})).status_code == 401
+    assert check("POST", E, post_json(no_csrf, E, {"name": "x"})).status_code == 403
+
+    # one experiment: read and curate
+    fin = f"{E}/{w.finished.pk}"
+    detail = check("GET", ONE, client.get(fin, **a)).json()
+    assert detail["result"]["flops"] == 67890 and detail["result"]["returned_epoch"] == 2
+    assert check("GET", ONE, client.get(fin)).status_code == 401
+    assert check("GET", ONE, client.get(fin, **w.bob)).status_code == 404
+    assert check("PATCH", ONE, patch_json(client, fin, {"starred": True, "tags": ["best"]}, **a)).json()["starred"]
+    assert check("PATCH", ONE, patch_json(client, fin, {"starred": "yes"}, **a)).status_code == 400
+    assert check("PATCH", ONE, patch_json(client, fin, {"remove_tags": ["none"]}, **a)).status_code == 400
+    assert check("PATCH", ONE, patch_json(client, fin, {"starred": True})).status_code == 401
+    assert check("PATCH", ONE, patch_json(no_csrf, fin, {"starred": True})).status_code == 403
+    assert check("PATCH", ONE, patch_json(client, fin, {"starred": True}, **w.bob)).status_code == 404
+
+    # events, the history and their payloads
+    path = f"{ONE}/events"
+    events = check("GET", path, client.get(f"{fin}/events", **a)).json()["events"]
+    assert {e["type"] for e in events} == {cls.type for cls in _engine_classes()}
+    assert check("GET", path, client.get(f"{fin}/events", {"after": -1}, **a)).status_code == 400
+    assert check("GET", path, client.get(f"{fin}/events")).status_code == 401
+    assert check("GET", path, client.get(f"{fin}/events", **w.bob)).status_code == 404
+    path = f"{ONE}/events.jsonl"
+    assert len(body_of(check("GET", path, client.get(f"{fin}/events.jsonl", **a))).splitlines()) == len(events)
+    assert check("GET", path, client.get(f"{fin}/events.jsonl")).status_code == 401
+    assert check("GET", path, client.get(f"{fin}/events.jsonl", **w.bob)).status_code == 404
+
+    # actions
+    path = f"{ONE}/cancel"
+    assert check("POST", path, client.post(f"{E}/{w.queued.pk}/cancel", **a)).status_code == 200
+    assert check("POST", path, client.post(f"{E}/{w.running.pk}/cancel", **a)).status_code == 202
+    assert check("POST", path, client.post(f"{E}/{w.queued.pk}/cancel", **a)).status_code == 409
+    assert check("POST", path, client.post(f"{E}/{w.running.pk}/cancel")).status_code == 401
+    assert check("POST", path, no_csrf.post(f"{E}/{w.running.pk}/cancel")).status_code == 403
+    assert check("POST", path, client.post(f"{E}/{w.running.pk}/cancel", **w.bob)).status_code == 404
+    path = f"{ONE}/resume"
+    with override_settings(NASBOARD_MAX_CONCURRENT_RUNS=100):
+        assert check("POST", path, client.post(f"{E}/{w.cancelled.pk}/resume", **a)).status_code == 202
+        assert check("POST", path, client.post(f"{E}/{w.queued.pk}/resume", **a)).status_code == 202  # cancelled above
+    assert check("POST", path, client.post(f"{E}/{w.finished.pk}/resume", **a)).status_code == 409
+    assert check("POST", path, client.post(f"{E}/{w.finished.pk}/resume")).status_code == 401
+    assert check("POST", path, no_csrf.post(f"{E}/{w.finished.pk}/resume")).status_code == 403
+    assert check("POST", path, client.post(f"{E}/{w.finished.pk}/resume", **w.bob)).status_code == 404
+    path = f"{ONE}/retrain"
+    with override_settings(NASBOARD_MAX_CONCURRENT_RUNS=100):
+        made = check("POST", path, post_json(client, f"{fin}/retrain", {"config": {"epochs": 2}}, **a))
+    assert made.status_code == 201 and made["Location"] == f"{E}/{made.json()['id']}"
+    assert check("POST", path, post_json(client, f"{fin}/retrain", {"config": {"epochs": 0}}, **a)).status_code == 400
+    assert check("POST", path, client.post(f"{E}/{w.retrain.pk}/retrain", **a)).status_code == 409
+    assert check("POST", path, client.post(f"{fin}/retrain")).status_code == 401
+    assert check("POST", path, no_csrf.post(f"{fin}/retrain")).status_code == 403
+    assert check("POST", path, client.post(f"{fin}/retrain", **w.bob)).status_code == 404
+
+    # exports, tags, the benchmark
+    path = "/api/experiments/export.{format}"
+    assert check("GET", path, client.get(f"{E}/export.csv", **a)).status_code == 200
+    assert check("GET", path, client.get(f"{E}/export.json", {"tag": "best"}, **a)).json()["count"] == 1
+    assert check("GET", path, client.get(f"{E}/export.yaml", **a)).status_code == 400
+    assert check("GET", path, client.get(f"{E}/export.csv")).status_code == 401
+    assert check("GET", "/api/tags", client.get("/api/tags", **a)).json() == {"tags": ["best"]}
+    assert check("GET", "/api/tags", client.get("/api/tags")).status_code == 401
+    path = "/api/benchmark/{space}"
+    found = check("GET", path, client.get("/api/benchmark/nb201", {"arch": ["|nor_conv_3x3~0|+|none~0|none~1|+|skip_"
+                                                                            "connect~0|none~1|none~2|", "nope"]}, **a))
+    assert found.json()["available"] and found.json()["errors"]
+    assert not check("GET", path, client.get("/api/benchmark/nb201", {"dataset": "cifar100"}, **a)).json()["available"]
+    assert check("GET", path, client.get("/api/benchmark/nb201", {"dataset": "mnist"}, **a)).status_code == 400
+    assert check("GET", path, client.get("/api/benchmark/nb201")).status_code == 401
+    assert check("GET", path, client.get("/api/benchmark/darts", **a)).status_code == 404
+
+    # the task queue down: nothing is created or queued
+    broker_down()
+    with override_settings(NASBOARD_MAX_CONCURRENT_RUNS=100):
+        assert check("POST", E, post_json(client, E, {"name": "lost", "config": tiny_config}, **a)).status_code == 503
+        assert check("POST", f"{ONE}/resume", client.post(f"{E}/{w.failed.pk}/resume", **a)).status_code == 503
+        assert check("POST", f"{ONE}/retrain", post_json(client, f"{fin}/retrain", {}, **a)).status_code == 503
+
+    missing = contract.documented() - contract.seen
+    assert not missing, f"documented answers no call produced: {sorted(missing)}"
+
+
+def _engine_classes() -> list[type[engine.Event]]:
+    from webapp.experiments.api_events import event_classes
+
+    return event_classes()
+
+
+def test_the_document_types_every_engine_event(client: Client) -> None:
+    document = client.get("/api/openapi.json").json()
+    union = document["components"]["schemas"]["Event"]
+    mapping = union["discriminator"]["mapping"]
+    assert union["discriminator"]["propertyName"] == "type" and len(union["oneOf"]) == len(mapping)
+    assert {"run_started", "step", "epoch", "arch", "genotype", "curvature", "early_stop", "regularization_change",
+            "selection", "checkpoint", "log", "finished", "failed", "query", "eval_epoch"} <= set(mapping)
+    query = document["components"]["schemas"]["QueryEvent"]
+    assert {"run", "seed", "query", "genotype", "valid_acc", "best_valid_acc", "seq", "type", "v", "time"} <= set(
+        query["required"])
+    assert {"type": "null"} in query["properties"]["valid_acc"]["anyOf"]  # a NaN is stored as null
+
+
+def test_the_document_states_the_bounds_the_server_enforces(client: Client, alice: Any) -> None:
+    document = client.get("/api/openapi.json").json()
+    schemas, paths = document["components"]["schemas"], document["paths"]
+    name = schemas["NewExperiment"]["properties"]["name"]
+    assert (name["minLength"], name["maxLength"]) == (1, 200) and schemas["NewExperiment"]["required"] == ["name"]
+    assert schemas["NewExperiment"]["properties"]["config"]["type"] == "object"
+    params = {p["name"]: p for p in paths[E]["get"]["parameters"]}
+    assert params["starred"]["schema"]["type"] == "boolean" and params["baseline"]["schema"]["type"] == "boolean"
+    assert params["per_page"]["schema"]["minimum"] == 1 and params["per_page"]["schema"]["maximum"] == 100
+    assert params["page"]["schema"]["minimum"] == 1 and params["page"]["schema"]["type"] == "integer"
+    assert set(params["sort"]["schema"]["enum"]) >= {"created", "-created", "acc", "-acc"}
+    export = {p["name"]: p for p in paths["/api/experiments/export.{format}"]["get"]["parameters"]}
+    assert export["format"]["schema"]["enum"] == ["csv", "json"]
+    assert paths[ONE]["get"]["parameters"][0]["schema"]["type"] == "integer"
+    headers = token_for(alice)
+    for query, field in (("per_page=101", "per_page"), ("page=0", "page"), ("sort=bogus", "sort"), ("baseline=2", "baseline")):
+        response = client.get(f"{E}?{query}", **headers)
+        assert response.status_code == 400 and set(response.json()["errors"]) == {field}, query
+
+
+# ---- the bugs the move fixed ------------------------------------------------------------------------------
+def test_a_non_boolean_starred_is_refused_naming_it(client: Client, alice: Any) -> None:
+    response = login(client, alice).get(f"{E}?starred=AAA")
+    assert response.status_code == 400
+    assert set(response.json()["errors"]) == {"starred"} and "starred" in response.json()["error"]
+    assert client.get(f"{E}?starred=true").status_code == 200
+
+
+def test_an_empty_name_is_refused_and_the_schema_says_so(client: Client, alice: Any) -> None:
+    response = post_json(login(client, alice), E, {"name": "", "config": {}})
+    body = response.json()
+    assert response.status_code == 400 and body["error"] == "the experiment was not created" and set(body["errors"]) == {"name"}
+    assert client.get("/api/openapi.json").json()["components"]["schemas"]["NewExperiment"]["properties"]["name"][
+        "minLength"] == 1
+    assert not Experiment.objects.exists()
+
+
+@pytest.mark.parametrize("method", ["get", "post", "put", "patch", "delete"])
+def test_unmatched_api_addresses_answer_json_404_even_to_a_session_without_csrf(alice: Any, contract: Contract,
+                                                                                method: str) -> None:
+    browser = session_without_csrf(alice)
+    for path in ("/api/experiments/null,null/cancel", "/api/", "/api/nothing/here", "/api/experiments/1/nope"):
+        body = contract.check_error(getattr(browser, method)(path), 404)
+        assert body["error"]
+
+
+def test_a_method_an_address_does_not_take_is_a_json_405(client: Client, alice: Any, contract: Contract) -> None:
+    login(client, alice)
+    exp = services.create_experiment(alice, "x", {"space": "s3", "dataset": "digits", "device": "cpu"})
+    for method, path, allowed in (("delete", E, "GET, POST"), ("put", f"{E}/{exp.pk}", "GET, PATCH"),
+                                  ("get", f"{E}/{exp.pk}/cancel", "POST"), ("post", "/api/openapi.json", "GET"),
+                                  ("post", "/api/docs", "GET")):
+        response = getattr(session_without_csrf(alice), method)(path)
+        assert "not allowed" in contract.check_error(response, 405)["error"] and response["Allow"] == allowed, path
+    assert Experiment.objects.get(pk=exp.pk).status == Status.QUEUED
+
+
+def test_the_docs_page_needs_a_login_and_serves_swagger_from_static(client: Client, alice: Any) -> None:
+    response = client.get("/api/docs")
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+    html = login(client, alice).get("/api/docs").content.decode()
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert {"/static/ninja/swagger-ui-bundle.js", "/static/ninja/swagger-ui.css"} <= set(assets)
+    assert all(a.startswith("/static/") for a in assets) and "//" not in "".join(assets)  # no CDN
+    assert json.loads(re.search(r'id="swagger-settings">(.*?)</script>', html, re.S)[1])["url"] == "/api/openapi.json"
+    for asset in assets:
+        assert client.get(asset).status_code == 200, asset
+    assert 'href="/api/docs"' in client.get("/").content.decode()  # the navigation links it

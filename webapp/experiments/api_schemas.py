@@ -1,0 +1,259 @@
+"""The API's request and answer schemas: what django-ninja validates and what the OpenAPI document shows.
+
+Request bodies are strict (JSON types as written: ``"true"`` is no boolean) and refuse unknown fields, so a
+misspelt field is an error rather than silently ignored. Answers are checked against these schemas on the way
+out; an answer schema refuses fields it does not list, so the document cannot fall behind the serializers.
+Event payloads are in ``api_events``.
+"""
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Optional, TypeAlias
+
+from ninja import Schema
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from nascore.benchmarks import BENCHMARKS
+from webapp.experiments import benchmark, curation, exports, selectors
+from webapp.experiments.api_events import Event
+from webapp.experiments.models import Kind, Status
+
+#: the engine settings a new search takes (omitted ones take the engine's defaults); free-form until nascore's
+#: settings models land, then their schema goes here and nowhere else
+ConfigBody: TypeAlias = dict[str, Any]
+#: a retrain's stand-alone training settings, the same way
+RetrainConfigBody: TypeAlias = dict[str, Any]
+
+MAX_NAME = 200
+MAX_PER_PAGE = 100
+
+StatusName = Literal[tuple(Status.values)]  # type: ignore[valid-type]
+KindName = Literal[tuple(Kind.values)]  # type: ignore[valid-type]
+DateTime = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+Tag = Annotated[str, Field(max_length=curation.MAX_TAG_LENGTH)]
+
+
+def _omittable(description: str = "") -> Any:
+    """A field that may be left out (an answer leaves it out in some cases); null is not a value of it."""
+    return Field(None, description=description or None, json_schema_extra=lambda schema: schema.pop("default", None))
+
+
+class Error(BaseModel):
+    """Every error answer: a message, and for bad input a message per field (``body`` for the body as a whole)."""
+
+    error: str
+    errors: dict[str, str] = _omittable("a message per field path, e.g. name, epochs, tags.0")
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class NewExperiment(_Body):
+    name: str = Field(min_length=1, max_length=MAX_NAME, description="not only spaces")
+    config: ConfigBody = Field(default_factory=dict, description="engine settings; omitted ones take the engine's "
+                                                                 "defaults (a server may cap epochs and batch size)")
+
+
+class RetrainRequest(_Body):
+    name: Optional[str] = Field(None, max_length=MAX_NAME, description="default: retrain of #ID NAME")
+    config: RetrainConfigBody = Field(
+        default_factory=dict, description="stand-alone training settings (epochs, channels, layers, batch_size, seed, "
+        "device, lr, lr_min, momentum, weight_decay, grad_clip, auxiliary, auxiliary_weight, drop_path, augment, "
+        "steps_per_epoch); omitted ones take the engine's defaults, seed and device the search's")
+
+
+class Curation(_Body):
+    """All changes are checked first and applied together, or none is."""
+
+    starred: bool = _omittable()
+    is_baseline: bool = _omittable("a reference run others are compared to")
+    archived: bool = _omittable("hidden from lists unless archived=include or only")
+    notes: str = _omittable("Markdown")
+    tags: list[Tag] = _omittable("the whole list of tags (not with add_tags or remove_tags)")
+    add_tags: list[Tag] = _omittable()
+    remove_tags: list[Tag] = _omittable("each must be a tag of the experiment")
+
+
+class ListFilters(Schema):
+    """The list filters, shared by the list and its exports."""
+
+    q: str = Field("", description="name, #id, space, optimizer or dataset (staff: also owner)")
+    status: Literal[("", *Status.values)] = ""  # type: ignore[valid-type]
+    space: str = ""
+    optimizer: str = ""
+    dataset: str = ""
+    kind: Literal[("", *Kind.values)] = ""  # type: ignore[valid-type]
+    tag: str = Field("", description="experiments carrying this tag")
+    starred: bool = Field(False, description="true: starred ones only")
+    baseline: bool = Field(False, description="true: baselines only")
+    archived: Literal[tuple(selectors.ARCHIVED_CHOICES)] = Field(  # type: ignore[valid-type]
+        "", description="archived experiments are hidden unless include or only")
+    sort: Literal[tuple(selectors.SORTS)] = "-created"  # type: ignore[valid-type]
+
+    def params(self) -> dict[str, str]:
+        """The filters as the list page's query parameters (what ``selectors.list_filters_from`` reads)."""
+        values = self.model_dump(include=set(ListFilters.model_fields))
+        return {k: ("1" if v else "") if isinstance(v, bool) else v for k, v in values.items()}
+
+
+class ListPage(ListFilters):
+    page: int = Field(1, ge=1, description="past the last page: the last page")
+    per_page: int = Field(20, ge=1, le=MAX_PER_PAGE)
+
+
+class BenchmarkQuery(Schema):
+    dataset: Literal[tuple(sorted({d for spec in BENCHMARKS.values() for d in spec.datasets}))] = Field(  # type: ignore
+        benchmark.FALLBACK_DATASET, description="one the space's benchmark covers")
+    arch: list[str] = Field([], max_length=benchmark.MAX_LOOKUP, description="cells of the space, e.g. NAS-Bench-201 "
+                                                                             "strings")
+
+
+class _Answer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Progress(_Answer):
+    epoch: int = Field(description="completed epochs")
+    epochs: int
+    step: int
+    steps_per_epoch: int
+    fraction: float
+    eta_seconds: Optional[float]
+    best_val_acc: Optional[float]
+
+
+class RetrainSummary(_Answer):
+    id: int
+    name: str
+    status: StatusName
+    test_acc: Optional[float]
+
+
+class Result(_Answer):
+    genotype: Any = Field(description="the derived architecture (object for DARTS-like spaces, string for NAS-Bench-201)")
+    train_acc: Optional[float]
+    val_acc: Optional[float]
+    best_val_acc: Optional[float]
+    train_loss: Optional[float]
+    val_loss: Optional[float]
+    params: Optional[int]
+    arch_params: Optional[int]
+    test_acc: Optional[float] = Field(description="a retrain's accuracy on the held-out test set (final epoch); null "
+                                                  "for a search, which never sees the test set")
+    epochs_completed: int
+    artifacts: list[str]
+    flops: int = _omittable("present when the engine reports FLOPs")
+    returned_epoch: int = _omittable("after an early stop: the epoch whose architecture is returned")
+    last_genotype: Any = _omittable("after an early stop: the architecture of the last epoch, for comparison")
+    collapse: dict[str, Any] = _omittable("skip connections and parameter-free ops per cell type of the returned "
+                                          "architecture (genotype) and of the last epoch's (last_genotype)")
+    selection: dict[str, Any] = _omittable(
+        "the selection stage after the search: candidates (genotype, source, oneshot_val_acc, oneshot_val_loss, "
+        "oneshot_rank, retrained, standalone_val_acc, standalone_val_loss), top_k, epochs, kendall_tau, spearman "
+        "(null when undefined), chosen (a candidate index) and status; when it finished, genotype is the chosen one")
+    search_genotype: Any = _omittable("with a selection stage: the architecture the search itself derived")
+
+
+class ExperimentSummary(_Answer):
+    """An experiment as lists show it (no result, no retrains)."""
+
+    id: int
+    name: str
+    owner: str
+    kind: KindName = Field(description="retrain: the stand-alone training of a search's architecture")
+    parent: Optional[int] = Field(description="for a retrain: the id of the search it came from")
+    status: StatusName = Field(description="stopped_early: DARTS-ES ended the search before its last epoch")
+    error: Optional[str] = Field(description="why the run failed")
+    stop_reason: Optional[str] = Field(description="why the search stopped early (DARTS-ES), in plain words")
+    cancel_requested: bool
+    config: dict[str, Any] = Field(description="the engine config, defaults filled in")
+    space: str
+    optimizer: str
+    dataset: str
+    seed: int
+    device_requested: str
+    device: Optional[str]
+    worker: Optional[str]
+    attempts: int
+    created_at: DateTime
+    started_at: Optional[DateTime]
+    ended_at: Optional[DateTime]
+    progress: Progress
+    last_seq: int
+    starred: bool
+    is_baseline: bool = Field(description="a reference run others are compared to")
+    archived: bool
+    notes: str = Field(description="free text, Markdown")
+    notes_html: str = Field(description="the notes rendered as safe HTML (escaped first; no raw HTML, only http(s), "
+                                        "mailto and relative links)")
+    tags: list[str]
+
+
+class Experiment(ExperimentSummary):
+    """One experiment with its retrains and result."""
+
+    retrains: list[RetrainSummary] = Field(description="a search's retrains, oldest first")
+    result: Optional[Result]
+
+
+class ExperimentPage(_Answer):
+    count: int
+    page: int
+    pages: int
+    results: list[ExperimentSummary]
+
+
+class EventPage(_Answer):
+    status: StatusName
+    error: Optional[str]
+    stop_reason: Optional[str]
+    cancel_requested: bool
+    progress: Progress
+    events: list[Event]
+    last_seq: int
+    more: bool = Field(description="more events are waiting: ask again at once")
+    history_rev: int = Field(description="changes when stored events were dropped (a resumed run rewound to its "
+                                         "checkpoint): reload from after=0")
+
+
+class Tags(_Answer):
+    tags: list[str]
+
+
+ExportRow = create_model("ExportRow", __base__=_Answer, __doc__="One experiment as a flat row (CSV: lists as a;b, "
+                         "structures as JSON)", **{column: (Any, ...) for column in exports.COLUMNS})
+
+
+class Export(_Answer):
+    columns: list[str]
+    count: int
+    experiments: list[ExportRow]  # type: ignore[valid-type]
+    filters: dict[str, Any] = Field(description="the filters applied")
+    exported_at: DateTime
+
+
+class CellFigures(_Answer):
+    arch: str
+    dataset: str
+    valid_acc: Optional[float] = Field(description="percent")
+    test_acc: Optional[float] = Field(description="percent")
+    valid_loss: Optional[float]
+    test_loss: Optional[float]
+    train_acc: Optional[float] = Field(description="percent")
+    train_time: Optional[float] = Field(description="seconds")
+
+
+class Optimum(_Answer):
+    arch: str
+    valid_acc: float
+    test_acc: float
+
+
+class BenchmarkFigures(_Answer):
+    space: str
+    dataset: str
+    available: bool = Field(description="false (with problem) when no table is imported on this server")
+    archs: dict[str, Optional[CellFigures]] = Field(description="the figures of each valid cell asked for")
+    errors: dict[str, str] = Field(description="why each string asked for is no cell of the space")
+    optimum: Optimum = _omittable("the table's best cell by validation accuracy (when available)")
+    problem: str = _omittable("why no figures are available")
