@@ -82,7 +82,7 @@ class SearchRun:
         self.optimizer.setup(self.model, self.device)
         # curvature where the method has continuous architecture parameters (config checks early_stop needs them)
         self.curvature_on = (self.cfg.curvature_every > 0 and bool(self.optimizer.arch_parameters())
-                             and type(self.optimizer).weights_from is not SearchOptimizer.weights_from)
+                             and self.optimizer.relaxed())
         self._curvature_batches: list[tuple[torch.Tensor, torch.Tensor]] | None = None
         self.bus = run_folder.event_bus(self.out, sinks)
         self.epoch = 0

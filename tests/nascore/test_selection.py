@@ -6,7 +6,8 @@ import random
 import pytest
 import torch
 
-from nascore.cli import SEARCH_FLAGS, _overrides, build_parser
+from nascore.cli import build_parser
+from nascore.settings_cli import given_settings
 from nascore.config import DEFAULT_SELECT_SAMPLES, ConfigError, effective_select_samples, validate_config
 from nascore.events import read_events
 from nascore.optimizers import OPTIMIZERS, get_optimizer
@@ -259,7 +260,7 @@ def test_bad_selection_settings_are_rejected_with_a_reason(settings, field, word
 
 def test_selection_flags_reach_the_config():
     args = build_parser().parse_args(["search", "--select-samples", "6", "--select-top-k", "3", "--select-epochs", "2"])
-    got = _overrides(args, list(SEARCH_FLAGS))
+    got = given_settings(args, args.setting_names)
     assert got == {"select_samples": 6, "select_top_k": 3, "select_epochs": 2}
     cfg = validate_config({**got, "optimizer": "darts"})
     assert (cfg.select_samples, cfg.select_top_k, cfg.select_epochs) == (6, 3, 2)
