@@ -87,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_bench(sub)
     _add_benchmark(sub)
     sub.add_parser("list", help="the spaces, optimizers, datasets, ops and published genotypes there are")
+    comp = sub.add_parser("components", help="the components one-shot methods are composed of, and the presets")
+    comp.add_argument("--json", action="store_true", help="as JSON: kinds, components, their settings, presets")
     return parser
 
 
@@ -242,13 +244,22 @@ def cmd_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_components(args: argparse.Namespace) -> int:
+    from nascore.optimizers.catalogue import catalogue, render_text
+
+    info = catalogue()
+    print(json.dumps(info, indent=2) if args.json else render_text(info))
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from nascore.config import ConfigError
     from nascore.data import DataError
     from nascore.spaces.base import GenotypeError
 
     args = build_parser().parse_args(argv)
-    handlers = {"search": cmd_search, "evaluate": cmd_evaluate, "describe": cmd_describe, "list": cmd_list}
+    handlers = {"search": cmd_search, "evaluate": cmd_evaluate, "describe": cmd_describe, "list": cmd_list,
+                "components": cmd_components}
     if args.command == "bench":
         from nascore.bench import run_from_args
 

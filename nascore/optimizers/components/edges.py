@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from nascore.networks.edges import EdgeFactory, MixedOp, mixed_op_factory
-from nascore.networks.partial import partial_channel_factory
+from nascore.networks.partial import PartialChannelSettings, partial_channel_factory
 from nascore.networks.sampled import SinglePathOp, single_path_factory
 from nascore.optimizers.components.registry import registry
 
@@ -14,7 +14,7 @@ PARTIAL_CHANNELS = registry("partial_channels", "Partial channels", "partial_cha
                             "How many of each edge's channels go through its ops (K; 1 = all).")
 PARTIAL_CHANNELS.add("off", 1, "every channel goes through the ops (K = 1)", "DARTS (Liu et al., ICLR 2019)")
 PARTIAL_CHANNELS.add("on", "K", "1/K of the channels go through the ops, the rest pass by, then a channel shuffle",
-                     "PC-DARTS (Xu et al., ICLR 2020), section 3.2")
+                     "PC-DARTS (Xu et al., ICLR 2020), section 3.2", settings=(PartialChannelSettings,))
 
 
 def edge_factory(space: Any, single_path: bool, partial_channels: int) -> EdgeFactory:

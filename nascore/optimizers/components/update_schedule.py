@@ -37,10 +37,17 @@ def arch_update_due(epoch: int, step: int, warmup_epochs: int, every: int) -> bo
     """Whether the step numbered ``step`` (from 0) of epoch ``epoch`` (from 0) updates the architecture."""
     return epoch >= warmup_epochs and step % every == 0
 
+def _architecture_update() -> type:
+    from nascore.optimizers.darts import ArchitectureUpdateSettings  # the Adam of the alphas, and ``order``
+
+    return ArchitectureUpdateSettings
+
+
+_SETTINGS = (UpdateScheduleSettings, _architecture_update())
 UPDATE_SCHEDULES = registry("update_schedule", "Update schedule", "order",
                             "First or second order architecture gradient, warm-up epochs, an architecture step every "
                             "N weight steps.")
 UPDATE_SCHEDULES.add("1", 1, "first-order gradient of the validation loss",
-                     "DARTS (Liu et al., ICLR 2019), section 2.3 (first order)", settings=(UpdateScheduleSettings,))
+                     "DARTS (Liu et al., ICLR 2019), section 2.3 (first order)", settings=_SETTINGS)
 UPDATE_SCHEDULES.add("2", 2, "unrolled second-order gradient (deterministic relaxations only)",
-                     "DARTS (Liu et al., ICLR 2019), section 2.3, eq. 7-8", settings=(UpdateScheduleSettings,))
+                     "DARTS (Liu et al., ICLR 2019), section 2.3, eq. 7-8", settings=_SETTINGS)
