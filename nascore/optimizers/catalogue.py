@@ -93,3 +93,11 @@ def render_text(info: dict[str, Any]) -> str:
         lines.append(f"  {'':<10} {p['paper']}" + (f"; departs: {p['departs']}" if p["departs"] else ""))
     lines += ["", "Example: python -m nascore search --optimizer gdas --partial-channels 4 --edge-normalization"]
     return "\n".join(lines)
+
+
+def papers_of(model: type[Settings]) -> str:
+    """The papers of the components whose choice ``model`` declares ("softmax: DARTS ...; gumbel_hard: GDAS ..."),
+    for a form's box of that model; empty for other models."""
+    fields = set(model.model_fields)
+    return " ".join("; ".join(f"{c.name}: {c.paper}" for c in reg.entries.values()) + "."
+                    for reg in KINDS.values() if reg.key in fields)

@@ -45,7 +45,7 @@ LEARN = {"dataset": "digits", "epochs": 3, "channels": 8, "layers": 3, "batch_si
 
 @pytest.mark.parametrize("settings", [
     {"optimizer": "gdas", "partial_channels": 4},                                         # GDAS with partial channels
-    {"optimizer": "drnas", "perturb": "adversarial", "perturb_steps": 2},                 # DrNAS with SDARTS-ADV
+    {"optimizer": "drnas", "perturb": "adversarial", "perturb_steps": 1, "steps_per_epoch": 15},  # DrNAS, SDARTS-ADV
     {"optimizer": "pcdarts", "relaxation": "gumbel_hard", "w_lr": 0.1},                  # PC-DARTS with Gumbel
     {"optimizer": "darts", "relaxation": "gumbel_soft", "partial_channels": 2},          # SNAS-like, partial channels
 ], ids=["gdas+pc", "drnas+sdarts-adv", "pcdarts+gumbel", "darts+gumbel_soft+pc"])
