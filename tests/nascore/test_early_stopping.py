@@ -5,7 +5,8 @@ import math
 
 import pytest
 
-from nascore.cli import SEARCH_FLAGS, _overrides, build_parser
+from nascore.cli import build_parser
+from nascore.settings_cli import given_settings
 from nascore.config import ConfigError, choices, validate_config
 from nascore.early_stopping import collapse_counts, genotype_cells, should_stop
 from nascore.events import read_events
@@ -107,7 +108,7 @@ def test_config_defaults_and_messages():
 def test_cli_flags_set_the_config_keys():
     args = build_parser().parse_args(["search", "--curvature-every", "2", "--early-stop", "es", "--early-stop-window",
                                       "3", "--early-stop-threshold", "0.8", "--ada-factor", "2"])
-    got = _overrides(args, list(SEARCH_FLAGS))
+    got = given_settings(args, args.setting_names)
     assert got == {"curvature_every": 2, "early_stop": "es", "early_stop_window": 3, "early_stop_threshold": 0.8,
                    "ada_factor": 2.0}
     assert validate_config(got).early_stop == "es"
