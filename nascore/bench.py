@@ -30,7 +30,7 @@ from nascore.ops import build_search_op
 from nascore.networks.layout import use_channels_last
 from nascore.optimizers import get_optimizer
 from nascore.optimizers.base import Batch, StepStats
-from nascore.optimizers.darts import DARTSOptimizer
+from nascore.optimizers import DARTSOptimizer
 from nascore.spaces import get_space
 
 

@@ -95,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     form = settings.add_mutually_exclusive_group()
     form.add_argument("--json", action="store_true", help="the models' JSON schemas")
     form.add_argument("--markdown", action="store_true", help="Markdown tables (the README's reference)")
+    comp = sub.add_parser("components", help="the components one-shot methods are composed of, and the presets")
+    comp.add_argument("--json", action="store_true", help="as JSON: kinds, components, their settings, presets")
     return parser
 
 
@@ -269,6 +271,14 @@ def cmd_settings(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_components(args: argparse.Namespace) -> int:
+    from nascore.optimizers.catalogue import catalogue, render_text
+
+    info = catalogue()
+    print(json.dumps(info, indent=2) if args.json else render_text(info))
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from nascore.config import ConfigError
     from nascore.data import DataError
@@ -276,7 +286,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     handlers = {"search": cmd_search, "evaluate": cmd_evaluate, "describe": cmd_describe, "list": cmd_list,
-                "settings": cmd_settings}
+                "settings": cmd_settings, "components": cmd_components}
     if args.command == "bench":
         from nascore.bench import run_from_args
 

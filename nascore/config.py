@@ -15,16 +15,10 @@ from nascore.curvature import CurvatureSettings
 from nascore.data import DataSettings, SearchSplitSettings
 from nascore.early_stopping import EarlyStopSettings
 from nascore.evaluators import EvaluatorSettings
-from nascore.networks.partial import PartialChannelSettings
-from nascore.optimizers import OPTIMIZERS, MethodSettings
+from nascore.optimizers import COMPONENT_SETTINGS, OPTIMIZERS, MethodSettings
 from nascore.optimizers.blackbox import TrainingEvaluatorSettings
-from nascore.optimizers.components.gumbel import GumbelSettings
-from nascore.optimizers.components.perturb import PerturbationSettings
-from nascore.optimizers.components.ranking import DerivationSettings
 from nascore.optimizers.components.samplers import SamplerSettings
-from nascore.optimizers.components.schedules import DropPathSettings
 from nascore.optimizers.components.weights import WeightOptimizerSettings
-from nascore.optimizers.darts import ArchitectureUpdateSettings
 from nascore.runtime import RuntimeSettings, SearchLoopSettings, device_errors
 from nascore.selection import DEFAULT_SELECT_SAMPLES, SelectionSettings, effective_select_samples
 from nascore.settings import (PLACEMENT_FIELDS, ConfigError, RunConfig, Settings, defaults_of, fields_of, info_of,
@@ -34,9 +28,7 @@ from nascore.spaces import SPACES, SpaceSettings, size_errors
 #: the settings models a search is composed of, in the order forms and help show them
 SEARCH_SETTINGS: list[type[Settings]] = [
     SpaceSettings, MethodSettings, DataSettings, SearchSplitSettings, SearchLoopSettings, RuntimeSettings,
-    WeightOptimizerSettings, ArchitectureUpdateSettings,
-    GumbelSettings, PartialChannelSettings, PerturbationSettings, DropPathSettings, DerivationSettings,
-    TrainingEvaluatorSettings, SamplerSettings, EvaluatorSettings,
+    WeightOptimizerSettings, *COMPONENT_SETTINGS, TrainingEvaluatorSettings, SamplerSettings, EvaluatorSettings,
     CurvatureSettings, EarlyStopSettings, SelectionSettings,
 ]
 

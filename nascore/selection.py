@@ -100,7 +100,7 @@ def effective_select_samples(config: Mapping[str, Any] | RunConfig) -> int:
     from nascore.optimizers import OPTIMIZERS
 
     cls = OPTIMIZERS.get(cfg.get("optimizer", "darts"))
-    return DEFAULT_SELECT_SAMPLES if cls is not None and cls.selects_by_default else 0
+    return DEFAULT_SELECT_SAMPLES if cls is not None and cls.selects_for(cfg) else 0
 
 #: ``sampler(optimizer, probs, masks, generator)``: one candidate column per edge row per cell type
 ArchSampler = Callable[[SearchOptimizer, dict[str, torch.Tensor], dict[str, torch.Tensor], torch.Generator], Columns]

@@ -17,10 +17,13 @@ def flag_name(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def _optional(parse: Any) -> Any:
-    """A parser that also takes ``none`` (the setting's None: e.g. the space's default size)."""
+def _optional(parse: Any, choices: Sequence[str] = ()) -> Any:
+    """A parser that also takes ``none`` (the setting's None: e.g. the space's default size) and ``default``;
+    ``none`` stays a value where it is one of the setting's choices (the regulariser ``none``)."""
 
     def convert(text: str) -> Any:
+        if text in choices:
+            return parse(text)
         return None if text.strip().lower() in ("none", "default") else parse(text)
 
     convert.__name__ = getattr(parse, "__name__", "value")
@@ -53,7 +56,7 @@ def add_settings_arguments(parser: argparse.ArgumentParser, groups: Sequence[typ
         else:
             parse = {int: int, float: float}.get(kind, str)  # type: ignore[arg-type]
             nullable = field_info.default is None
-            kwargs["type"] = _optional(parse) if nullable else parse
+            kwargs["type"] = _optional(parse, info.choice_names()) if nullable else parse
             if info.choices is not None:
                 kwargs["metavar"] = "{" + ",".join(info.choice_names()) + "}"
             else:

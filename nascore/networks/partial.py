@@ -17,14 +17,26 @@ from nascore.networks.edges import MixedOp
 from nascore.settings import Settings, setting
 
 
+def _preset_text() -> str:
+    from nascore.optimizers.presets import preset_choice_text
+
+    return preset_choice_text("partial_channels")
+
+
 class PartialChannelSettings(Settings):
-    """Partial channel connections: 1/K of each edge's channels go through its ops."""
+    """Partial channel connections: 1/K of each edge's channels go through its ops.  ``pc_k`` is the pcdarts
+    preset's K (what configs always stored); ``partial_channels`` overrides any method's."""
 
     title = "Partial channels (PC-DARTS)"
 
-    pc_k: int = setting(4, "K: 1/K of each edge's channels go through the ops, the rest pass by.", gt=0,
+    pc_k: int = setting(4, "The pcdarts preset's K: 1/K of each edge's channels go through the ops, the rest pass by.", gt=0,
                         hint="PC-DARTS: 4",
-                        source="PC-DARTS (Xu et al., ICLR 2020), section 4.2: K = 4 on CIFAR-10", label='Partial channels K')
+                        source="PC-DARTS (Xu et al., ICLR 2020), section 4.2: K = 4 on CIFAR-10",
+                        label="Partial channels K of the pcdarts preset")
+    partial_channels: int | None = setting(None, "Override the method's partial channels: K (1/K of each edge's "
+                                                 "channels go through its ops); 1 turns them off.", gt=0,
+                                           source="the method's preset (pcdarts: pc_k, PC-DARTS section 3.2)",
+                                           none_means=_preset_text, label="Partial channels K (override)")
 
 
 def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
@@ -54,8 +66,12 @@ class PartialChannelMixedOp(nn.Module):
         return channel_shuffle(torch.cat([y, bypass], dim=1), self.k)
 
 
-def partial_channel_factory(all_ops: Sequence[str], pool_bn: bool, k: int) -> Callable[[Sequence[str], int, int], nn.Module]:
+def partial_channel_factory(all_ops: Sequence[str], pool_bn: bool, k: int, inner: Callable[..., nn.Module] = MixedOp
+                            ) -> Callable[[Sequence[str], int, int], nn.Module]:
+    """Edges that send 1/``k`` of their channels through an ``inner`` edge (a MixedOp, or a SinglePathOp for the
+    single-path relaxations)."""
+
     def make(op_names: Sequence[str], C: int, stride: int) -> nn.Module:
-        return PartialChannelMixedOp(op_names, C, stride, all_ops, pool_bn, k)
+        return PartialChannelMixedOp(op_names, C, stride, all_ops, pool_bn, k, inner)
 
     return make

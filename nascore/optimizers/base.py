@@ -77,6 +77,15 @@ class SearchOptimizer(ABC):
             errors["early_stop"] = f"the {cls.name} optimizer cannot change its weight decay, which 'ada' needs"
         return errors
 
+    @classmethod
+    def selects_for(cls, config: Any) -> bool:
+        """Whether the selection stage runs by default for ``config`` (see :attr:`selects_by_default`)."""
+        return cls.selects_by_default
+
+    def relaxed(self) -> bool:
+        """Whether :meth:`weights_from` is available (curvature and perturbations are built on it)."""
+        return type(self).weights_from is not SearchOptimizer.weights_from
+
     @abstractmethod
     def edge_factory(self) -> EdgeFactory:
         """What each edge of the supernet becomes for this method."""

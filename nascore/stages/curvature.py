@@ -35,7 +35,7 @@ def curvature_seed(seed: int, epoch: int) -> int:
 
 def measurable(optimizer: SearchOptimizer) -> bool:
     """Whether the method has continuous architecture parameters to measure curvature on."""
-    return bool(optimizer.arch_parameters()) and type(optimizer).weights_from is not SearchOptimizer.weights_from
+    return bool(optimizer.arch_parameters()) and optimizer.relaxed()
 
 
 def _finite(value: float | None) -> float | None:

@@ -17,7 +17,7 @@ from nascore.optimizers.components.gumbel import gumbel_noise, hard_gumbel_sampl
 from nascore.optimizers.components.perturb import Perturbation
 from nascore.optimizers.components.sampling import generator_for
 from nascore.optimizers.components.schedules import drop_path_rate
-from nascore.optimizers.drnas import dirichlet_kl_to_uniform
+from nascore.optimizers.components.regularizers import dirichlet_kl_to_uniform
 from nascore.runner import run_search
 from nascore.spaces import get_space
 from tests.nascore.support import stop_after
@@ -212,9 +212,9 @@ def test_proxyless_step_moves_only_the_sampled_pair_and_keeps_its_total_probabil
     batch = (torch.randn(8, 1, 8, 8), torch.randint(0, 10, (8,)))
     before = {ct: a.detach().clone() for ct, a in opt.alphas.items()}
     state = opt.generator.get_state()
-    pairs = opt.sample_pairs()
+    pairs = opt.relaxation.sample_pairs()
     opt.generator.set_state(state)
-    opt.arch_step(batch)
+    opt.relaxation.arch_step(batch)
     for ct, (active, inactive) in pairs.items():
         after = opt.alphas[ct].detach()
         for row, (i, j) in enumerate(zip(active, inactive)):

@@ -92,7 +92,8 @@ def test_the_json_schema_carries_bounds_sources_and_live_choices():
     assert channels == {"type": "integer", "exclusiveMinimum": 0}
 
 
-def test_cli_flags_come_from_the_models(capsys):
+def test_cli_flags_come_from_the_models(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "400")  # argparse wraps at the terminal's width, and may split "PC-DARTS"
     parser = build_parser()
     search = next(a for a in parser._subparsers._group_actions[0].choices.items() if a[0] == "search")[1]
     flags = {opt for action in search._actions for opt in action.option_strings}

@@ -315,7 +315,8 @@ def test_selection_progress_and_scatter_plot(live_server: Any, page: Any, alice:
 def test_form_shows_the_chosen_methods_settings_and_runs_again_with_changes(live_server: Any, page: Any, alice: Any,
                                                                            tiny_config: dict[str, Any]) -> None:
     """"Run again with changes" pre-fills every setting of an experiment; the form shows the chosen method's
-    settings only (GDAS's temperatures, not PC-DARTS's K), and the new experiment differs only where changed."""
+    settings only (a one-shot method's components, any of which may override its preset; not for a black-box
+    method), and the new experiment differs only where changed."""
     base = live_server.url
     source = unsent_experiment(alice, "the source", {**tiny_config, "optimizer": "gdas", "tau_max": 5.0})
     log_in(page, base, "alice")
@@ -323,13 +324,14 @@ def test_form_shows_the_chosen_methods_settings_and_runs_again_with_changes(live
     page.click("#run-again")
     page.wait_for_url("**/experiments/new?from=*")
     assert page.input_value("#id_optimizer") == "gdas" and page.input_value("#id_name") == "the source (again)"
-    assert page.is_visible("#gumbel-temperature-gdas-settings")
+    assert page.is_visible("#gumbel-temperature-gdas-snas-settings")
+    assert page.is_visible("#partial-channels-pc-darts-settings")  # gdas with partial channels is a composition
+    assert page.is_visible("#relaxation-settings")
+    page.select_option("#id_optimizer", "re")
     assert not page.is_visible("#partial-channels-pc-darts-settings")
-    page.select_option("#id_optimizer", "pcdarts")
-    assert page.is_visible("#partial-channels-pc-darts-settings")
-    assert not page.is_visible("#gumbel-temperature-gdas-settings")
+    assert not page.is_visible("#gumbel-temperature-gdas-snas-settings")
     page.select_option("#id_optimizer", "gdas")
-    page.click("#gumbel-temperature-gdas-settings summary")
+    page.click("#gumbel-temperature-gdas-snas-settings summary")
     assert page.input_value("#id_tau_max") == "5.0"
     page.fill("#id_tau_max", "4")
     page.fill("#id_epochs", "2")

@@ -16,6 +16,7 @@ from django.conf import settings
 
 from nascore.config import search_settings
 from nascore.optimizers import OPTIMIZERS
+from nascore.optimizers.catalogue import papers_of
 from nascore.settings import Settings, base_type, info_of
 from webapp.experiments import services
 
@@ -75,7 +76,7 @@ def settings_groups() -> tuple[list[str], list[SettingsGroup]]:
         methods = users.get(model, [])
         group = groups.get(key)
         if group is None:
-            about = " ".join((model.__doc__ or "").split())
+            about = " ".join(" ".join((model.__doc__ or "").split() + [papers_of(model)]).split())
             groups[key] = SettingsGroup(key, model.title, about, names, methods)
         else:
             group.names.extend(names)
@@ -106,6 +107,10 @@ def build_field(name: str, field_info: Any, required: bool) -> forms.Field:
         if default is None:
             options = [("", "default")] + options
         return forms.ChoiceField(choices=options, **{**common, "initial": "" if default is None else str(default)})
+    if kind is bool and default is None:  # on, off, or empty: what None means (a preset's choice)
+        widget = forms.NullBooleanSelect()
+        widget.choices = [("unknown", f"default ({info.none_text() or 'none'})"), ("true", "on"), ("false", "off")]
+        return forms.NullBooleanField(widget=widget, **{**common, "required": False})
     if kind is bool:
         return forms.BooleanField(**{**common, "required": False})
     attrs: dict[str, Any] = {}

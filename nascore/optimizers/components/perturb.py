@@ -24,12 +24,17 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from nascore.optimizers.components.registry import registry
 from nascore.optimizers.components.schedules import linear_ramp
 from nascore.settings import Settings, setting
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 PERTURBATIONS = ("none", "random", "adversarial")
 EPSILON_START = 0.03
+
+
+PERTURBATIONS_REGISTRY = registry("perturbation", "Perturbation", "perturb",
+                                  "How the architecture weights are perturbed for the weight step.")
 
 
 class PerturbationSettings(Settings):
@@ -109,6 +114,14 @@ class Perturbation:
             with torch.no_grad():
                 loss_adv = F.cross_entropy(model(x, adversarial), y)
         return adversarial if loss_adv >= loss_clean else {ct: with_rows(w, rows_of(w).detach()) for ct, w in weights.items()}
+
+
+PERTURBATIONS_REGISTRY.add("none", None, "the weights train on the relaxation's weights",
+                           "DARTS (Liu et al., ICLR 2019)")
+PERTURBATIONS_REGISTRY.add("random", "random", "uniform noise within eps (SDARTS-RS)",
+                           "SmoothDARTS (Chen and Hsieh, ICML 2020), section 3.1", settings=(PerturbationSettings,))
+PERTURBATIONS_REGISTRY.add("adversarial", "adversarial", "PGD within eps that raises the training loss (SDARTS-ADV)",
+                           "SmoothDARTS (Chen and Hsieh, ICML 2020), section 3.2", settings=(PerturbationSettings,))
 
 
 def build_perturbation(config: Any) -> Perturbation | None:

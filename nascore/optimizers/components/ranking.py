@@ -9,16 +9,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from nascore.networks.sampled import SampledRows
-from nascore.settings import Settings, setting
 
-
-class DerivationSettings(Settings):
-    """How a weight-sharing method picks its architecture: score sampled ones with the one-shot weights."""
-
-    title = "Derivation (weight sharing)"
-
-    derive_samples: int = setting(50, "Architectures scored with the one-shot weights to choose the one reported.",
-                                  gt=0, source="NASBoard's choice (RS-WS, Li and Talwalkar 2019, score 1000)", label='Architectures scored to derive')
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 Columns = dict[str, list[int]]
