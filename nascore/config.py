@@ -15,7 +15,7 @@ from nascore.curvature import CurvatureSettings
 from nascore.data import DataSettings, SearchSplitSettings
 from nascore.early_stopping import EarlyStopSettings
 from nascore.evaluators import EvaluatorSettings
-from nascore.optimizers import COMPONENT_SETTINGS, OPTIMIZERS, MethodSettings
+from nascore.optimizers import COMPONENT_SETTINGS, OPTIMIZERS, MethodSettings, component_settings
 from nascore.optimizers.blackbox import TrainingEvaluatorSettings
 from nascore.optimizers.components.samplers import SamplerSettings
 from nascore.optimizers.components.weights import WeightOptimizerSettings
@@ -34,9 +34,10 @@ SEARCH_SETTINGS: list[type[Settings]] = [
 
 
 def search_settings() -> list[type[Settings]]:
-    """The models of a search as registered now: :data:`SEARCH_SETTINGS`, then those of any registered method's
-    components not listed there (so registering a method registers its settings too)."""
+    """The models of a search as registered now: :data:`SEARCH_SETTINGS`, then those of any registered component
+    or method not listed there (so registering a component or a method registers its settings too)."""
     models = list(SEARCH_SETTINGS)
+    models.extend(m for m in component_settings() if m not in models)
     for cls in OPTIMIZERS.values():
         models.extend(m for m in cls.settings if m not in models)
     return models

@@ -238,6 +238,18 @@ def fields_of(groups: Sequence[type[Settings]]) -> dict[str, tuple[type[Settings
     return out
 
 
+def config_json_schema(groups: Sequence[type[Settings]], exclude: Iterable[str] = ()) -> dict[str, Any]:
+    """The JSON schema of a flat config made of ``groups`` (less ``exclude``): every setting with its type,
+    bounds, choices, default, description and source; no other key."""
+    skip = set(exclude)
+    properties: dict[str, Any] = {}
+    for group in groups:
+        for name, schema in group.model_json_schema()["properties"].items():
+            if name not in skip:
+                properties[name] = schema
+    return {"type": "object", "additionalProperties": False, "properties": properties}
+
+
 def defaults_of(groups: Sequence[type[Settings]]) -> dict[str, Any]:
     return {name: f.get_default(call_default_factory=True) for name, (_, f) in fields_of(groups).items()}
 

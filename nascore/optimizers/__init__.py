@@ -11,6 +11,7 @@ from nascore.optimizers.components.derivation import DerivationSettings
 from nascore.optimizers.components.edge_norm import EdgeNormalizationSettings
 from nascore.optimizers.components.gumbel import GumbelSettings
 from nascore.optimizers.components.perturb import PerturbationSettings
+from nascore.optimizers.components.registry import KINDS
 from nascore.optimizers.components.regularizers import RegularizerSettings
 from nascore.optimizers.components.relaxations import RelaxationSettings
 from nascore.optimizers.components.schedules import DropPathSettings
@@ -26,6 +27,18 @@ COMPONENT_SETTINGS: tuple[type[Settings], ...] = (
     RelaxationSettings, ArchitectureUpdateSettings, UpdateScheduleSettings, GumbelSettings, PartialChannelSettings,
     EdgeNormalizationSettings, PerturbationSettings, RegularizerSettings, DropPathSettings, DerivationSettings,
 )
+
+
+
+def component_settings() -> tuple[type[Settings], ...]:
+    """:data:`COMPONENT_SETTINGS`, then the settings of any component registered since (a new component's module
+    registers it, and its settings join every one-shot method's)."""
+    models = list(COMPONENT_SETTINGS)
+    for kind in KINDS.values():
+        for component in kind.entries.values():
+            models.extend(m for m in component.settings if m not in models)
+    return tuple(models)
+
 
 ONE_SHOT: dict[str, type[ComposedOptimizer]] = {name: preset_class(p, COMPONENT_SETTINGS) for name, p in PRESETS.items()}
 DARTSOptimizer = ONE_SHOT["darts"]

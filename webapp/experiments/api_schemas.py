@@ -7,21 +7,68 @@ Event payloads are in ``api_events``.
 """
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Optional, TypeAlias
+from typing import Annotated, Any, Callable, Literal, Optional, TypeAlias
+
+from django.conf import settings
 
 from ninja import Schema
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from nascore.benchmarks import BENCHMARKS
-from webapp.experiments import benchmark, curation, exports, selectors
+from nascore.settings import config_json_schema
+from webapp.experiments import benchmark, curation, exports, retrain, selectors, services
 from webapp.experiments.api_events import Event
 from webapp.experiments.models import Kind, Status
 
-#: the engine settings a new search takes (omitted ones take the engine's defaults); free-form until nascore's
-#: settings models land, then their schema goes here and nowhere else
-ConfigBody: TypeAlias = dict[str, Any]
+class _DocumentedAs:
+    """Annotation metadata: the value is read as any JSON object (the engine's one validator checks it and answers in
+    its own words), and documented with the schema ``build()`` returns when the document is made, so a component
+    registered later appears in it."""
+
+    def __init__(self, build: Callable[[], dict[str, Any]]):
+        self.build = build
+
+    def __get_pydantic_json_schema__(self, core_schema: Any, handler: Any) -> dict[str, Any]:
+        return self.build()
+
+
+def search_config_schema() -> dict[str, Any]:
+    """A search's settings as this server takes them: the engine's models less what the server sets, with the
+    server's caps on epochs and the batch size and the devices it has queues for."""
+    from nascore.config import search_settings
+
+    schema = config_json_schema(search_settings(), exclude=services.SERVER_FIELDS)
+    props = schema["properties"]
+    props["epochs"]["maximum"] = settings.NASBOARD_MAX_EPOCHS
+    props["batch_size"]["maximum"] = settings.NASBOARD_MAX_BATCH_SIZE
+    props["device"]["enum"] = list(services.DEVICES)
+    return schema
+
+
+def retrain_config_schema() -> dict[str, Any]:
+    """A retrain's stand-alone training settings as this server takes them (the space and dataset are the search's;
+    null or an empty string takes the default: the search's seed and device, the engine's otherwise)."""
+    from nascore.evaluation.train import eval_settings
+
+    schema = config_json_schema(eval_settings(), exclude=retrain.SERVER_FIELDS)
+    props = schema["properties"]
+    props["epochs"]["maximum"] = settings.NASBOARD_MAX_EPOCHS
+    props["batch_size"]["maximum"] = settings.NASBOARD_MAX_BATCH_SIZE
+    props["device"]["enum"] = list(services.DEVICES)
+    for name, prop in props.items():
+        options = prop.pop("anyOf", None) or [{k: prop.pop(k) for k in list(prop) if k in _TYPE_KEYS}]
+        prop["anyOf"] = [o for o in options if o.get("type") != "null"] + [{"type": "null"}, {"const": ""}]
+    return schema
+
+
+_TYPE_KEYS = ("type", "enum", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength",
+              "pattern")
+
+#: the engine settings a new search takes (omitted ones take the engine's defaults), documented from the settings
+#: models; this is the one place that says so
+ConfigBody: TypeAlias = Annotated[dict[str, Any], _DocumentedAs(search_config_schema)]
 #: a retrain's stand-alone training settings, the same way
-RetrainConfigBody: TypeAlias = dict[str, Any]
+RetrainConfigBody: TypeAlias = Annotated[dict[str, Any], _DocumentedAs(retrain_config_schema)]
 
 MAX_NAME = 200
 MAX_PER_PAGE = 100

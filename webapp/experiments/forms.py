@@ -15,10 +15,14 @@ from django import forms
 from django.conf import settings
 
 from nascore.config import search_settings
-from nascore.optimizers import OPTIMIZERS
+from nascore.optimizers import ONE_SHOT, OPTIMIZERS, component_settings
 from nascore.optimizers.catalogue import papers_of
-from nascore.settings import Settings, base_type, info_of
+from nascore.settings import PLACEMENT_FIELDS, Settings, base_type, info_of
 from webapp.experiments import services
+
+
+#: where a run's data comes from and how it is loaded: the worker's business, not a form's (the API still takes them)
+SERVER_DECIDES = PLACEMENT_FIELDS - {"device"}
 
 
 @dataclass
@@ -56,6 +60,8 @@ def method_groups() -> dict[type[Settings], list[str]]:
     for name, cls in sorted(OPTIMIZERS.items()):
         for model in getattr(cls, "settings", ()):
             out.setdefault(model, []).append(name)
+    for model in component_settings():  # a component registered since: any one-shot method may use it
+        out.setdefault(model, sorted(ONE_SHOT))
     return out
 
 
@@ -67,7 +73,7 @@ def settings_groups() -> tuple[list[str], list[SettingsGroup]]:
     for model in search_settings():
         names = []
         for name, field_info in model.model_fields.items():
-            if name in services.SERVER_FIELDS:
+            if name in services.SERVER_FIELDS or name in SERVER_DECIDES:
                 continue
             (basic if info_of(field_info).basic else names).append(name)
         if not names:
