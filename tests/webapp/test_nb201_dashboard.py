@@ -65,7 +65,8 @@ def test_table_searches_have_a_server_limit_and_no_user_chosen_folder(table: Any
 
 @pytest.mark.django_db(transaction=True)  # the run's heartbeat thread has its own connection: it must see the row
 def test_a_table_search_runs_and_its_page_has_the_regret_data(client: Client, alice: Any, table: Any) -> None:
-    exp = services.create_experiment(alice, "re on the table", TABLE_RUN)
+    # never sent: a live worker of another test in this process would otherwise claim it first
+    exp = unsent_experiment(alice, "re on the table", TABLE_RUN)
     assert services.run_dispatched(exp.pk, exp.dispatch, "w@h") == Status.FINISHED
     exp.refresh_from_db()
     assert exp.epochs == 3 and exp.epochs_done == 3 and exp.steps_per_epoch == 30 and exp.device == "table"
