@@ -12,7 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nascore.benchmarks.nb201 import METRICS, NUM_ARCHS, NUM_EDGES, NUM_OPS, NB201Table, code_arch
+from nascore.benchmarks.nb201 import (
+    METRICS,
+    NUM_ARCHS,
+    NUM_EDGES,
+    NUM_OPS,
+    NB201Table,
+    code_arch,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 CSV_ENV = "NASBOARD_NB201_CSV"

@@ -1,4 +1,4 @@
-"""The Celery app. Runs go to a ``gpu`` or ``cpu`` queue (see ``services.queue_for``).
+"""The Celery app. Runs go to a ``gpu`` or ``cpu`` queue (see ``services.experiments.queue_for``).
 
 Start a GPU worker per GPU, pinned and one run at a time::
 
@@ -28,12 +28,12 @@ def _reaper_loop(interval: float) -> None:
     """Look for runs whose heartbeat stopped and requeue them; any live worker does it."""
     from django.db import close_old_connections
 
-    from webapp.experiments import services
+    from webapp.experiments.services.experiments import requeue_lost_runs
 
     while not _reaper_stop.wait(interval):
         try:
             close_old_connections()
-            services.requeue_lost_runs()
+            requeue_lost_runs()
         except Exception:  # a DB hiccup must not kill the worker; try again next round
             import logging
 

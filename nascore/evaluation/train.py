@@ -22,7 +22,7 @@ from torch.nn import functional as F
 
 from nascore.data import DataSettings
 from nascore.runtime import RuntimeSettings
-from nascore.settings import (ConfigError, RunConfig, Settings, defaults_of, fields_of, setting, validate_settings,
+from nascore.settings import (RunConfig, Settings, defaults_of, fields_of, setting, validate_settings,
                               without_placement)
 from nascore.events import CheckpointSaved, Event, EventBus, RunFailed, RunFinished, RunStarted, StepMetrics
 from nascore.spaces import SpaceSettings, size_errors

@@ -2,7 +2,6 @@
 joined by residual reduction blocks, then BN-ReLU, global pooling and a classifier."""
 from __future__ import annotations
 
-from typing import Callable
 
 import networkx as nx
 import torch

@@ -14,29 +14,6 @@ import torch
 from torch import nn
 
 from nascore.networks.edges import MixedOp
-from nascore.settings import Settings, setting
-
-
-def _preset_text() -> str:
-    from nascore.optimizers.presets import preset_choice_text
-
-    return preset_choice_text("partial_channels")
-
-
-class PartialChannelSettings(Settings):
-    """Partial channel connections: 1/K of each edge's channels go through its ops.  ``pc_k`` is the pcdarts
-    preset's K (what configs always stored); ``partial_channels`` overrides any method's."""
-
-    title = "Partial channels (PC-DARTS)"
-
-    pc_k: int = setting(4, "The pcdarts preset's K: 1/K of each edge's channels go through the ops, the rest pass by.", gt=0,
-                        hint="PC-DARTS: 4",
-                        source="PC-DARTS (Xu et al., ICLR 2020), section 4.2: K = 4 on CIFAR-10",
-                        label="Partial channels K of the pcdarts preset")
-    partial_channels: int | None = setting(None, "Override the method's partial channels: K (1/K of each edge's "
-                                                 "channels go through its ops); 1 turns them off.", gt=0,
-                                           source="the method's preset (pcdarts: pc_k, PC-DARTS section 3.2)",
-                                           none_means=_preset_text, label="Partial channels K (override)")
 
 
 def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:

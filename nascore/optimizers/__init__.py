@@ -3,12 +3,12 @@
 adding a component: a module that registers it (:mod:`nascore.optimizers.components`)."""
 from __future__ import annotations
 
-from nascore.networks.partial import PartialChannelSettings
 from nascore.optimizers.base import SearchOptimizer
 from nascore.optimizers.blackbox import (LocalSearchOptimizer, RandomSearchOptimizer, RegularizedEvolutionOptimizer,
                                         ReinforceSearchOptimizer)
 from nascore.optimizers.components.derivation import DerivationSettings
 from nascore.optimizers.components.edge_norm import EdgeNormalizationSettings
+from nascore.optimizers.components.edges import PartialChannelSettings
 from nascore.optimizers.components.gumbel import GumbelSettings
 from nascore.optimizers.components.perturb import PerturbationSettings
 from nascore.optimizers.components.registry import KINDS

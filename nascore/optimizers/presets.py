@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
+from nascore.optimizers.components.registry import PRESET_TEXTS
+
 
 @dataclass(frozen=True)
 class Preset:
@@ -102,3 +104,6 @@ def preset_choice_text(kind: str) -> str:
 def preset_table() -> list[dict[str, Any]]:
     """Every preset with its components (``components --json``)."""
     return [asdict(p) for p in PRESETS.values()]
+
+
+PRESET_TEXTS.append(preset_choice_text)

@@ -174,34 +174,12 @@
     for (const key of ["x", "loss", "acc"]) state.steps[key] = state.steps[key].filter((_, i) => keep[i]);
   }
 
-  function summary(ev) {
-    switch (ev.type) {
-      case "run_started": return `${ev.resumed ? "resumed at epoch " + ev.start_epoch : "started"} on ${ev.device}: ${ev.epochs} epochs × ${ev.steps_per_epoch} steps`;
-      case "epoch": return `epoch ${ev.epoch}/${ev.epochs}: train loss ${fmtNum(ev.train_loss, 4)}, acc ${fmtPct(ev.train_acc)} · val loss ${fmtNum(ev.val_loss, 4)}, acc ${fmtPct(ev.val_acc)} · lr ${fmtNum(ev.lr, 5)} · ${fmtNum(ev.seconds, 1)} s`;
-      case "eval_epoch": return `epoch ${ev.epoch}/${ev.epochs}: train loss ${fmtNum(ev.train_loss, 4)}, acc ${fmtPct(ev.train_acc)} · test loss ${fmtNum(ev.test_loss, 4)}, acc ${fmtPct(ev.test_acc)} · lr ${fmtNum(ev.lr, 5)} · drop-path ${fmtNum(ev.drop_path, 3)} · ${fmtNum(ev.seconds, 1)} s`;
-      case "arch": return `architecture distribution of epoch ${ev.epoch} (${Object.keys(ev.cells || {}).join(", ")})`;
-      case "genotype": return `genotype of epoch ${ev.epoch}: ${typeof ev.genotype === "string" ? ev.genotype : JSON.stringify(ev.genotype)}`;
-      case "checkpoint": return `checkpoint saved after epoch ${ev.epoch}`;
-      case "log": return `${ev.level}: ${ev.message}`;
-      case "curvature": return `curvature after epoch ${ev.epoch}: dominant Hessian eigenvalue ${fmtNum(ev.eigenvalue, 4)}` +
-        (typeof ev.trace === "number" ? `, trace ${fmtNum(ev.trace, 3)}` : "") +
-        (ev.iterations ? ` (${ev.iterations} iterations${ev.converged === false ? ", not converged" : ""}, ${fmtNum(ev.seconds, 1)} s)` : "");
-      case "early_stop": return `stopped early: ${ev.reason}`;
-      case "regularization_change": return ev.reason || `DARTS-ADA: ${ev.parameter} ${ev.old} → ${ev.new}, back to epoch ${ev.restored_epoch}`;
-      case "finished": return ev.status === "cancelled" ? `cancelled during epoch ${ev.epoch + 1}`
-        : ev.status === "stopped_early" ? `stopped early after ${ev.epoch} epochs` : `finished after ${ev.epoch} epochs`;
-      case "failed": return `failed in epoch ${ev.epoch}: ${ev.reason}`;
-      case "selection": return window.NASSelection ? NASSelection.summary(ev) : `selection: ${ev.phase}`;
-      default: return JSON.stringify(ev);
-    }
-  }
-
   const logItems = [];
   function logEvent(ev) {
     const li = document.createElement("li");
     li.className = "log-" + ev.type + (ev.level ? " log-" + ev.level : "");
     const when = typeof ev.time === "number" ? new Date(ev.time * 1000).toLocaleTimeString() : "";
-    li.textContent = `${when}  #${ev.seq} ${summary(ev)}`;
+    li.textContent = `${when}  #${ev.seq} ${ev.text}`; // the server words it (presenters/events.py)
     logItems.push(li);
   }
   function flushLog() {

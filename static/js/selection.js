@@ -36,20 +36,6 @@
     state.dirty = true;
   }
 
-  function phaseText(ev) {
-    const c = ev.candidate || {};
-    switch (ev.phase) {
-      case "start": return `sampled ${ev.samples} architectures; ranking them with the one-shot weights`;
-      case "rank": return `ranking with the one-shot weights: ${ev.done} of ${ev.samples} (candidate ${ev.index}: val acc ${fmtPct(c.oneshot_val_acc)})`;
-      case "retrain": return `retraining the top ${ev.top_k} from scratch: candidate ${ev.index}, epoch ${ev.epoch} of ${ev.epochs} (val acc ${fmtPct(c.standalone_val_acc)})`;
-      case "done": return `done: kept candidate ${ev.chosen}; Kendall τ ${fmtCorr(ev.kendall_tau)}, Spearman ρ ${fmtCorr(ev.spearman)}`;
-      default: return String(ev.phase);
-    }
-  }
-
-  /* The event log's line for a selection event. */
-  function summary(ev) { return "selection: " + phaseText(ev); }
-
   /* What the page's main progress line adds while the stage runs (empty otherwise). */
   function progressText(status) {
     if (status !== "running" || !state.last || state.done) return "";
@@ -113,7 +99,7 @@
       const total = state.last.total || 0;
       row.hidden = false;
       $("selection-fill").style.width = (total ? (100 * state.last.done) / total : 0).toFixed(1) + "%";
-      $("selection-progress").textContent = phaseText(state.last);
+      $("selection-progress").textContent = state.last.text; // worded by the server (presenters/events.py)
     } else if (block) {
       row.hidden = true;
     }
@@ -132,5 +118,5 @@
     }
   }
 
-  window.NASSelection = { state, reset, handle, draw, summary, progressText };
+  window.NASSelection = { state, reset, handle, draw, progressText };
 })();

@@ -6,8 +6,16 @@ import pytest
 import torch
 
 from nascore.config import validate_config
-from nascore.curvature import (ArchHessian, arch_hessian, compute_curvature, fixed_subset, frozen_batch_stats,
-                               hutchinson_trace, lanczos_max_eigenvalue, power_iteration)
+from nascore.curvature import (
+    ArchHessian,
+    arch_hessian,
+    compute_curvature,
+    fixed_subset,
+    frozen_batch_stats,
+    hutchinson_trace,
+    lanczos_max_eigenvalue,
+    power_iteration,
+)
 from nascore.events import read_events
 from nascore.optimizers import get_optimizer
 from nascore.optimizers.base import SearchOptimizer

@@ -1,7 +1,6 @@
 """DARTS's architecture gradients against autograd on a tiny problem."""
 import pytest
 import torch
-from torch.nn import functional as F
 
 from nascore.config import validate_config
 from nascore.optimizers import OPTIMIZERS, get_optimizer

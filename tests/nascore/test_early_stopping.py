@@ -6,11 +6,11 @@ import math
 import pytest
 
 from nascore.cli import build_parser
-from nascore.settings_cli import given_settings
 from nascore.config import ConfigError, choices, validate_config
 from nascore.early_stopping import collapse_counts, genotype_cells, should_stop
 from nascore.events import read_events
 from nascore.runner import run_search
+from nascore.settings_cli import given_settings
 from nascore.spaces import get_space
 from tests.nascore.support import stop_after
 

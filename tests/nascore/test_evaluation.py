@@ -11,9 +11,20 @@ from torch import nn
 
 from nascore.config import ConfigError
 from nascore.device import resolve_device
-from nascore.evaluation.measure import count_flops, count_params, describe, uniform_weights
-from nascore.evaluation.train import (EvalConfig, EvalEpoch, EvaluationFailed, drop_path_at, evaluate_genotype,
-                                     validate_eval_config)
+from nascore.evaluation.measure import (
+    count_flops,
+    count_params,
+    describe,
+    uniform_weights,
+)
+from nascore.evaluation.train import (
+    EvalConfig,
+    EvalEpoch,
+    EvaluationFailed,
+    drop_path_at,
+    evaluate_genotype,
+    validate_eval_config,
+)
 from nascore.networks.edges import CategoricalOp, mixed_op_factory
 from nascore.ops import Identity
 from nascore.spaces import GenotypeError, get_space

@@ -12,12 +12,20 @@ from nascore.networks.partial import PartialChannelMixedOp, channel_shuffle
 from nascore.networks.sampled import EdgeChoice, SampledRows, SinglePathOp
 from nascore.optimizers import OPTIMIZERS, get_optimizer
 from nascore.optimizers.components.controller import Controller, Reinforce
-from nascore.optimizers.components.evolution import RandomSampler, RegularizedEvolution, black_box_search
-from nascore.optimizers.components.gumbel import gumbel_noise, hard_gumbel_sample, linear_tau
+from nascore.optimizers.components.evolution import (
+    RandomSampler,
+    RegularizedEvolution,
+    black_box_search,
+)
+from nascore.optimizers.components.gumbel import (
+    gumbel_noise,
+    hard_gumbel_sample,
+    linear_tau,
+)
 from nascore.optimizers.components.perturb import Perturbation
+from nascore.optimizers.components.regularizers import dirichlet_kl_to_uniform
 from nascore.optimizers.components.sampling import generator_for
 from nascore.optimizers.components.schedules import drop_path_rate
-from nascore.optimizers.components.regularizers import dirichlet_kl_to_uniform
 from nascore.runner import run_search
 from nascore.spaces import get_space
 from tests.nascore.support import stop_after

@@ -8,11 +8,31 @@ import pytest
 import torch
 
 from nascore.benchmarks import import_table, load_table, stored_file, table_problem
-from nascore.benchmarks.isomorphism import canonical_form, classes, isomorphic, live_edges, prune, unique_count
-from nascore.benchmarks.nb201 import (NUM_ARCHS, BenchmarkError, NB201Table, arch_code, code_arch, code_ops,
-                                      import_csv, to_code)
+from nascore.benchmarks.isomorphism import (
+    canonical_form,
+    classes,
+    isomorphic,
+    live_edges,
+    prune,
+    unique_count,
+)
+from nascore.benchmarks.nb201 import (
+    NUM_ARCHS,
+    BenchmarkError,
+    NB201Table,
+    arch_code,
+    code_arch,
+    code_ops,
+    import_csv,
+    to_code,
+)
 from nascore.benchmarks.runner import describe_result
-from nascore.benchmarks.search import curves, curves_over_time, search_many, search_table
+from nascore.benchmarks.search import (
+    curves,
+    curves_over_time,
+    search_many,
+    search_table,
+)
 from nascore.cli import main as cli_main
 from nascore.config import ConfigError, validate_config
 from nascore.events import read_events
@@ -22,7 +42,14 @@ from nascore.runner import run_search
 from nascore.spaces.base import GenotypeError
 from nascore.spaces.nb201 import PUBLISHED
 from tests.nascore.support import stop_after
-from tests.nb201_data import HEADER, csv_rows, require_real_csv, store_synthetic, synthetic_table, write_csv
+from tests.nb201_data import (
+    HEADER,
+    csv_rows,
+    require_real_csv,
+    store_synthetic,
+    synthetic_table,
+    write_csv,
+)
 
 ALL_SKIP = PUBLISHED["nb201_all_skip"]
 BEST = PUBLISHED["nb201_best"]

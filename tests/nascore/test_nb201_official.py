@@ -4,20 +4,39 @@ every problem named, and no code from the file ever run."""
 import json
 import os
 import pickle
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from nascore.benchmarks import import_table, stored_file
-from nascore.benchmarks.nb201 import METRICS, NUM_ARCHS, BenchmarkError, code_arch, import_csv
-from nascore.benchmarks.nb201_official import SETTINGS, arch_figures, import_official, import_results, open_official
+from nascore.benchmarks.nb201 import (
+    METRICS,
+    NUM_ARCHS,
+    BenchmarkError,
+    code_arch,
+    import_csv,
+)
+from nascore.benchmarks.nb201_official import (
+    SETTINGS,
+    arch_figures,
+    import_official,
+    import_results,
+    open_official,
+)
 from nascore.cli import main as cli_main
 from nascore.spaces.nb201 import PUBLISHED
 from tests.nb201_data import csv_rows, require_real_csv, synthetic_table, write_csv
-from tests.nb201_official_data import (EPOCHS, SEEDS, arch_results, benchmark_dict, index_order, write_pbz2,
-                                       write_pth, write_simple_folder)
+from tests.nb201_official_data import (
+    EPOCHS,
+    SEEDS,
+    arch_results,
+    benchmark_dict,
+    index_order,
+    write_pbz2,
+    write_pth,
+    write_simple_folder,
+)
 
 TOTALS = ("train_time", "valid_time", "test_time")
 

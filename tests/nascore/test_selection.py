@@ -7,15 +7,27 @@ import pytest
 import torch
 
 from nascore.cli import build_parser
-from nascore.settings_cli import given_settings
-from nascore.config import DEFAULT_SELECT_SAMPLES, ConfigError, effective_select_samples, validate_config
+from nascore.config import (
+    DEFAULT_SELECT_SAMPLES,
+    ConfigError,
+    effective_select_samples,
+    validate_config,
+)
 from nascore.events import read_events
 from nascore.optimizers import OPTIMIZERS, get_optimizer
 from nascore.optimizers.components.sampling import generator_for
 from nascore.rankcorr import average_ranks, kendall_tau, spearman_rho
 from nascore.runner import run_search
-from nascore.selection import (ABSENT, SAMPLERS, _categorical, candidate_weights, describe_selection, genotype_of,
-                               genotype_rows)
+from nascore.selection import (
+    ABSENT,
+    SAMPLERS,
+    _categorical,
+    candidate_weights,
+    describe_selection,
+    genotype_of,
+    genotype_rows,
+)
+from nascore.settings_cli import given_settings
 from nascore.spaces import get_space
 from tests.nascore.support import stop_after
 

@@ -184,7 +184,7 @@ def test_settings_command_prints_the_reference(capsys):
     assert main(["settings", "--json"]) == 0
     reference = json.loads(capsys.readouterr().out)
     models = {entry["model"]: entry for entry in reference}
-    pc = models["nascore.networks.partial.PartialChannelSettings"]["schema"]["properties"]["pc_k"]
+    pc = models["nascore.optimizers.components.edges.PartialChannelSettings"]["schema"]["properties"]["pc_k"]
     assert pc["default"] == 4 and pc["exclusiveMinimum"] == 0 and "PC-DARTS" in pc["x-source"]
     assert main(["settings", "--kind", "train"]) == 0
     assert "lr: SGD learning rate" in capsys.readouterr().out

@@ -13,9 +13,9 @@ import jsonschema_rs
 from django.http import HttpResponse
 from django.utils import timezone
 
-from webapp.experiments import services
-from webapp.experiments.api_events import event_classes
+from webapp.experiments.api.events import event_classes
 from webapp.experiments.models import ApiToken, Experiment, Result, Status
+from webapp.experiments.services import runs
 
 #: a DARTS cell a retrain can build
 DARTS_V2 = {"normal": [["sep_conv_3x3", 0], ["sep_conv_3x3", 1], ["sep_conv_3x3", 0], ["sep_conv_3x3", 1],
@@ -122,7 +122,7 @@ def make_world(alice: Any, bob: Any) -> World:
                           params=12345, flops=67890, epochs_completed=3,
                           raw={"returned_epoch": 2, "last_genotype": DARTS_V2, "collapse": {"genotype": {}},
                                "selection": {"status": "done", "chosen": 0}, "search_genotype": DARTS_V2})
-    sink = services.DatabaseSink(finished.pk)
+    sink = runs.DatabaseSink(finished.pk)
     for seq, event in enumerate([*engine_events(), *engine_events(nan=True)], start=1):
         sink(seq, event)
     _, alice_key = ApiToken.issue(alice)

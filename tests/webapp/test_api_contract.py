@@ -14,6 +14,7 @@ from nascore import events as engine
 from tests.webapp.api_support import Contract, World, body_of, make_world
 from tests.webapp.support import login, token_for
 from webapp.experiments import services
+from webapp.experiments.services import experiments as experiment_actions
 from webapp.experiments.models import Experiment, Status
 
 pytestmark = pytest.mark.django_db
@@ -40,8 +41,8 @@ def broker_down(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
         def refuse(experiment: Experiment) -> None:
             raise services.BrokerUnavailable("the task queue cannot be reached (test); nothing was changed")
 
-        monkeypatch.setattr(services, "_send", refuse)
-        monkeypatch.setattr(services, "send_run", refuse)
+        monkeypatch.setattr(experiment_actions, "_send", refuse)  # how create and resume queue a run
+        monkeypatch.setattr(experiment_actions, "send_run", refuse)  # how a retrain does
 
     return down
 
@@ -159,7 +160,7 @@ def test_every_endpoint_answers_as_documented(client: Client, contract: Contract
 
 
 def _engine_classes() -> list[type[engine.Event]]:
-    from webapp.experiments.api_events import event_classes
+    from webapp.experiments.api.events import event_classes
 
     return event_classes()
 

@@ -11,6 +11,7 @@ from tests.webapp.browser_support import log_in
 from tests.webapp.support import unsent_experiment
 from webapp.experiments import services
 from webapp.experiments.models import Experiment, Status
+from webapp.experiments.services import runs
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.slow]
 
@@ -161,7 +162,7 @@ def test_curvature_and_collapse_charts_live(live_server: Any, page: Any, alice: 
 
     exp = unsent_experiment(alice, "robust live", {**tiny_config, "epochs": 6, "early_stop": "es", "early_stop_window": 2},
                             Status.RUNNING)
-    sink = services.DatabaseSink(exp.pk)
+    sink = runs.DatabaseSink(exp.pk)
     sink(1, {"type": "run_started", "v": 1, "time": time.time(), "epochs": 6, "steps_per_epoch": 4, "device": "cpu", "start_epoch": 0})
     cells = _cells(("normal", "reduce"), DARTS_EDGES, DARTS_OPS)
     seq = 2
@@ -217,7 +218,7 @@ def test_ada_changes_and_nb201_counts_on_a_finished_run(live_server: Any, page: 
     """DARTS-ADA on NAS-Bench-201: the rollback marked, its discarded points kept apart, skip counts from the string genotype."""
     exp = unsent_experiment(alice, "ada done", {**tiny_config, "space": "nb201", "optimizer": "drnas", "epochs": 3,
                                                 "early_stop": "ada", "early_stop_window": 1}, Status.FINISHED)
-    sink = services.DatabaseSink(exp.pk)
+    sink = runs.DatabaseSink(exp.pk)
     sink(1, {"type": "run_started", "v": 1, "time": time.time(), "epochs": 3, "steps_per_epoch": 4, "device": "cpu", "start_epoch": 0})
     nb201_ops = ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"]
     edges = ["0→1", "0→2", "1→2", "0→3", "1→3", "2→3"]
@@ -264,7 +265,7 @@ def test_selection_progress_and_scatter_plot(live_server: Any, page: Any, alice:
 
     exp = unsent_experiment(alice, "select live", {**tiny_config, "optimizer": "rsws", "epochs": 1, "select_samples": 4,
                                                    "select_top_k": 3, "select_epochs": 1}, Status.RUNNING)
-    sink = services.DatabaseSink(exp.pk)
+    sink = runs.DatabaseSink(exp.pk)
     sink(1, {"type": "run_started", "v": 1, "time": time.time(), "epochs": 1, "steps_per_epoch": 4, "device": "cpu", "start_epoch": 0})
     genotypes = [f"|{op}~0|+|none~0|skip_connect~1|+|none~0|none~1|nor_conv_3x3~2|"
                  for op in ("nor_conv_3x3", "nor_conv_1x1", "skip_connect", "avg_pool_3x3")]

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.webapp.compare_data import darts_genotype, make_retrain, make_run
 from tests.webapp.browser_support import log_in
+from tests.webapp.compare_data import darts_genotype, make_retrain, make_run
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 

@@ -14,8 +14,8 @@ import pytest
 from django.test import Client
 
 from tests.webapp.compare_data import darts_genotype, make_retrain, make_run
-from webapp.experiments import leaderboard as lb
-from webapp.experiments.compare_selectors import MAX_COMPARE
+from webapp.experiments.presenters import leaderboard as lb
+from webapp.experiments.selectors.compare import MAX_COMPARE
 
 pytestmark = pytest.mark.django_db
 

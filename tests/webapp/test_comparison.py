@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from webapp.experiments import comparison as cmp
-from webapp.experiments.comparison import RunData
+from webapp.experiments.presenters import comparison as cmp
+from webapp.experiments.presenters.comparison import RunData
 
 BASE = {"space": "darts", "optimizer": "darts", "dataset": "digits", "epochs": 3, "w_lr": 0.025, "seed": 0, "device": "cpu"}
 
@@ -151,7 +151,7 @@ def test_differing_edges_of_nb201_strings_and_single_or_missing_genotypes() -> N
 
 
 def test_leaderboard_ranks_test_accuracy_first_then_validation_with_shared_ranks() -> None:
-    from webapp.experiments import leaderboard as lb
+    from webapp.experiments.presenters import leaderboard as lb
 
     entries = [lb.Entry("val only", val_acc=0.99), lb.Entry("retrained", val_acc=0.5, test_acc=0.95),
                lb.Entry("nothing"), lb.Entry("tie a", test_acc=0.96), lb.Entry("tie b", test_acc=0.96, published=True),
@@ -162,7 +162,7 @@ def test_leaderboard_ranks_test_accuracy_first_then_validation_with_shared_ranks
 
 
 def test_published_entries_turn_percent_and_errors_into_fractions() -> None:
-    from webapp.experiments import leaderboard as lb
+    from webapp.experiments.presenters import leaderboard as lb
 
     nb = {e.label: e for e in lb.published_entries("nb201", "cifar100")}
     assert nb["GDAS"].val_acc == pytest.approx(0.7134) and nb["GDAS"].test_acc == pytest.approx(0.707)

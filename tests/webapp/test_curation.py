@@ -16,9 +16,9 @@ from django.test import Client
 from django.utils import timezone
 
 from tests.webapp.support import login, token_for
-from webapp.experiments import exports
-from webapp.experiments.markdown import render_markdown
 from webapp.experiments.models import Event, Experiment, Kind, Result, Status, Tag
+from webapp.experiments.presenters import exports
+from webapp.experiments.presenters.markdown import render_markdown
 
 pytestmark = pytest.mark.django_db
 

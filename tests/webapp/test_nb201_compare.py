@@ -25,6 +25,7 @@ from tests.webapp.support import TABLE_SEARCH_FORM, form_data, no_table
 from tests.webapp.test_compare_pages import cell, page_config
 from webapp.experiments import services
 from webapp.experiments.models import Event, Experiment, Result, Status
+from webapp.experiments.services import runs
 
 pytestmark = pytest.mark.django_db
 
@@ -49,7 +50,7 @@ def table_run(owner: Any, name: str, out: Path, **config: Any) -> Experiment:
                                     dataset="cifar10", seed=cfg["seed"], device_requested="cpu", queue="not-queued",
                                     status=Status.RUNNING, dispatch=1)
     outcome = run_search({**cfg, "benchmark_dir": str(settings.NASBOARD_BENCHMARK_DIR)}, out / f"run-{exp.pk}",
-                         sinks=[services.DatabaseSink(exp.pk)])
+                         sinks=[runs.DatabaseSink(exp.pk)])
     result = outcome.result
     Result.objects.create(experiment=exp, genotype=result["genotype"], val_acc=result["metrics"]["val_acc"],
                           best_val_acc=result["metrics"]["best_val_acc"], epochs_completed=cfg["runs"], raw=result)

@@ -12,9 +12,16 @@ import pytest
 from django.test import Client, override_settings
 
 from nascore.spaces.nb201 import PUBLISHED
-from tests.webapp.support import TABLE_SEARCH_FORM, form_data, login, no_table, unsent_experiment
+from tests.webapp.support import (
+    TABLE_SEARCH_FORM,
+    form_data,
+    login,
+    no_table,
+    unsent_experiment,
+)
 from webapp.experiments import services
 from webapp.experiments.models import Event, Experiment, Result, Status
+from webapp.experiments.services import runs
 
 pytestmark = pytest.mark.django_db
 
@@ -67,7 +74,7 @@ def test_table_searches_have_a_server_limit_and_no_user_chosen_folder(table: Any
 def test_a_table_search_runs_and_its_page_has_the_regret_data(client: Client, alice: Any, table: Any) -> None:
     # never sent: a live worker of another test in this process would otherwise claim it first
     exp = unsent_experiment(alice, "re on the table", TABLE_RUN)
-    assert services.run_dispatched(exp.pk, exp.dispatch, "w@h") == Status.FINISHED
+    assert runs.run_dispatched(exp.pk, exp.dispatch, "w@h") == Status.FINISHED
     exp.refresh_from_db()
     assert exp.epochs == 3 and exp.epochs_done == 3 and exp.steps_per_epoch == 30 and exp.device == "table"
     queries = [e.payload for e in Event.objects.filter(experiment=exp, type="query").order_by("seq")]
@@ -138,7 +145,7 @@ def test_the_page_draws_the_regret_plot_and_the_picked_cells_benchmark_accuracy(
     from tests.webapp.browser_support import log_in
 
     run = unsent_experiment(alice, "re on the table", TABLE_RUN)
-    assert services.run_dispatched(run.pk, run.dispatch, "w@h") == Status.FINISHED
+    assert runs.run_dispatched(run.pk, run.dispatch, "w@h") == Status.FINISHED
     darts = unsent_experiment(alice, "darts on nb201", {"space": "nb201", "optimizer": "darts",
                                                                   "dataset": "digits", "epochs": 2, "device": "cpu"})
     epochs = [(0, ALL_SKIP), (1, PUBLISHED["nb201_resnet"]), (2, PUBLISHED["nb201_best"])]

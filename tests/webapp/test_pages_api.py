@@ -12,6 +12,7 @@ from django.test import Client, override_settings
 from tests.webapp.support import form_data, login, token_for
 from webapp.experiments import services
 from webapp.experiments.models import ApiToken, Event, Experiment, Status
+from webapp.experiments.services import runs
 
 pytestmark = pytest.mark.django_db
 
@@ -175,7 +176,7 @@ def test_api_cancel_resume(client: Client, alice: Any, tiny_config: dict[str, An
 
 def test_api_events_after(client: Client, alice: Any, tiny_config: dict[str, Any]) -> None:
     exp = services.create_experiment(alice, "x", tiny_config)
-    sink = services.DatabaseSink(exp.pk)
+    sink = runs.DatabaseSink(exp.pk)
     for seq in range(1, 8):
         sink(seq, {"type": "log", "v": 1, "time": float(seq), "level": "info", "message": f"m{seq}"})
     headers = token_for(alice)

@@ -14,6 +14,7 @@ from django.test import Client
 from tests.webapp.support import SEARCH_FORM, form_data, unsent_experiment
 from webapp.experiments import services
 from webapp.experiments.models import Event, Experiment, Result, Status
+from webapp.experiments.services import runs
 
 pytestmark = pytest.mark.django_db
 
@@ -110,7 +111,7 @@ def test_selection_events_are_stored_served_and_shown_as_progress(client: Client
                                                                   tiny_config: dict[str, Any]) -> None:
     exp = unsent_experiment(alice, "sel", {**tiny_config, "optimizer": "rsws", "select_samples": 5, "select_top_k": 3},
                             Status.RUNNING)
-    sink = services.DatabaseSink(exp.pk)
+    sink = runs.DatabaseSink(exp.pk)
     common = {"v": 1, "time": time.time(), "type": "selection", "total": 11, "samples": 5, "top_k": 3, "epochs": 2}
     sink(1, {**common, "phase": "start", "done": 0})
     sink(2, {**common, "phase": "rank", "done": 1, "index": 0,
@@ -147,8 +148,8 @@ def test_a_real_run_stores_its_selection_and_the_page_plots_it(client: Client, a
               "train_portion": 0.8, "optimizer": "rsws", "select_samples": 3, "select_top_k": 2, "select_epochs": 1}
     exp = unsent_experiment(alice, "sel", config, Status.RUNNING)
     outcome = run_search({**exp.config, "data_dir": str(settings.NASBOARD_DATA_DIR)}, tmp_path,
-                         sinks=[services.DatabaseSink(exp.pk)])
-    services._save_result(exp, outcome.result, tmp_path)
+                         sinks=[runs.DatabaseSink(exp.pk)])
+    runs._save_result(exp, outcome.result, tmp_path)
     Experiment.objects.filter(pk=exp.pk).update(status=Status.FINISHED)
     client.force_login(alice)
     events = client.get(f"/api/experiments/{exp.pk}/events?after=0").json()["events"]

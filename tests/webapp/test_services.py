@@ -11,6 +11,7 @@ from django.utils import timezone
 from tests.webapp.support import unsent_experiment
 from webapp.experiments import services
 from webapp.experiments.models import Event, Experiment, Status
+from webapp.experiments.services import runs
 
 pytestmark = pytest.mark.django_db
 
@@ -82,36 +83,36 @@ def test_cancel_and_resume_transitions(alice: Any, tiny_config: dict[str, Any]) 
 
 def test_claim_run_ignores_stale_and_duplicate_messages(alice: Any, tiny_config: dict[str, Any]) -> None:
     exp = services.create_experiment(alice, "x", tiny_config)
-    assert services.claim_run(exp.pk, exp.dispatch + 5, "w1@h") is None  # stale dispatch number
-    claimed = services.claim_run(exp.pk, exp.dispatch, "w1@h")
+    assert runs.claim_run(exp.pk, exp.dispatch + 5, "w1@h") is None  # stale dispatch number
+    claimed = runs.claim_run(exp.pk, exp.dispatch, "w1@h")
     assert claimed is not None and claimed.status == Status.RUNNING and claimed.attempts == 1
-    assert services.claim_run(exp.pk, exp.dispatch, "w2@h") is None  # alive elsewhere: a duplicate
-    again = services.claim_run(exp.pk, exp.dispatch, "w1@h")  # same worker: its pool child died
+    assert runs.claim_run(exp.pk, exp.dispatch, "w2@h") is None  # alive elsewhere: a duplicate
+    again = runs.claim_run(exp.pk, exp.dispatch, "w1@h")  # same worker: its pool child died
     assert again is not None and again.attempts == 2
     Experiment.objects.filter(pk=exp.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
-    taken = services.claim_run(exp.pk, exp.dispatch, "w2@h")  # silent: another worker may take it
+    taken = runs.claim_run(exp.pk, exp.dispatch, "w2@h")  # silent: another worker may take it
     assert taken is not None and taken.worker == "w2@h" and taken.attempts == 3
 
 
 @override_settings(NASBOARD_MAX_ATTEMPTS=2)
 def test_attempt_limit_fails_the_run(alice: Any, tiny_config: dict[str, Any]) -> None:
     exp = services.create_experiment(alice, "x", tiny_config)
-    assert services.claim_run(exp.pk, exp.dispatch, "w@h")
-    assert services.claim_run(exp.pk, exp.dispatch, "w@h")
-    assert services.claim_run(exp.pk, exp.dispatch, "w@h") is None
+    assert runs.claim_run(exp.pk, exp.dispatch, "w@h")
+    assert runs.claim_run(exp.pk, exp.dispatch, "w@h")
+    assert runs.claim_run(exp.pk, exp.dispatch, "w@h") is None
     exp.refresh_from_db()
     assert exp.status == Status.FAILED and "gave up" in exp.error
 
 
 def test_requeue_lost_runs(alice: Any, tiny_config: dict[str, Any]) -> None:
     exp = services.create_experiment(alice, "x", tiny_config)
-    services.claim_run(exp.pk, exp.dispatch, "w@h")
+    runs.claim_run(exp.pk, exp.dispatch, "w@h")
     assert services.requeue_lost_runs() == []  # heartbeat is fresh
     Experiment.objects.filter(pk=exp.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
     assert services.requeue_lost_runs() == [exp.pk]
     exp2 = Experiment.objects.get(pk=exp.pk)
     assert exp2.status == Status.QUEUED and exp2.dispatch == exp.dispatch + 1
-    assert services.claim_run(exp.pk, exp.dispatch, "old@h") is None  # the lost message is now stale
+    assert runs.claim_run(exp.pk, exp.dispatch, "old@h") is None  # the lost message is now stale
 
 
 def _epoch(epoch: int, acc: float) -> dict[str, Any]:
@@ -121,7 +122,7 @@ def _epoch(epoch: int, acc: float) -> dict[str, Any]:
 
 def test_sink_upserts_replays_and_truncates(alice: Any, tiny_config: dict[str, Any]) -> None:
     exp = services.create_experiment(alice, "x", tiny_config)
-    sink = services.DatabaseSink(exp.pk)
+    sink = runs.DatabaseSink(exp.pk)
     sink(1, {"type": "run_started", "v": 1, "time": 1.0, "epochs": 3, "steps_per_epoch": 4, "device": "cpu", "start_epoch": 0})
     sink(2, {"type": "step", "v": 1, "time": 1.0, "epoch": 1, "step": 2, "steps_per_epoch": 4, "train_loss": 2.0, "train_acc": 0.1})
     sink(3, _epoch(1, 0.4))
@@ -130,7 +131,7 @@ def test_sink_upserts_replays_and_truncates(alice: Any, tiny_config: dict[str, A
     exp.refresh_from_db()
     assert exp.best_val_acc == 0.9 and exp.epochs_done == 2 and exp.last_seq == 5
     # a resumed attempt rewinds to the checkpoint and replays epoch 2 with the same numbers
-    replay = services.DatabaseSink(exp.pk)
+    replay = runs.DatabaseSink(exp.pk)
     replay.truncate_after(4)
     exp.refresh_from_db()
     assert exp.best_val_acc == 0.4 and exp.history_rev == 1  # live pages reload what was dropped
@@ -147,13 +148,13 @@ def test_sink_upserts_replays_and_truncates(alice: Any, tiny_config: dict[str, A
 
 def test_sink_stores_nan_as_null(alice: Any, tiny_config: dict[str, Any]) -> None:
     exp = services.create_experiment(alice, "x", tiny_config)
-    services.DatabaseSink(exp.pk)(1, {"type": "failed", "v": 1, "time": 1.0, "epoch": 0, "reason": "nan", "loss": float("nan")})
+    runs.DatabaseSink(exp.pk)(1, {"type": "failed", "v": 1, "time": 1.0, "epoch": 0, "reason": "nan", "loss": float("nan")})
     assert Event.objects.get(experiment=exp).payload["loss"] is None
 
 
 def test_superseded_sink_writes_nothing(alice: Any, tiny_config: dict[str, Any]) -> None:
     exp = services.create_experiment(alice, "x", tiny_config)
-    services.DatabaseSink(exp.pk, is_current=lambda: False)(1, _epoch(1, 0.5))
+    runs.DatabaseSink(exp.pk, is_current=lambda: False)(1, _epoch(1, 0.5))
     assert not Event.objects.filter(experiment=exp).exists()
 
 
@@ -208,12 +209,12 @@ def _stopped_early_outcome(out_dir: Any) -> Any:
 
 def test_run_that_stopped_early_keeps_its_result_and_reason(alice: Any, tiny_config: dict[str, Any], monkeypatch: Any) -> None:
     import nascore.runner
-    from webapp.experiments.serializers import experiment_to_dict
+    from webapp.experiments.presenters.serializers import experiment_to_dict
 
     exp = services.create_experiment(alice, "es", {**tiny_config, "early_stop": "es", "early_stop_window": 1})
     outcome, reason = _stopped_early_outcome(services.artifact_dir(exp))
     monkeypatch.setattr(nascore.runner, "run_search", lambda *a, **k: outcome)
-    assert services.run_dispatched(exp.pk, exp.dispatch, "w@h") == Status.STOPPED_EARLY
+    assert runs.run_dispatched(exp.pk, exp.dispatch, "w@h") == Status.STOPPED_EARLY
     exp.refresh_from_db()
     assert exp.status == Status.STOPPED_EARLY and exp.stop_reason == reason and exp.ended_at and not exp.error
     assert not exp.is_resumable and not exp.is_active

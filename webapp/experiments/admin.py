@@ -11,8 +11,9 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from webapp.experiments import curation, selectors, services
+from webapp.experiments import selectors, services
 from webapp.experiments.models import ApiToken, Event, Experiment, Result, Tag
+from webapp.experiments.services import curation
 
 
 class TagNameFilter(admin.SimpleListFilter):

@@ -1,16 +1,16 @@
-"""Celery tasks. The task is a thin shell: ``services.run_dispatched`` does the work."""
+"""Celery tasks. The task is a thin shell: ``runs.run_dispatched`` does the work."""
 from __future__ import annotations
 
 from celery import shared_task
 
-from webapp.experiments import services
+from webapp.experiments.services import experiments, runs
 
 
 @shared_task(bind=True, name="experiments.run_experiment", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def run_experiment(self, experiment_id: int, dispatch: int) -> str:  # type: ignore[no-untyped-def]
     """Run one experiment; late ack so a lost worker's run is delivered again and resumes."""
     try:
-        return services.run_dispatched(experiment_id, dispatch, worker=self.request.hostname)
+        return runs.run_dispatched(experiment_id, dispatch, worker=self.request.hostname)
     finally:
         from django.db import close_old_connections
 
@@ -20,4 +20,4 @@ def run_experiment(self, experiment_id: int, dispatch: int) -> str:  # type: ign
 @shared_task(name="experiments.requeue_lost_runs", ignore_result=True)
 def requeue_lost_runs() -> list[int]:
     """For a beat schedule, if one prefers it to the reaper thread every worker runs."""
-    return services.requeue_lost_runs()
+    return experiments.requeue_lost_runs()

@@ -1,7 +1,10 @@
 """Page URLs (``experiments:``) and API URLs (``api:``)."""
 from django.urls import path
 
-from webapp.experiments import api, views, views_compare, views_curation
+from webapp.experiments.api import endpoints as api
+from webapp.experiments.views import compare as views_compare
+from webapp.experiments.views import curation as views_curation
+from webapp.experiments.views import experiments as views
 
 pages = (
     [

@@ -6,9 +6,27 @@ from __future__ import annotations
 from typing import Any
 
 from nascore.networks.edges import EdgeFactory, MixedOp, mixed_op_factory
-from nascore.networks.partial import PartialChannelSettings, partial_channel_factory
+from nascore.networks.partial import partial_channel_factory
 from nascore.networks.sampled import SinglePathOp, single_path_factory
-from nascore.optimizers.components.registry import registry
+from nascore.optimizers.components.registry import preset_default, registry
+from nascore.settings import Settings, setting
+
+
+class PartialChannelSettings(Settings):
+    """Partial channel connections: 1/K of each edge's channels go through its ops.  ``pc_k`` is the pcdarts
+    preset's K (what configs always stored); ``partial_channels`` overrides any method's."""
+
+    title = "Partial channels (PC-DARTS)"
+
+    pc_k: int = setting(4, "The pcdarts preset's K: 1/K of each edge's channels go through the ops, the rest pass by.", gt=0,
+                        hint="PC-DARTS: 4",
+                        source="PC-DARTS (Xu et al., ICLR 2020), section 4.2: K = 4 on CIFAR-10",
+                        label="Partial channels K of the pcdarts preset")
+    partial_channels: int | None = setting(None, "Override the method's partial channels: K (1/K of each edge's "
+                                                 "channels go through its ops); 1 turns them off.", gt=0,
+                                           source="the method's preset (pcdarts: pc_k, PC-DARTS section 3.2)",
+                                           none_means=preset_default("partial_channels"), label="Partial channels K (override)")
+
 
 PARTIAL_CHANNELS = registry("partial_channels", "Partial channels", "partial_channels",
                             "How many of each edge's channels go through its ops (K; 1 = all).")

@@ -70,13 +70,15 @@ def registry(kind: str, title: str, key: str, about: str) -> Registry[Any]:
     return found
 
 
+#: how the presets describe their choice of a kind: :mod:`nascore.optimizers.presets` puts its function here (it
+#: imports the components, so a component cannot import it)
+PRESET_TEXTS: list[Callable[[str], str]] = []
+
+
 def preset_default(kind: str) -> Callable[[], str]:
-    """What an empty override of ``kind`` means, preset by preset, computed when asked (the presets import the
-    components, so a component module cannot import them)."""
+    """What an empty override of ``kind`` means, preset by preset, computed when asked."""
 
     def text() -> str:
-        from nascore.optimizers.presets import preset_choice_text
-
-        return preset_choice_text(kind)
+        return PRESET_TEXTS[0](kind) if PRESET_TEXTS else "the method's preset"
 
     return text

@@ -64,7 +64,8 @@ def _finished(ev: dict[str, Any]) -> str:
     return f"{'stopped early' if status == 'stopped_early' else 'finished'} after {epoch} epochs"
 
 
-def _selection(ev: dict[str, Any]) -> str:
+def selection_phase_text(ev: dict[str, Any]) -> str:
+    """What a ``selection`` event says the stage is doing (the page's progress line and the log's)."""
     c = ev.get("candidate") or {}
     phase = ev.get("phase")
     if phase == "start":
@@ -80,7 +81,7 @@ def _selection(ev: dict[str, Any]) -> str:
                 f"{_corr(ev.get('spearman'))}")
     else:
         text = str(phase)
-    return "selection: " + text
+    return text
 
 
 def _query(ev: dict[str, Any]) -> str:
@@ -106,7 +107,7 @@ TEXTS: dict[str, Callable[[dict[str, Any]], str]] = {
         f"DARTS-ADA: {ev.get('parameter')} {ev.get('old')} → {ev.get('new')}, back to epoch {ev.get('restored_epoch')}"),
     "finished": _finished,
     "failed": lambda ev: f"failed in epoch {ev.get('epoch')}: {ev.get('reason')}",
-    "selection": _selection,
+    "selection": lambda ev: "selection: " + selection_phase_text(ev),
     "query": _query,
 }
 

@@ -5,7 +5,7 @@ from typing import Any
 
 from django import template
 
-from webapp.experiments.comparison import Stat
+from webapp.experiments.presenters.comparison import Stat
 
 register = template.Library()
 

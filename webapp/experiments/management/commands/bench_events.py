@@ -26,8 +26,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import close_old_connections
 
-from webapp.experiments import services
 from webapp.experiments.models import ApiToken, Experiment, Status
+from webapp.experiments.services import runs
 
 
 def _free_port() -> int:
@@ -48,7 +48,7 @@ class History:
         from nascore.spaces import get_space
 
         self.space = get_space("darts")
-        self.sink = services.DatabaseSink(experiment_id)
+        self.sink = runs.DatabaseSink(experiment_id)
         self.seq = 0
         self.epochs = epochs
         self.steps = steps_per_epoch

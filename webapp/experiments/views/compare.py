@@ -13,12 +13,11 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from nascore.benchmarks import find_table
-from webapp.experiments import benchmark
-from webapp.experiments import compare_selectors as cs
-from webapp.experiments import comparison as cmp
-from webapp.experiments import exports
-from webapp.experiments import leaderboard as lb
 from webapp.experiments.models import Experiment, Status
+from webapp.experiments.presenters import benchmark, exports
+from webapp.experiments.presenters import comparison as cmp
+from webapp.experiments.presenters import leaderboard as lb
+from webapp.experiments.selectors import compare as cs
 
 #: one color per group, in order (the curves, the table's swatches and the cell cards share it)
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#7f7f7f",

@@ -10,15 +10,7 @@ from typing import Any
 
 from nascore.config import effective_select_samples
 from webapp.experiments.models import ACTIVE_STATUSES, Event, Experiment
-
-#: what a phase of the stage is doing, in words (``{done}``/``{total}``: units of work, see nascore.events.Selection)
-PHASES = {
-    "start": "sampled {samples} architectures",
-    "rank": "ranking with the one-shot weights: {index_done} of {samples}",
-    "retrain": "retraining the top {top_k} from scratch: candidate {index}, epoch {epoch} of {epochs}",
-    "done": "done",
-}
-
+from webapp.experiments.presenters.events import selection_phase_text
 
 def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
@@ -47,12 +39,7 @@ def progress_of(event: dict[str, Any]) -> dict[str, Any]:
     """``{fraction, text}`` of the stage from its latest event."""
     total = event.get("total") or 0
     done = event.get("done") or 0
-    fields = {**event, "index_done": done}
-    try:
-        text = PHASES.get(str(event.get("phase")), "{phase}").format(**fields)
-    except (KeyError, IndexError, ValueError):
-        text = str(event.get("phase", ""))
-    return {"fraction": (done / total) if total else 0.0, "text": text}
+    return {"fraction": (done / total) if total else 0.0, "text": "selection: " + selection_phase_text(event)}
 
 
 def selection_summary(experiment: Experiment, raw: dict[str, Any]) -> dict[str, Any]:

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from webapp.experiments.curation import curation_dict
 from webapp.experiments.models import Experiment, Result
+from webapp.experiments.services.curation import curation_dict
 
 
 def _iso(value: Any) -> str | None:

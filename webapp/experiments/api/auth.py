@@ -14,7 +14,7 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.utils import timezone
 from ninja.security.base import AuthBase
 
-from webapp.experiments.api_errors import ApiError
+from webapp.experiments.api.errors import ApiError
 from webapp.experiments.models import ApiToken, hash_token
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")

@@ -20,13 +20,22 @@ from ninja import Body, NinjaAPI, Path, Query
 from ninja.responses import Status
 from pydantic import AfterValidator, ValidationInfo
 
-from webapp.experiments import api_schemas as schemas
-from webapp.experiments import benchmark, curation, exports, selectors, services
-from webapp.experiments import retrain as retraining
-from webapp.experiments.api_auth import BearerToken, SessionCookie
-from webapp.experiments.api_errors import ApiError, get_only, install_error_handlers, json_errors, not_found
+from webapp.experiments import selectors, services
+from webapp.experiments.api import schemas
+from webapp.experiments.api.auth import BearerToken, SessionCookie
+from webapp.experiments.api.errors import (
+    ApiError,
+    get_only,
+    install_error_handlers,
+    json_errors,
+    not_found,
+)
 from webapp.experiments.models import Experiment
-from webapp.experiments.serializers import experiment_to_dict
+from webapp.experiments.presenters import benchmark, exports
+from webapp.experiments.presenters.events import event_text
+from webapp.experiments.presenters.serializers import experiment_to_dict
+from webapp.experiments.services import curation
+from webapp.experiments.services import retrain as retraining
 
 #: the security schemes as clients have always known them
 AUTH = {"bearer": BearerToken(), "session": SessionCookie()}
@@ -147,7 +156,7 @@ def list_events(request: HttpRequest, exp: VisibleExperiment = Id,
                                                            "server's page, NASBOARD_EVENTS_PAGE)")) -> HttpResponse:
     limit = min(limit or settings.NASBOARD_EVENTS_PAGE, settings.NASBOARD_EVENTS_PAGE)
     events = selectors.events_after(exp, after, limit + 1)
-    page = events[:limit]
+    page = [{**event, "text": event_text(event)} for event in events[:limit]]
     return JsonResponse({"status": exp.status, "error": exp.error or None, "stop_reason": exp.stop_reason or None,
                          "cancel_requested": exp.cancel_requested, "progress": exp.progress_dict(), "events": page,
                          "last_seq": page[-1]["seq"] if page else after, "more": len(events) > limit,

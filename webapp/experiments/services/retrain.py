@@ -17,8 +17,9 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from nascore.config import ConfigError
-from webapp.experiments import services
 from webapp.experiments.models import COMPLETED_STATUSES, Experiment, Kind, Result
+from webapp.experiments.services import experiments as actions
+from webapp.experiments.services.json_values import jsonable
 
 #: settings the server decides, or the search fixes (the space and dataset are the search's own)
 SERVER_FIELDS = {
@@ -53,15 +54,15 @@ def retrain_initial(search: Experiment) -> dict[str, Any]:
 def check_retrainable(search: Experiment) -> Any:
     """The genotype to retrain, or ActionRefused saying why this experiment cannot be retrained."""
     if search.kind != Kind.SEARCH:
-        raise services.ActionRefused(f"experiment #{search.pk} is itself a retrain; retrain its search "
+        raise actions.ActionRefused(f"experiment #{search.pk} is itself a retrain; retrain its search "
                                      f"#{search.parent_id} instead" if search.parent_id else
                                      f"experiment #{search.pk} is itself a retrain")
     if search.status not in COMPLETED_STATUSES:
-        raise services.ActionRefused(f"experiment #{search.pk} is {search.status}; only a finished (or stopped early) "
+        raise actions.ActionRefused(f"experiment #{search.pk} is {search.status}; only a finished (or stopped early) "
                                      "search has an architecture to retrain")
     result = Result.objects.filter(experiment=search).only("genotype").first()
     if result is None or not result.genotype:
-        raise services.ActionRefused(f"experiment #{search.pk} has no result with an architecture to retrain")
+        raise actions.ActionRefused(f"experiment #{search.pk} has no result with an architecture to retrain")
     return result.genotype
 
 
@@ -72,7 +73,7 @@ def clean_retrain_config(search: Experiment, raw: Any) -> dict[str, Any]:
     from nascore.spaces import GenotypeError, get_space
 
     if not isinstance(raw, dict):
-        raise services.ExperimentInvalid({"config": f"must be a JSON object of settings, not {type(raw).__name__}"})
+        raise actions.ExperimentInvalid({"config": f"must be a JSON object of settings, not {type(raw).__name__}"})
     errors: dict[str, str] = {}
     known = [f for f in EVAL_FIELD_NAMES if f not in SERVER_FIELDS]
     for key in raw:
@@ -82,8 +83,8 @@ def clean_retrain_config(search: Experiment, raw: Any) -> dict[str, Any]:
             errors[str(key)] = f"unknown setting {key!r}; known settings: {', '.join(known)}"
     given = {k: v for k, v in raw.items() if k in known and v not in (None, "")}
     device = given.get("device", search.device_requested or "auto")
-    if device not in services.DEVICES:
-        errors["device"] = f"unknown device {device!r}; choose one of: {', '.join(services.DEVICES)}"
+    if device not in actions.DEVICES:
+        errors["device"] = f"unknown device {device!r}; choose one of: {', '.join(actions.DEVICES)}"
     given.setdefault("seed", search.seed)
     given["device"] = device
     cfg: dict[str, Any] | None = None
@@ -103,7 +104,7 @@ def clean_retrain_config(search: Experiment, raw: Any) -> dict[str, Any]:
     except (GenotypeError, KeyError, ValueError) as exc:
         errors["genotype"] = f"the search's architecture cannot be built in space {search.space}: {exc}"
     if errors:
-        raise services.ExperimentInvalid(errors)
+        raise actions.ExperimentInvalid(errors)
     assert cfg is not None
     for key in ("data_dir", "download", "num_workers"):
         cfg.pop(key, None)
@@ -122,20 +123,20 @@ def create_retrain(search: Experiment, settings_: Any, name: Any = None) -> Expe
     errors: dict[str, str] = {}
     try:
         cfg = clean_retrain_config(search, settings_)
-    except services.ExperimentInvalid as exc:
+    except actions.ExperimentInvalid as exc:
         errors.update(exc.errors)
     if name in (None, ""):
         name = default_name(search)
     try:
-        name = services.clean_name(name)
-    except services.ExperimentInvalid as exc:
+        name = actions.clean_name(name)
+    except actions.ExperimentInvalid as exc:
         errors.update(exc.errors)
     if errors:
-        raise services.ExperimentInvalid(errors)
+        raise actions.ExperimentInvalid(errors)
     owner = search.owner
     with transaction.atomic():
         get_user_model().objects.select_for_update().filter(pk=owner.pk).first()  # serialise the owner's creations
-        services.check_run_limit(owner)
+        actions.check_run_limit(owner)
         retrain = Experiment.objects.create(
             owner=owner,
             name=name,
@@ -147,13 +148,13 @@ def create_retrain(search: Experiment, settings_: Any, name: Any = None) -> Expe
             dataset=search.dataset,
             seed=cfg["seed"],
             device_requested=cfg["device"],
-            queue=services.queue_for(cfg["device"]),
+            queue=actions.queue_for(cfg["device"]),
             epochs=cfg["epochs"],
             dispatch=1,
         )
     try:
-        services.send_run(retrain)
-    except services.BrokerUnavailable:
+        actions.send_run(retrain)
+    except actions.BrokerUnavailable:
         retrain.delete()
         raise
     return retrain
@@ -172,8 +173,12 @@ def run_retrain(experiment: Experiment, out_dir: Path, sink: Callable[[int, dict
 
     Raises SearchFailed (the message is the reason shown to the user) when training cannot go on.
     """
+    from nascore.evaluation.train import (
+        EVAL_FIELD_NAMES,
+        EvaluationFailed,
+        evaluate_genotype,
+    )
     from nascore.events import JsonlSink
-    from nascore.evaluation.train import EVAL_FIELD_NAMES, EvaluationFailed, evaluate_genotype
     from nascore.runner import SearchFailed
     from nascore.spaces import GenotypeError
 
@@ -191,13 +196,13 @@ def run_retrain(experiment: Experiment, out_dir: Path, sink: Callable[[int, dict
     except (EvaluationFailed, GenotypeError, ValueError) as exc:
         raise SearchFailed(str(exc)) from exc
     if result["status"] == "finished":
-        (out_dir / "result.json").write_text(json.dumps(services.jsonable(result), indent=2), encoding="utf-8")
+        (out_dir / "result.json").write_text(json.dumps(jsonable(result), indent=2), encoding="utf-8")
     return RetrainOutcome(status=result["status"], result=result)
 
 
 def save_retrain_result(experiment: Experiment, result: dict[str, Any], out_dir: Path) -> Result:
     """Store the retrained network's figures: test accuracy (the final epoch's, as DARTS reports), params, FLOPs."""
-    result = services.jsonable(result)
+    result = jsonable(result)
     artifacts = {name: str(out_dir / name) for name in ("result.json", "events.jsonl", "checkpoint.pt") if (out_dir / name).exists()}
 
     def num(key: str) -> Any:

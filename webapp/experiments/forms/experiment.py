@@ -20,7 +20,6 @@ from nascore.optimizers.catalogue import papers_of
 from nascore.settings import PLACEMENT_FIELDS, Settings, base_type, info_of
 from webapp.experiments import services
 
-
 #: where a run's data comes from and how it is loaded: the worker's business, not a form's (the API still takes them)
 SERVER_DECIDES = PLACEMENT_FIELDS - {"device"}
 
@@ -152,7 +151,7 @@ class ExperimentForm(forms.Form):
         self.fields["batch_size"].widget.attrs["max"] = settings.NASBOARD_MAX_BATCH_SIZE
         self.fields["device"].help_text = "cuda runs on a GPU worker, cpu on a CPU worker, auto where there is room"
         self.fields["device"].choices = [(d, d) for d in services.DEVICES]
-        from webapp.experiments.benchmark import status_text
+        from webapp.experiments.presenters.benchmark import status_text
 
         self.fields["evaluator"].help_text += f". {status_text()}"
         self.fields["runs"].help_text += f"; at most {settings.NASBOARD_MAX_TABLE_QUERIES:,} queries in all"

@@ -11,9 +11,16 @@ from urllib.parse import urlencode
 from django.http import QueryDict
 
 from webapp.experiments import selectors
-from webapp.experiments.benchmark import scored_cell
-from webapp.experiments.comparison import RunData, mean_std, table_key
-from webapp.experiments.models import COMPLETED_STATUSES, Event, Experiment, Kind, Result, Status
+from webapp.experiments.models import (
+    COMPLETED_STATUSES,
+    Event,
+    Experiment,
+    Kind,
+    Result,
+    Status,
+)
+from webapp.experiments.presenters.benchmark import scored_cell
+from webapp.experiments.presenters.comparison import RunData, mean_std, table_key
 
 #: a comparison draws every run's curves, cells and heatmaps: more than this is unreadable (and slow)
 MAX_COMPARE = 12

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import Count
 
 from webapp.experiments.models import Experiment, Tag
-from webapp.experiments.services import ExperimentInvalid
+from webapp.experiments.services.experiments import ExperimentInvalid
 
 MAX_NOTES = 20_000
 MAX_TAG_LENGTH = 50
@@ -162,7 +162,7 @@ def bulk_add_tag(experiments: Iterable[Experiment], name: Any) -> int:
 
 def curation_dict(exp: Experiment) -> dict[str, Any]:
     """The curation state as JSON-ready data (the API and the pages' AJAX answers)."""
-    from webapp.experiments.markdown import render_markdown
+    from webapp.experiments.presenters.markdown import render_markdown
 
     return {
         "starred": exp.starred,

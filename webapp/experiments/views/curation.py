@@ -14,11 +14,13 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from webapp.experiments import curation, exports, selectors, services
-from webapp.experiments import retrain as retraining
-from webapp.experiments.curation_forms import RetrainForm
-from webapp.experiments.form_submit import create_or_add_errors
+from webapp.experiments import selectors, services
+from webapp.experiments.forms.curation import RetrainForm
 from webapp.experiments.models import Experiment
+from webapp.experiments.presenters import exports
+from webapp.experiments.services import curation
+from webapp.experiments.services import retrain as retraining
+from webapp.experiments.views.form_submit import create_or_add_errors
 
 #: the curation buttons of the pages: action -> the change it makes
 FLAG_ACTIONS: dict[str, dict[str, bool]] = {
@@ -115,8 +117,8 @@ def experiment_history(request: HttpRequest, pk: int) -> HttpResponse:
 
 def detail_context(exp: Experiment) -> dict[str, Any]:
     """What the experiment page shows of curation and lineage: tags, notes, retrains, the retrain form."""
-    from webapp.experiments.markdown import render_markdown
     from webapp.experiments.models import Kind, Tag
+    from webapp.experiments.presenters.markdown import render_markdown
 
     context: dict[str, Any] = {
         "tags": sorted((t.name for t in exp.tags.all()), key=str.lower),

@@ -13,12 +13,14 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from webapp.experiments import benchmark, selectors, services, views_curation
-from webapp.experiments.form_submit import create_or_add_errors
-from webapp.experiments.forms import ExperimentForm
+from webapp.experiments import selectors, services
+from webapp.experiments.forms.experiment import ExperimentForm
 from webapp.experiments.models import Experiment, Kind, Result, Status
-from webapp.experiments.selection_summary import selection_summary
-from webapp.experiments.serializers import experiment_to_dict
+from webapp.experiments.presenters import benchmark
+from webapp.experiments.presenters.selection import selection_summary
+from webapp.experiments.presenters.serializers import experiment_to_dict
+from webapp.experiments.views import curation as views_curation
+from webapp.experiments.views.form_submit import create_or_add_errors
 
 PAGE_SIZE = 20
 

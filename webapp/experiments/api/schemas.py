@@ -10,15 +10,17 @@ from __future__ import annotations
 from typing import Annotated, Any, Callable, Literal, Optional, TypeAlias
 
 from django.conf import settings
-
 from ninja import Schema
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from nascore.benchmarks import BENCHMARKS
 from nascore.settings import config_json_schema
-from webapp.experiments import benchmark, curation, exports, retrain, selectors, services
-from webapp.experiments.api_events import Event
+from webapp.experiments import selectors, services
+from webapp.experiments.api.events import Event
 from webapp.experiments.models import Kind, Status
+from webapp.experiments.presenters import benchmark, exports
+from webapp.experiments.services import curation, retrain
+
 
 class _DocumentedAs:
     """Annotation metadata: the value is read as any JSON object (the engine's one validator checks it and answers in

@@ -12,11 +12,17 @@ from typing import Any
 from django.conf import settings
 from django.urls import reverse
 
-from nascore.benchmarks import BENCHMARKS, BenchmarkError, NB201Table, find_table, table_problem
+from nascore.benchmarks import (
+    BENCHMARKS,
+    BenchmarkError,
+    NB201Table,
+    find_table,
+    table_problem,
+)
 from nascore.benchmarks.nb201 import to_code
 from nascore.spaces.base import GenotypeError
 from nascore.spaces.nb201 import PUBLISHED
-from webapp.experiments.api_errors import ApiError
+from webapp.experiments.api.errors import ApiError
 
 #: the table an nb201 search on another dataset is scored on
 FALLBACK_DATASET = "cifar10"

@@ -3,7 +3,7 @@
 Deriving them (rather than writing them out) keeps the OpenAPI document from drifting from what workers emit:
 a new event type or field in ``nascore`` shows up here by itself. What the API serves is what the database sink
 stored: the engine's payload with ``seq``, ``type``, ``v`` and ``time``, every field present, and non-finite
-numbers (a diverged loss) as null.
+numbers (a diverged loss) as null, plus the log line a person reads (``text``).
 """
 from __future__ import annotations
 
@@ -26,6 +26,9 @@ class EventBase(BaseModel):
     seq: int = Field(description="1-based, increasing; ask for events after the last one seen")
     v: int = Field(description="event schema version")
     time: float = Field(description="Unix time the worker emitted it")
+    text: str = Field(None, description="the event log's line for it, in words (built by the server, "
+                                        "webapp.experiments.presenters.events); in the events API's answers, not in "
+                                        "the stored history (events.jsonl)")
 
 
 def event_classes() -> list[type[engine.Event]]:

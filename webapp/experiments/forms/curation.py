@@ -8,7 +8,12 @@ from django.conf import settings
 
 from webapp.experiments import services
 from webapp.experiments.models import Experiment
-from webapp.experiments.retrain import FORM_FIELDS, default_name, engine_defaults, retrain_initial
+from webapp.experiments.services.retrain import (
+    FORM_FIELDS,
+    default_name,
+    engine_defaults,
+    retrain_initial,
+)
 
 
 class RetrainForm(forms.Form):

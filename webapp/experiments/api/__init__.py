@@ -1,0 +1,1 @@
+"""The JSON API (django-ninja): endpoints, authentication, errors in one shape, and the schemas the OpenAPI document is made of."""
