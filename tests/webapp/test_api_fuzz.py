@@ -29,7 +29,7 @@ from schemathesis.specs.openapi.checks import (
 from tests.webapp.api_support import World, make_world
 from webapp.experiments.api.endpoints import api
 
-EXAMPLES = 25
+EXAMPLES = 60
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           negative_data_rejection]
 
