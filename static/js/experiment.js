@@ -41,6 +41,7 @@
     regChanges: [], // DARTS-ADA's regularization_change events, in order
     collapse: new Map(), // epoch -> {skip: {cell: n}, free: {cell: n}} of the cell picked at that epoch
     robustDirty: true, // the curvature and collapse charts need a redraw
+    curvatureText: null, // the curvature section's line from the server's latest answer (null: as the page was served)
   };
 
   function reset() {
@@ -292,19 +293,6 @@
     return out;
   }
 
-  function curvatureSummary(es, ratio) {
-    const last = state.curvature[state.curvature.length - 1];
-    const modes = { none: "no early stopping", es: "DARTS-ES", ada: "DARTS-ADA" };
-    let text = `${state.curvature.length} curvature point${state.curvature.length === 1 ? "" : "s"}`;
-    if (last) {
-      text += ` · latest dominant eigenvalue ${fmtNum(last.eigenvalue, 4)} after epoch ${last.epoch}`;
-      if (typeof last.trace === "number") text += ` (trace ${fmtNum(last.trace, 3)})`;
-    }
-    if (ratio.y.length) text += ` · earlier/later ${fmtNum(ratio.y[ratio.y.length - 1], 3)}`;
-    text += ` · ${modes[es.mode] || es.mode}, window k = ${es.window}, threshold ${es.threshold}`;
-    if (state.regChanges.length) text += ` · ${state.regChanges.length} regularization change${state.regChanges.length === 1 ? "" : "s"}`;
-    return text;
-  }
 
   // vertical markers shared by the eigenvalue and the collapse charts: early stop and DARTS-ADA changes
   function eventLines(withLabels) {
@@ -357,7 +345,7 @@
     const hasPoints = state.curvature.length || state.discarded.length;
     $("curvature-empty").hidden = Boolean(hasPoints);
     if (!hasPoints) return;
-    $("curvature-summary").textContent = curvatureSummary(es, ratio);
+    if (state.curvatureText !== null) $("curvature-summary").textContent = state.curvatureText; // the server's words
     const div = $("curve-eigen");
     showPlot(div);
     const x = state.curvature.map((p) => p.epoch);
@@ -541,6 +529,9 @@
     }
     state.historyRev = data.history_rev;
     for (const ev of data.events) handle(ev);
+    // the sections' lines those events changed, worded by the server (presenters/live.py)
+    if (typeof data.curvature_summary === "string") { state.curvatureText = data.curvature_summary; state.robustDirty = true; }
+    if (typeof data.selection_summary === "string" && window.NASSelection) NASSelection.setSummary(data.selection_summary);
     state.lastSeq = data.last_seq;
     if (data.events.length || !state.loaded) {
       drawCurves();

@@ -15,6 +15,7 @@
     done: null, // the `done` event, once the stage has finished
     points: new Map(), // candidate index -> candidate, for each one whose stand-alone training finished
     dirty: true,
+    summary: null, // the server's line once the stage is done (null: as the page was served)
   };
 
   function reset() {
@@ -47,16 +48,10 @@
     return pageBlock && pageBlock.status === "finished" ? pageBlock : null;
   }
 
-  function summaryLine(block) {
-    const cands = block.candidates || [];
-    const chosen = cands.find((c) => c.index === block.chosen);
-    const sampled = block.sampled !== undefined ? block.sampled : block.samples;
-    let text = `Kendall τ ${fmtCorr(block.kendall_tau)} · Spearman ρ ${fmtCorr(block.spearman)} over the ${block.top_k} retrained of ${sampled} sampled`;
-    if (chosen) {
-      const which = chosen.source === "derived" ? "the search's own architecture" : `candidate ${chosen.index}`;
-      text += ` · kept ${which} (one-shot rank ${chosen.oneshot_rank}, stand-alone val acc ${fmtPct(chosen.standalone_val_acc)})`;
-    }
-    return text;
+  /* The section's line as the server words it once the stage is done (presenters/live.py). */
+  function setSummary(text) {
+    state.summary = text;
+    state.dirty = true;
   }
 
   function drawPlot(retrained, chosenIndex, title, epochs) {
@@ -105,7 +100,7 @@
     }
     if (block) {
       $("selection-empty").hidden = true;
-      $("selection-summary").textContent = summaryLine(block);
+      if (state.summary !== null) $("selection-summary").textContent = state.summary;
       const retrained = (block.candidates || []).filter((c) => c.retrained);
       drawPlot(retrained, block.chosen,
                `One-shot vs stand-alone validation accuracy · Kendall τ = ${fmtCorr(block.kendall_tau)} · Spearman ρ = ${fmtCorr(block.spearman)}`,
@@ -118,5 +113,5 @@
     }
   }
 
-  window.NASSelection = { state, reset, handle, draw, progressText };
+  window.NASSelection = { state, reset, handle, draw, progressText, setSummary };
 })();

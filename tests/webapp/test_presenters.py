@@ -36,3 +36,23 @@ def test_every_engine_event_type_has_a_line():
 ])
 def test_lines_read_as_before(event, text):
     assert event_text(event) == text
+
+
+@pytest.mark.django_db
+def test_the_live_page_gets_the_sections_lines_its_events_change(client, alice, tiny_config):
+    from tests.webapp.support import login, unsent_experiment
+    from webapp.experiments.services import runs
+
+    exp = unsent_experiment(alice, "live", {**tiny_config, "early_stop": "es", "early_stop_window": 1})
+    sink = runs.DatabaseSink(exp.pk)
+    sink(1, {"type": "epoch", "v": 1, "time": 1.0, "epoch": 1, "epochs": 3, "train_loss": 1.0, "train_acc": 0.5,
+             "val_loss": 1.0, "val_acc": 0.5, "lr": 0.1, "seconds": 1.0})
+    login(client, alice)
+    first = client.get(f"/api/experiments/{exp.pk}/events?after=0").json()
+    assert "curvature_summary" not in first and first["events"][0]["text"].startswith("epoch 1/3")
+    for seq, (epoch, eig, ratio) in enumerate(((1, 0.1, None), (2, 0.4, 0.25)), start=2):
+        sink(seq, {"type": "curvature", "v": 1, "time": 1.0, "epoch": epoch, "eigenvalue": eig, "trace": None,
+                   "round": 0, "ratio": ratio, "window": 1, "threshold": 0.75})
+    data = client.get(f"/api/experiments/{exp.pk}/events?after=1").json()
+    assert data["curvature_summary"] == ("2 curvature points · latest dominant eigenvalue 0.4000 after epoch 2 · "
+                                         "earlier/later 0.250 · DARTS-ES, window k = 1, threshold 0.75")

@@ -263,6 +263,10 @@ class EventPage(_Answer):
     more: bool = Field(description="more events are waiting: ask again at once")
     history_rev: int = Field(description="changes when stored events were dropped (a resumed run rewound to its "
                                          "checkpoint): reload from after=0")
+    curvature_summary: str = _omittable("the curvature section's line in words, when this page has curvature, "
+                                        "early-stop or regularization-change events")
+    selection_summary: str = _omittable("the selection section's line in words, when this page has the stage's "
+                                        "done event")
 
 
 class Tags(_Answer):

@@ -194,6 +194,9 @@ def curvature_summary(experiment: Experiment) -> dict[str, Any]:
         if isinstance(last.get("trace"), (int, float)):
             line += f" (trace {_num(last.get('trace'), 3)})"
         parts.append(line)
+        ratios = [p["ratio"] for p in trajectory if isinstance(p.get("ratio"), (int, float))]
+        if ratios:
+            parts.append(f"earlier/later {_num(ratios[-1], 3)}")
     parts.append(f"{EARLY_STOP_MODES.get(mode, mode)}, window k = {window}, threshold {threshold}")
     if changes:
         parts.append(f"{len(changes)} regularization change{'s' if len(changes) != 1 else ''}")
