@@ -15,6 +15,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from tests.webapp.api_support import DARTS_V2
 from tests.webapp.support import login, token_for
 from webapp.experiments.models import Event, Experiment, Kind, Result, Status, Tag
 from webapp.experiments.presenters import exports
@@ -22,12 +23,6 @@ from webapp.experiments.presenters.markdown import render_markdown
 
 pytestmark = pytest.mark.django_db
 
-DARTS_V2 = {"normal": [["sep_conv_3x3", 0], ["sep_conv_3x3", 1], ["sep_conv_3x3", 0], ["sep_conv_3x3", 1],
-                       ["sep_conv_3x3", 1], ["skip_connect", 0], ["skip_connect", 0], ["dil_conv_3x3", 2]],
-            "normal_concat": [2, 3, 4, 5],
-            "reduce": [["max_pool_3x3", 0], ["max_pool_3x3", 1], ["skip_connect", 2], ["max_pool_3x3", 1],
-                       ["max_pool_3x3", 0], ["skip_connect", 2], ["skip_connect", 2], ["max_pool_3x3", 1]],
-            "reduce_concat": [2, 3, 4, 5]}
 
 
 def stored(owner: Any, name: str = "search", status: str = Status.FINISHED, kind: str = Kind.SEARCH,

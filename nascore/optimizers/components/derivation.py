@@ -20,7 +20,7 @@ import torch
 
 from nascore.optimizers.components.evolution import RandomSampler, RegularizedEvolution, black_box_search
 from nascore.optimizers.components.ranking import Columns, oneshot_scores
-from nascore.optimizers.components.registry import preset_default, registry
+from nascore.optimizers.components.registry import override_setting, registry
 from nascore.optimizers.components.sampling import generator_for
 from nascore.settings import Settings, setting
 
@@ -33,9 +33,8 @@ class DerivationSettings(Settings):
 
     title = "Derivation"
 
-    derivation: str | None = setting(None, "Override how the reported architecture is chosen.",
-                                     source="the method's preset (rsws: random_search, spos: evolution, ...)",
-                                     choices=DERIVATIONS.labels, none_means=preset_default("derivation"), label="Derivation")
+    derivation: str | None = override_setting(DERIVATIONS, "Override how the reported architecture is chosen.",
+                                              source="the method's preset (rsws: random_search, spos: evolution, ...)")
     derive_samples: int = setting(50, "Architectures scored with the one-shot weights to choose the one reported "
                                       "(derivations random_search and evolution).",
                                   gt=0, source="NASBoard's choice (RS-WS, Li and Talwalkar 2019, score 1000)",

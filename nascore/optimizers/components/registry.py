@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Generic, TypeVar
 
+from nascore.settings import setting
+
 T = TypeVar("T")
 
 
@@ -73,6 +75,13 @@ def registry(kind: str, title: str, key: str, about: str) -> Registry[Any]:
 #: how the presets describe their choice of a kind: :mod:`nascore.optimizers.presets` puts its function here (it
 #: imports the components, so a component cannot import it)
 PRESET_TEXTS: list[Callable[[str], str]] = []
+
+
+def override_setting(kinds: "Registry[Any]", description: str, source: str) -> Any:
+    """The setting that overrides a preset's choice of a kind of component: one of the registry's names (read when
+    asked, so a component registered later is a choice), empty for the preset's."""
+    return setting(None, description, source=source, choices=kinds.labels, none_means=preset_default(kinds.kind),
+                   label=kinds.title)
 
 
 def preset_default(kind: str) -> Callable[[], str]:

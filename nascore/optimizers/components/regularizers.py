@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 import torch
 
-from nascore.optimizers.components.registry import preset_default, registry
+from nascore.optimizers.components.registry import override_setting, registry
 from nascore.settings import Settings, setting
 
 REGULARIZERS = registry("regularizer", "Regulariser", "regularizer", "A term added to the architecture loss.")
@@ -23,9 +23,8 @@ class RegularizerSettings(Settings):
 
     title = "Regulariser"
 
-    regularizer: str | None = setting(None, "Override the term added to the architecture loss.",
-                                      source="the method's preset (drnas: dirichlet_kl, DrNAS section 2.3)",
-                                      choices=REGULARIZERS.labels, none_means=preset_default("regularizer"), label="Regulariser")
+    regularizer: str | None = override_setting(REGULARIZERS, "Override the term added to the architecture loss.",
+                                               source="the method's preset (drnas: dirichlet_kl, DrNAS section 2.3)")
     kl_weight: float = setting(1e-3, "Weight of DrNAS's KL term (regulariser dirichlet_kl).", ge=0,
                                source="DrNAS (Chen et al., ICLR 2021), section 4: 1e-3 (the authors' code)",
                                label="KL weight")

@@ -15,8 +15,8 @@ import torch
 from torch.nn import functional as F
 
 from nascore.networks.sampled import SampledRows
-from nascore.optimizers.components.registry import preset_default, registry
-from nascore.settings import Settings, setting
+from nascore.optimizers.components.registry import override_setting, registry
+from nascore.settings import Settings
 
 if TYPE_CHECKING:
     from nascore.optimizers.base import Batch
@@ -34,9 +34,8 @@ class RelaxationSettings(Settings):
 
     title = "Relaxation"
 
-    relaxation: str | None = setting(None, "Override the method's relaxation of the architecture.",
-                                     source="the method's preset (each cites its paper)", choices=RELAXATIONS.labels,
-                                     none_means=preset_default("relaxation"), label="Relaxation")
+    relaxation: str | None = override_setting(RELAXATIONS, "Override the method's relaxation of the architecture.",
+                                              source="the method's preset (each cites its paper)")
 
 
 class Relaxation:
