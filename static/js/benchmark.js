@@ -193,16 +193,6 @@
     drawCellFigures();
   }
 
-  function progressText(p, status, text) {
-    if (!state.tableRun) return text;
-    let out = `seeded run ${p.epoch}/${p.epochs}`;
-    const run = Math.min(p.epoch + 1, p.epochs);
-    if (status === "running" && p.steps_per_epoch) {
-      out += state.unit === "seconds" ? ` · ${p.step.toLocaleString("en")}/${p.steps_per_epoch.toLocaleString("en")} simulated seconds of run ${run}`
-        : ` · query ${p.step}/${p.steps_per_epoch} of run ${run}`;
-    }
-    return out;
-  }
 
-  window.NASBenchmark = { handle, reset, draw, showResult, showCell, progressText, state };
+  window.NASBenchmark = { handle, reset, draw, showResult, showCell, state };
 })();

@@ -68,13 +68,6 @@
   const fmtPct = (v) => (typeof v === "number" ? (v * 100).toFixed(2) + "%" : "–");
   const fmtNum = (v, d) => (typeof v === "number" ? v.toFixed(d) : "–");
 
-  function fmtSeconds(s) {
-    if (typeof s !== "number" || !isFinite(s)) return "";
-    s = Math.round(s);
-    const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
-    return h ? `${h}h ${String(m).padStart(2, "0")}m` : m ? `${m}m ${String(sec).padStart(2, "0")}s` : `${sec}s`;
-  }
-
   // ---- events -----------------------------------------------------------------------
   function handle(ev) {
     switch (ev.type) {
@@ -441,18 +434,7 @@
     const fill = $("progress-fill");
     fill.style.width = (Math.max(0, Math.min(1, p.fraction)) * 100).toFixed(1) + "%";
     fill.className = "fill status-" + data.status;
-    let text = `epoch ${p.epoch}/${p.epochs}`;
-    if (data.status === "running" && p.steps_per_epoch) text += ` · step ${p.step}/${p.steps_per_epoch} of epoch ${Math.min(p.epoch + 1, p.epochs)}`;
-    if (window.NASBenchmark) text = NASBenchmark.progressText(p, data.status, text);
-    if (data.status === "running" && p.eta_seconds !== null) text += ` · ETA ${fmtSeconds(p.eta_seconds)}`;
-    if (data.status === "queued") text += " · waiting for a worker";
-    if (data.status === "stopped_early" && state.earlyStop) {
-      text += ` · stopped early after epoch ${state.earlyStop.trigger_epoch}, returns the architecture of epoch ${state.earlyStop.returned_epoch}`;
-    }
-    if (typeof p.best_val_acc === "number") text += ` · best val acc ${fmtPct(p.best_val_acc)}`;
-    if (window.NASSelection) text += NASSelection.progressText(data.status);
-    if (RETRAIN && state.epochs.length) text += ` · test acc ${fmtPct(state.epochs[state.epochs.length - 1].test_acc)}`;
-    $("progress-text").textContent = text;
+    $("progress-text").textContent = p.text; // worded by the server (presenters/progress.py)
     $("cancel-form").hidden = !ACTIVE.has(data.status);
     $("resume-form").hidden = !(data.status === "cancelled" || data.status === "failed");
     $("error").hidden = !data.error;

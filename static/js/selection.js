@@ -37,11 +37,6 @@
     state.dirty = true;
   }
 
-  /* What the page's main progress line adds while the stage runs (empty otherwise). */
-  function progressText(status) {
-    if (status !== "running" || !state.last || state.done) return "";
-    return ` · choosing the final architecture (${state.last.done}/${state.last.total})`;
-  }
 
   function finalBlock(pageBlock) {
     if (state.done) return state.done;
@@ -113,5 +108,5 @@
     }
   }
 
-  window.NASSelection = { state, reset, handle, draw, progressText, setSummary };
+  window.NASSelection = { state, reset, handle, draw, setSummary };
 })();

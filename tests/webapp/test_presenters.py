@@ -56,3 +56,24 @@ def test_the_live_page_gets_the_sections_lines_its_events_change(client, alice, 
     data = client.get(f"/api/experiments/{exp.pk}/events?after=1").json()
     assert data["curvature_summary"] == ("2 curvature points · latest dominant eigenvalue 0.4000 after epoch 2 · "
                                          "earlier/later 0.250 · DARTS-ES, window k = 1, threshold 0.75")
+
+
+@pytest.mark.django_db
+def test_the_progress_line_is_worded_on_the_server(alice, tiny_config):
+    from tests.webapp.support import unsent_experiment
+    from webapp.experiments.models import Experiment, Status
+    from webapp.experiments.presenters.progress import progress_text, seconds_text
+
+    assert [seconds_text(s) for s in (42, 187, 3900)] == ["42s", "3m 07s", "1h 05m"]
+    exp = unsent_experiment(alice, "p", {**tiny_config, "epochs": 4})
+    assert progress_text(exp) == "epoch 0/4 · waiting for a worker"
+    Experiment.objects.filter(pk=exp.pk).update(status=Status.RUNNING, epochs_done=1, step=3, steps_per_epoch=6,
+                                                best_val_acc=0.5, seconds_per_epoch=10.0)
+    exp.refresh_from_db()
+    assert progress_text(exp).startswith("epoch 1/4 · step 3/6 of epoch 2 · ETA ")
+    assert progress_text(exp).endswith(" · best val acc 50.00%")
+    Experiment.objects.filter(pk=exp.pk).update(status=Status.STOPPED_EARLY)
+    exp.refresh_from_db()
+    exp.events.create(seq=1, type="early_stop", payload={"trigger_epoch": 3, "returned_epoch": 1})
+    assert progress_text(exp) == ("epoch 1/4 · stopped early after epoch 3, returns the architecture of epoch 1 · "
+                                  "best val acc 50.00%")

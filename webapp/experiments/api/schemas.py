@@ -171,6 +171,12 @@ class Progress(_Answer):
     best_val_acc: Optional[float]
 
 
+class LiveProgress(Progress):
+    """The progress the live page polls for, with its line in words."""
+
+    text: str = Field(description="the progress line in words (presenters/progress.py)")
+
+
 class RetrainSummary(_Answer):
     id: int
     name: str
@@ -257,7 +263,7 @@ class EventPage(_Answer):
     error: Optional[str]
     stop_reason: Optional[str]
     cancel_requested: bool
-    progress: Progress
+    progress: LiveProgress
     events: list[Event]
     last_seq: int
     more: bool = Field(description="more events are waiting: ask again at once")

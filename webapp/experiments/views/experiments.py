@@ -17,6 +17,7 @@ from webapp.experiments import selectors, services
 from webapp.experiments.forms.experiment import ExperimentForm
 from webapp.experiments.models import Experiment, Kind, Result, Status
 from webapp.experiments.presenters import benchmark
+from webapp.experiments.presenters.progress import progress_text
 from webapp.experiments.presenters.selection import selection_summary
 from webapp.experiments.presenters.serializers import experiment_to_dict
 from webapp.experiments.views import curation as views_curation
@@ -113,6 +114,7 @@ def experiment_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "experiments/detail.html",
         {
             "exp": exp,
+            "progress_text": progress_text(exp),
             "result": result,
             "genotype_json": _genotype_text(result.genotype) if result else "",
             "page_config": page_config,
