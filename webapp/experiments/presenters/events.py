@@ -4,19 +4,13 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
-
-def _num(value: Any, digits: int) -> str:
-    return f"{value:.{digits}f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "–"
+from webapp.experiments.presenters.formats import correlation, fixed, percent
 
 
-def _pct(value: Any) -> str:
-    return f"{value * 100:.2f}%" if isinstance(value, (int, float)) and not isinstance(value, bool) else "–"
 
 
-def _corr(value: Any) -> str:
-    if isinstance(value, (int, float)) and value == value:
-        return f"{value:+.2f}"
-    return "undefined"
+
+
 
 
 def _genotype(value: Any) -> str:
@@ -29,31 +23,31 @@ def _run_started(ev: dict[str, Any]) -> str:
 
 
 def _epoch(ev: dict[str, Any]) -> str:
-    return (f"epoch {ev.get('epoch')}/{ev.get('epochs')}: train loss {_num(ev.get('train_loss'), 4)}, acc "
-            f"{_pct(ev.get('train_acc'))} · val loss {_num(ev.get('val_loss'), 4)}, acc {_pct(ev.get('val_acc'))} · "
-            f"lr {_num(ev.get('lr'), 5)} · {_num(ev.get('seconds'), 1)} s")
+    return (f"epoch {ev.get('epoch')}/{ev.get('epochs')}: train loss {fixed(ev.get('train_loss'), 4)}, acc "
+            f"{percent(ev.get('train_acc'))} · val loss {fixed(ev.get('val_loss'), 4)}, acc {percent(ev.get('val_acc'))} · "
+            f"lr {fixed(ev.get('lr'), 5)} · {fixed(ev.get('seconds'), 1)} s")
 
 
 def _eval_epoch(ev: dict[str, Any]) -> str:
-    return (f"epoch {ev.get('epoch')}/{ev.get('epochs')}: train loss {_num(ev.get('train_loss'), 4)}, acc "
-            f"{_pct(ev.get('train_acc'))} · test loss {_num(ev.get('test_loss'), 4)}, acc {_pct(ev.get('test_acc'))} "
-            f"· lr {_num(ev.get('lr'), 5)} · drop-path {_num(ev.get('drop_path'), 3)} · {_num(ev.get('seconds'), 1)} s")
+    return (f"epoch {ev.get('epoch')}/{ev.get('epochs')}: train loss {fixed(ev.get('train_loss'), 4)}, acc "
+            f"{percent(ev.get('train_acc'))} · test loss {fixed(ev.get('test_loss'), 4)}, acc {percent(ev.get('test_acc'))} "
+            f"· lr {fixed(ev.get('lr'), 5)} · drop-path {fixed(ev.get('drop_path'), 3)} · {fixed(ev.get('seconds'), 1)} s")
 
 
 def _step(ev: dict[str, Any]) -> str:
     return (f"epoch {ev.get('epoch')}, step {ev.get('step')}/{ev.get('steps_per_epoch')}: train loss "
-            f"{_num(ev.get('train_loss'), 4)}, acc {_pct(ev.get('train_acc'))}")
+            f"{fixed(ev.get('train_loss'), 4)}, acc {percent(ev.get('train_acc'))}")
 
 
 def _curvature(ev: dict[str, Any]) -> str:
-    text = f"curvature after epoch {ev.get('epoch')}: dominant Hessian eigenvalue {_num(ev.get('eigenvalue'), 4)}"
+    text = f"curvature after epoch {ev.get('epoch')}: dominant Hessian eigenvalue {fixed(ev.get('eigenvalue'), 4)}"
     if isinstance(ev.get("trace"), (int, float)):
-        text += f", trace {_num(ev['trace'], 3)}"
+        text += f", trace {fixed(ev['trace'], 3)}"
     if ev.get("iterations"):
         converged = ", not converged" if ev.get("converged") is False else ""
-        text += f" ({ev['iterations']} iterations{converged}, {_num(ev.get('seconds'), 1)} s)"
+        text += f" ({ev['iterations']} iterations{converged}, {fixed(ev.get('seconds'), 1)} s)"
     if isinstance(ev.get("ratio"), (int, float)):
-        text += f"; earlier/later {_num(ev['ratio'], 3)} (k = {ev.get('window')}, threshold {ev.get('threshold')})"
+        text += f"; earlier/later {fixed(ev['ratio'], 3)} (k = {ev.get('window')}, threshold {ev.get('threshold')})"
     return text
 
 
@@ -72,13 +66,13 @@ def selection_phase_text(ev: dict[str, Any]) -> str:
         text = f"sampled {ev.get('samples')} architectures; ranking them with the one-shot weights"
     elif phase == "rank":
         text = (f"ranking with the one-shot weights: {ev.get('done')} of {ev.get('samples')} (candidate "
-                f"{ev.get('index')}: val acc {_pct(c.get('oneshot_val_acc'))})")
+                f"{ev.get('index')}: val acc {percent(c.get('oneshot_val_acc'))})")
     elif phase == "retrain":
         text = (f"retraining the top {ev.get('top_k')} from scratch: candidate {ev.get('index')}, epoch "
-                f"{ev.get('epoch')} of {ev.get('epochs')} (val acc {_pct(c.get('standalone_val_acc'))})")
+                f"{ev.get('epoch')} of {ev.get('epochs')} (val acc {percent(c.get('standalone_val_acc'))})")
     elif phase == "done":
-        text = (f"done: kept candidate {ev.get('chosen')}; Kendall τ {_corr(ev.get('kendall_tau'))}, Spearman ρ "
-                f"{_corr(ev.get('spearman'))}")
+        text = (f"done: kept candidate {ev.get('chosen')}; Kendall τ {correlation(ev.get('kendall_tau'))}, Spearman ρ "
+                f"{correlation(ev.get('spearman'))}")
     else:
         text = str(phase)
     return text
@@ -86,10 +80,10 @@ def selection_phase_text(ev: dict[str, Any]) -> str:
 
 def _query(ev: dict[str, Any]) -> str:
     text = (f"run {ev.get('run')} (seed {ev.get('seed')}), query {ev.get('query')}: {_genotype(ev.get('genotype'))} "
-            f"val acc {_num(ev.get('valid_acc'), 2)}%")
+            f"val acc {fixed(ev.get('valid_acc'), 2)}%")
     if isinstance(ev.get("test_acc"), (int, float)):
-        text += f", test acc {_num(ev['test_acc'], 2)}%"
-    return text + f" · best so far {_num(ev.get('best_valid_acc'), 2)}% (query {ev.get('best_query')})"
+        text += f", test acc {fixed(ev['test_acc'], 2)}%"
+    return text + f" · best so far {fixed(ev.get('best_valid_acc'), 2)}% (query {ev.get('best_query')})"
 
 
 TEXTS: dict[str, Callable[[dict[str, Any]], str]] = {

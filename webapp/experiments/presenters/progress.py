@@ -8,6 +8,7 @@ from typing import Any
 
 from nascore.config import effective_select_samples
 from webapp.experiments.models import Event, Experiment, Kind, Status
+from webapp.experiments.presenters.formats import is_number, percent
 
 
 def seconds_text(seconds: float | None) -> str:
@@ -19,8 +20,6 @@ def seconds_text(seconds: float | None) -> str:
     return f"{h}h {m:02d}m" if h else f"{m}m {sec:02d}s" if m else f"{sec}s"
 
 
-def _pct(value: Any) -> str:
-    return f"{value * 100:.2f}%" if isinstance(value, (int, float)) and not isinstance(value, bool) else "–"
 
 
 def _latest(exp: Experiment, etype: str) -> dict[str, Any] | None:
@@ -52,8 +51,8 @@ def progress_text(exp: Experiment) -> str:
         if stop:
             text += (f" · stopped early after epoch {stop.get('trigger_epoch')}, returns the architecture of epoch "
                      f"{stop.get('returned_epoch')}")
-    if isinstance(p["best_val_acc"], (int, float)):
-        text += f" · best val acc {_pct(p['best_val_acc'])}"
+    if is_number(p["best_val_acc"]):
+        text += f" · best val acc {percent(p['best_val_acc'])}"
     if running and exp.kind == Kind.SEARCH and effective_select_samples(config):
         stage = _latest(exp, "selection")
         if stage and stage.get("phase") != "done":
@@ -61,5 +60,5 @@ def progress_text(exp: Experiment) -> str:
     if exp.kind == Kind.RETRAIN:
         last = _latest(exp, "eval_epoch")
         if last:
-            text += f" · test acc {_pct(last.get('test_acc'))}"
+            text += f" · test acc {percent(last.get('test_acc'))}"
     return text

@@ -11,13 +11,10 @@ from typing import Any
 from nascore.config import effective_select_samples
 from webapp.experiments.models import ACTIVE_STATUSES, Event, Experiment
 from webapp.experiments.presenters.events import selection_phase_text
-
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+from webapp.experiments.presenters.formats import correlation, is_number
 
 
-def _corr(value: Any) -> str:
-    return f"{value:+.2f}" if _number(value) else "undefined"
+
 
 
 def selection_text(block: dict[str, Any]) -> str:
@@ -25,13 +22,13 @@ def selection_text(block: dict[str, Any]) -> str:
     candidates = block.get("candidates") or []
     chosen = next((c for c in candidates if isinstance(c, dict) and c.get("index") == block.get("chosen")), None)
     sampled = block.get("sampled", block.get("samples", len(candidates)))
-    line = (f"Kendall τ {_corr(block.get('kendall_tau'))} · Spearman ρ {_corr(block.get('spearman'))} over the "
+    line = (f"Kendall τ {correlation(block.get('kendall_tau'))} · Spearman ρ {correlation(block.get('spearman'))} over the "
             f"{block.get('top_k')} retrained of {sampled} sampled")
     if chosen is not None:
         acc = chosen.get("standalone_val_acc")
         which = "the search's own architecture" if chosen.get("source") == "derived" else f"candidate {chosen.get('index')}"
         line += (f" · kept {which} (one-shot rank {chosen.get('oneshot_rank')}, stand-alone val acc "
-                 f"{acc * 100:.2f}%)" if _number(acc) else f" · kept {which}")
+                 f"{acc * 100:.2f}%)" if is_number(acc) else f" · kept {which}")
     return line
 
 

@@ -8,6 +8,7 @@ from django.db.models import F, Q, QuerySet
 from django.http import Http404
 
 from webapp.experiments.models import Event, Experiment, Kind, Status, Tag
+from webapp.experiments.presenters.formats import fixed
 
 #: sort keys the list accepts, to the ordering they mean (nulls last for accuracy)
 SORTS: dict[str, Any] = {
@@ -190,13 +191,13 @@ def curvature_summary(experiment: Experiment) -> dict[str, Any]:
     parts = [f"{len(trajectory)} curvature point{'s' if len(trajectory) != 1 else ''}"]
     if trajectory:
         last = trajectory[-1]
-        line = f"latest dominant eigenvalue {_num(last.get('eigenvalue'), 4)} after epoch {last.get('epoch')}"
+        line = f"latest dominant eigenvalue {fixed(last.get('eigenvalue'), 4)} after epoch {last.get('epoch')}"
         if isinstance(last.get("trace"), (int, float)):
-            line += f" (trace {_num(last.get('trace'), 3)})"
+            line += f" (trace {fixed(last.get('trace'), 3)})"
         parts.append(line)
         ratios = [p["ratio"] for p in trajectory if isinstance(p.get("ratio"), (int, float))]
         if ratios:
-            parts.append(f"earlier/later {_num(ratios[-1], 3)}")
+            parts.append(f"earlier/later {fixed(ratios[-1], 3)}")
     parts.append(f"{EARLY_STOP_MODES.get(mode, mode)}, window k = {window}, threshold {threshold}")
     if changes:
         parts.append(f"{len(changes)} regularization change{'s' if len(changes) != 1 else ''}")
@@ -204,8 +205,6 @@ def curvature_summary(experiment: Experiment) -> dict[str, Any]:
             "summary": " · ".join(parts) if trajectory else "", "empty": empty}
 
 
-def _num(value: Any, digits: int) -> str:
-    return f"{value:.{digits}f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "–"
 
 
 def collapse_text(counts: Any) -> str:
