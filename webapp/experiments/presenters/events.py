@@ -7,12 +7,6 @@ from typing import Any, Callable
 from webapp.experiments.presenters.formats import correlation, fixed, percent
 
 
-
-
-
-
-
-
 def _genotype(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 

@@ -20,8 +20,6 @@ def seconds_text(seconds: float | None) -> str:
     return f"{h}h {m:02d}m" if h else f"{m}m {sec:02d}s" if m else f"{sec}s"
 
 
-
-
 def _latest(exp: Experiment, etype: str) -> dict[str, Any] | None:
     return (Event.objects.filter(experiment=exp, type=etype).order_by("-seq")
             .values_list("payload", flat=True).first())

@@ -14,9 +14,6 @@ from webapp.experiments.presenters.events import selection_phase_text
 from webapp.experiments.presenters.formats import correlation, is_number
 
 
-
-
-
 def selection_text(block: dict[str, Any]) -> str:
     """One line for a finished block: the rank correlations over the retrained and what was kept."""
     candidates = block.get("candidates") or []

@@ -205,8 +205,6 @@ def curvature_summary(experiment: Experiment) -> dict[str, Any]:
             "summary": " · ".join(parts) if trajectory else "", "empty": empty}
 
 
-
-
 def collapse_text(counts: Any) -> str:
     """``{"skip_connections": {cell: n}, "parameter_free": {cell: n}}`` in words."""
     if not isinstance(counts, dict) or not isinstance(counts.get("skip_connections"), dict):
