@@ -18,14 +18,15 @@ def _run_started(ev: dict[str, Any]) -> str:
 
 def _epoch(ev: dict[str, Any]) -> str:
     return (f"epoch {ev.get('epoch')}/{ev.get('epochs')}: train loss {fixed(ev.get('train_loss'), 4)}, acc "
-            f"{percent(ev.get('train_acc'))} · val loss {fixed(ev.get('val_loss'), 4)}, acc {percent(ev.get('val_acc'))} · "
-            f"lr {fixed(ev.get('lr'), 5)} · {fixed(ev.get('seconds'), 1)} s")
+            f"{percent(ev.get('train_acc'))} · val loss {fixed(ev.get('val_loss'), 4)}, acc "
+            f"{percent(ev.get('val_acc'))} · lr {fixed(ev.get('lr'), 5)} · {fixed(ev.get('seconds'), 1)} s")
 
 
 def _eval_epoch(ev: dict[str, Any]) -> str:
     return (f"epoch {ev.get('epoch')}/{ev.get('epochs')}: train loss {fixed(ev.get('train_loss'), 4)}, acc "
-            f"{percent(ev.get('train_acc'))} · test loss {fixed(ev.get('test_loss'), 4)}, acc {percent(ev.get('test_acc'))} "
-            f"· lr {fixed(ev.get('lr'), 5)} · drop-path {fixed(ev.get('drop_path'), 3)} · {fixed(ev.get('seconds'), 1)} s")
+            f"{percent(ev.get('train_acc'))} · test loss {fixed(ev.get('test_loss'), 4)}, acc "
+            f"{percent(ev.get('test_acc'))} · lr {fixed(ev.get('lr'), 5)} · drop-path {fixed(ev.get('drop_path'), 3)} "
+            f"· {fixed(ev.get('seconds'), 1)} s")
 
 
 def _step(ev: dict[str, Any]) -> str:

@@ -34,8 +34,10 @@ def progress_text(exp: Experiment) -> str:
         text = f"seeded run {p['epoch']}/{p['epochs']}"
         if running and p["steps_per_epoch"]:
             run = min(p["epoch"] + 1, p["epochs"])
-            text += (f" · {p['step']:,}/{p['steps_per_epoch']:,} simulated seconds of run {run}"
-                     if config.get("budget_unit") == "seconds" else f" · query {p['step']}/{p['steps_per_epoch']} of run {run}")
+            if config.get("budget_unit") == "seconds":
+                text += f" · {p['step']:,}/{p['steps_per_epoch']:,} simulated seconds of run {run}"
+            else:
+                text += f" · query {p['step']}/{p['steps_per_epoch']} of run {run}"
     else:
         text = f"epoch {p['epoch']}/{p['epochs']}"
         if running and p["steps_per_epoch"]:
