@@ -16,8 +16,9 @@
   const $ = (id) => document.getElementById(id);
   const plotConfig = { responsive: true, displaylogo: false };
   const MAX_LOOKUP = 200; // the lookup endpoint's limit per request
-  const fmt = (v, d) => (typeof v === "number" && isFinite(v) ? v.toFixed(d === undefined ? 2 : d) : "–");
-  const METHODS = { rs: "Random search", re: "Regularized Evolution", reinforce: "REINFORCE", ls: "Local search" };
+  const labels = (bench && bench.labels) || {}; // worded on the server (presenters/benchmark.py)
+  const regretLabels = cfg.regretLabels || {}; // presenters/regret.py
+  const fill = NASWords.fill;
 
   const state = {
     runs: new Map(), // seeded run -> compact run (regret.js: seed, queries, seconds, steps where the best changed)
@@ -30,10 +31,19 @@
     shownArch: null, // the cell under "Cell it would pick" (experiment.js says which)
     dirty: true,
     lastMain: null,
+    title: "", // the regret plot's title and line, worded on the server with each page of query events
+    summary: "",
   };
 
   function reset() {
     state.runs = new Map();
+    state.dirty = true;
+  }
+
+  /* The regret plot's title and line as the server words them (presenters/regret.py via the events answer). */
+  function setLines(data) {
+    if (typeof data.blackbox_title === "string") state.title = data.blackbox_title;
+    if (typeof data.blackbox_summary === "string") state.summary = data.blackbox_summary;
     state.dirty = true;
   }
 
@@ -90,26 +100,16 @@
     const unit = state.unit === "seconds" && NASRegret.hasSeconds(runs) ? "seconds" : "queries";
     const s = NASRegret.series(runs, unit);
     if (!s.x.length) return;
-    const n = runs.length;
-    const method = METHODS[cfg.experiment.optimizer] || cfg.experiment.optimizer;
-    const traces = NASRegret.band(s.x, s.valid, `best validation so far (mean of ${n} run${n > 1 ? "s" : ""})`, "rgb(31, 119, 180)");
+    const traces = NASRegret.band(s.x, s.valid, regretLabels.valid, "rgb(31, 119, 180)");
     const hasTest = s.test.mean.some((v) => typeof v === "number");
-    if (hasTest) traces.push(...NASRegret.band(s.x, s.test, "test accuracy of that cell", "rgb(214, 39, 40)"));
-    if (bench && state.tableRun) {
-      traces.push(NASRegret.level(s.x, bench.optimum.valid_acc, `table optimum (validation ${fmt(bench.optimum.valid_acc)}%)`));
-    }
+    if (hasTest) traces.push(...NASRegret.band(s.x, s.test, regretLabels.test, "rgb(214, 39, 40)"));
+    if (bench && state.tableRun) traces.push(NASRegret.level(s.x, bench.optimum.valid_acc, labels.optimum));
     Plotly.react($("regret-plot"), traces, {
-      title: { text: `${method}: ${n} seeded run${n > 1 ? "s" : ""}` }, uirevision: "keep", height: 340,
+      title: { text: state.title }, uirevision: "keep", height: 340,
       margin: { t: 40, r: 10, b: 40, l: 55 }, xaxis: { title: { text: NASRegret.axisTitle(unit) } },
       yaxis: { title: { text: "accuracy (%)" } }, legend: { orientation: "h", y: -0.25 },
     }, plotConfig);
-    const last = s.x.length - 1;
-    const at = unit === "seconds" ? `${fmt(s.x[last], 0)} simulated training seconds` : `${s.x[last]} queries`;
-    let text = `${n} run${n > 1 ? "s" : ""} (seeds ${runs.map((r) => r.seed).join(", ")}); after ${at}: ` +
-      `best validation ${fmt(s.valid.mean[last])} ± ${fmt(s.valid.std[last])}%`;
-    if (hasTest) text += `, test accuracy of that cell ${fmt(s.test.mean[last])} ± ${fmt(s.test.std[last])}%`;
-    if (bench && state.tableRun) text += `; regret ${fmt(bench.optimum.valid_acc - s.valid.mean[last], 3)} points of validation accuracy`;
-    $("blackbox-summary").textContent = text;
+    $("blackbox-summary").textContent = state.summary;
   }
 
   // ---- the benchmark accuracy of the picked cell -----------------------------------------------------------
@@ -125,22 +125,21 @@
     const span = [epochs[0], epochs[epochs.length - 1]];
     Plotly.react($("benchmark-plot"), [
       { x: known, y: known.map((e) => fig(e).valid_acc), type: "scatter", mode: "lines+markers",
-        name: `picked cell: NAS-Bench-201 validation (${bench.dataset})`, line: { color: "rgb(31, 119, 180)" } },
+        name: labels.picked_valid, line: { color: "rgb(31, 119, 180)" } },
       { x: known, y: known.map((e) => fig(e).test_acc), type: "scatter", mode: "lines+markers",
-        name: "picked cell: NAS-Bench-201 test", line: { color: "rgb(214, 39, 40)" } },
+        name: labels.picked_test, line: { color: "rgb(214, 39, 40)" } },
       { x: searchEpochs.map((e) => e.epoch), y: searchEpochs.map((e) => (typeof e.val_acc === "number" ? 100 * e.val_acc : null)),
-        type: "scatter", mode: "lines+markers", name: "the search's own validation accuracy",
+        type: "scatter", mode: "lines+markers", name: labels.search_valid,
         line: { color: "rgb(44, 160, 44)", dash: "dot" } },
-      NASRegret.level(span, bench.optimum.valid_acc, `table optimum (validation ${fmt(bench.optimum.valid_acc)}%)`, "dash"),
-      NASRegret.level(span, bench.all_skip.valid_acc, `all skip connections (DARTS's collapse, ${fmt(bench.all_skip.valid_acc)}%)`, "dot"),
+      NASRegret.level(span, bench.optimum.valid_acc, labels.optimum, "dash"),
+      NASRegret.level(span, bench.all_skip.valid_acc, labels.all_skip, "dot"),
     ], {
-      title: { text: "Benchmark accuracy of the cell picked at each epoch" }, uirevision: "keep", height: 340,
+      title: { text: labels.picked_title }, uirevision: "keep", height: 340,
       margin: { t: 40, r: 10, b: 40, l: 55 }, xaxis: { title: { text: "epoch" } },
       yaxis: { title: { text: "accuracy (%)" }, range: [0, 100] }, legend: { orientation: "h", y: -0.25 },
     }, plotConfig);
-    const last = fig(known[known.length - 1]);
-    $("benchmark-summary").textContent = `Scored on the imported NAS-Bench-201 ${bench.dataset} table. The cell picked ` +
-      `after epoch ${known[known.length - 1]}: validation ${fmt(last.valid_acc)}%, test ${fmt(last.test_acc)}%.`;
+    const epoch = known[known.length - 1];
+    $("benchmark-summary").textContent = fill(labels.picked_summary, { epoch, figures: fig(epoch).text });
   }
 
   /* Under "Cell it would pick": the benchmark figures of the cell the slider shows. */
@@ -155,14 +154,14 @@
       $("cells").insertAdjacentElement("afterend", p);
     }
     p.hidden = !f;
-    if (f) p.textContent = `NAS-Bench-201 (${f.dataset}) of this cell: validation ${fmt(f.valid_acc)}%, test ${fmt(f.test_acc)}%`;
+    if (f) p.textContent = fill(labels.shown_cell, { figures: f.text });
   }
 
   function drawResult() {
     const f = state.resultArch ? state.figures.get(state.resultArch) : null;
     if (!f || !$("result-benchmark")) return;
     $("result-benchmark-dataset").textContent = f.dataset;
-    $("result-benchmark").textContent = `validation ${fmt(f.valid_acc)}%, test ${fmt(f.test_acc)}%`;
+    $("result-benchmark").textContent = f.text;
     $("result-benchmark-row").hidden = false;
   }
 
@@ -194,5 +193,5 @@
   }
 
 
-  window.NASBenchmark = { handle, reset, draw, showResult, showCell, state };
+  window.NASBenchmark = { handle, reset, draw, setLines, showResult, showCell, state };
 })();

@@ -513,7 +513,8 @@
     for (const ev of data.events) handle(ev);
     // the sections' lines those events changed, worded by the server (presenters/live.py)
     if (typeof data.curvature_summary === "string") { state.curvatureText = data.curvature_summary; state.robustDirty = true; }
-    if (typeof data.selection_summary === "string" && window.NASSelection) NASSelection.setSummary(data.selection_summary);
+    if (typeof data.selection_summary === "string" && window.NASSelection) NASSelection.setSummary(data.selection_summary, data.selection_title);
+    if (typeof data.blackbox_summary === "string" && window.NASBenchmark) NASBenchmark.setLines(data);
     state.lastSeq = data.last_seq;
     if (data.events.length || !state.loaded) {
       drawCurves();

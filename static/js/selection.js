@@ -6,8 +6,9 @@
 (function () {
   "use strict";
   const $ = (id) => document.getElementById(id);
-  const fmtPct = (v) => (typeof v === "number" ? (v * 100).toFixed(2) + "%" : "–");
-  const fmtCorr = (v) => (typeof v === "number" && isFinite(v) ? (v >= 0 ? "+" : "") + v.toFixed(2) : "undefined");
+  const cfg = JSON.parse(document.getElementById("page-config").textContent).selection || {};
+  const labels = cfg.labels || {}; // worded on the server (presenters/selection.py)
+  const fill = NASWords.fill;
   const plotConfig = { responsive: true, displaylogo: false };
 
   const state = {
@@ -16,6 +17,7 @@
     points: new Map(), // candidate index -> candidate, for each one whose stand-alone training finished
     dirty: true,
     summary: null, // the server's line once the stage is done (null: as the page was served)
+    title: cfg.title || "", // the plot's title once the stage is done, worded by the server too
   };
 
   function reset() {
@@ -44,12 +46,13 @@
   }
 
   /* The section's line as the server words it once the stage is done (presenters/live.py). */
-  function setSummary(text) {
+  function setSummary(text, title) {
     state.summary = text;
+    if (typeof title === "string") state.title = title;
     state.dirty = true;
   }
 
-  function drawPlot(retrained, chosenIndex, title, epochs) {
+  function drawPlot(retrained, chosenIndex, title) {
     const div = $("selection-plot");
     div.hidden = false;
     const label = (c) => `candidate ${c.index}${c.source === "derived" ? " (the search's own)" : ""}, one-shot rank ${c.oneshot_rank}`;
@@ -70,8 +73,8 @@
     }
     Plotly.react(div, traces, {
       title: { text: title }, uirevision: "keep-selection", height: 420, margin: { t: 60, r: 10, b: 50, l: 70 },
-      xaxis: { title: { text: "one-shot validation accuracy" }, tickformat: ".0%" },
-      yaxis: { title: { text: `stand-alone validation accuracy (${epochs} epoch${epochs === 1 ? "" : "s"})` }, tickformat: ".0%" },
+      xaxis: { title: { text: labels.x }, tickformat: ".0%" },
+      yaxis: { title: { text: labels.y }, tickformat: ".0%" },
       legend: { orientation: "h", y: -0.2 },
     }, plotConfig);
   }
@@ -97,14 +100,11 @@
       $("selection-empty").hidden = true;
       if (state.summary !== null) $("selection-summary").textContent = state.summary;
       const retrained = (block.candidates || []).filter((c) => c.retrained);
-      drawPlot(retrained, block.chosen,
-               `One-shot vs stand-alone validation accuracy · Kendall τ = ${fmtCorr(block.kendall_tau)} · Spearman ρ = ${fmtCorr(block.spearman)}`,
-               block.epochs);
+      drawPlot(retrained, block.chosen, state.title);
     } else if (state.points.size) {
       $("selection-empty").hidden = true;
       const last = state.last || {};
-      drawPlot([...state.points.values()], null,
-               `One-shot vs stand-alone validation accuracy (${state.points.size} of ${last.top_k} retrained so far)`, last.epochs);
+      drawPlot([...state.points.values()], null, fill(labels.progress_title || "", { done: state.points.size, top_k: last.top_k }));
     }
   }
 

@@ -294,6 +294,10 @@ def test_selection_progress_and_scatter_plot(live_server: Any, page: Any, alice:
                            "'choosing the final architecture (5/7)')")
     page.wait_for_selector("#selection-plot .main-svg")  # the first retrained point, drawn live
     assert page.evaluate("document.getElementById('selection-plot').data[0].x") == [0.5]
+    axes = page.evaluate("""(() => { const l = document.getElementById('selection-plot').layout;
+        return [l.title.text, l.xaxis.title.text, l.yaxis.title.text]; })()""")  # worded by presenters/selection.py
+    assert axes == ["One-shot vs stand-alone validation accuracy (1 of 3 retrained so far)",
+                    "one-shot validation accuracy", "stand-alone validation accuracy (1 epoch)"]
 
     for seq, i in ((8, 3), (9, 2)):
         sink(seq, {**common, "time": time.time(), "phase": "retrain", "done": seq - 3, "index": i, "epoch": 1, "candidate": cand(i, True)})

@@ -77,3 +77,49 @@ def test_the_progress_line_is_worded_on_the_server(alice, tiny_config):
     exp.events.create(seq=1, type="early_stop", payload={"trigger_epoch": 3, "returned_epoch": 1})
     assert progress_text(exp) == ("epoch 1/4 · stopped early after epoch 3, returns the architecture of epoch 1 · "
                                   "best val acc 50.00%")
+
+
+def _run(seed, n, end, steps):
+    return {"run": seed, "seed": seed, "n": n, "end": end, "steps": steps}
+
+
+def test_the_regret_line_is_the_plots_last_point_worded_on_the_server():
+    from webapp.experiments.presenters.regret import blackbox_lines, last_point
+
+    runs = [_run(1, 10, 500.0, [[1, 50.0, 80.0, 79.0], [4, 200.0, 90.0, 88.0]]),
+            _run(2, 10, 450.0, [[1, 40.0, 70.0, 71.0], [9, 400.0, 86.0, 85.0]]),
+            _run(3, 6, 300.0, [[2, 90.0, 95.0, 94.0]])]  # still running: not at the last point
+    point = last_point(runs, "queries")
+    assert point["x"] == 10 and point["valid"] == pytest.approx((88.0, 2.0)) and point["test"] == pytest.approx((86.5, 1.5))
+    seconds = last_point(runs, "seconds")  # only the run that spent the most simulated seconds is there
+    assert seconds["x"] == 500.0 and seconds["valid"] == pytest.approx((90.0, 0.0))
+
+    lines = blackbox_lines("re", {"evaluator": "table"}, runs, 91.5)
+    assert lines["blackbox_title"] == "Regularized Evolution: 3 seeded runs"
+    assert lines["blackbox_summary"] == ("3 runs (seeds 1, 2, 3); after 10 queries: best validation 88.00 ± 2.00%, "
+                                         "test accuracy of that cell 86.50 ± 1.50%; regret 3.500 points of validation "
+                                         "accuracy")
+    trained = [_run(0, 3, None, [[1, None, 60.0, None]])]  # candidates trained: no test figures, no seconds axis
+    lines = blackbox_lines("rs", {"budget_unit": "seconds"}, trained, None)
+    assert lines["blackbox_summary"] == "1 run (seeds 0); after 3 queries: best validation 60.00 ± 0.00%"
+    assert blackbox_lines("rs", {}, [], None) == {}
+
+
+@pytest.mark.django_db
+def test_the_live_page_gets_the_regret_line_up_to_the_events_it_has(client, alice):
+    from tests.webapp.support import login, unsent_experiment
+    from webapp.experiments.models import Event, Experiment
+
+    exp = unsent_experiment(alice, "rs", {"space": "nb201", "optimizer": "rs", "dataset": "digits", "device": "cpu"})
+    for seq, (query, best) in enumerate([(1, 60.0), (2, 70.0), (3, 75.0)], start=1):
+        Event.objects.create(experiment=exp, seq=seq, type="query", payload={
+            "type": "query", "run": 0, "seed": 5, "query": query, "genotype": "x", "valid_acc": best,
+            "best_valid_acc": best, "best_query": query})
+    Experiment.objects.filter(pk=exp.pk).update(last_seq=3)
+    login(client, alice)
+    first = client.get(f"/api/experiments/{exp.pk}/events?after=0&limit=2").json()
+    assert first["blackbox_summary"] == "1 run (seeds 5); after 2 queries: best validation 70.00 ± 0.00%"
+    assert first["blackbox_title"] == "Random search: 1 seeded run"
+    rest = client.get(f"/api/experiments/{exp.pk}/events?after=2").json()
+    assert rest["blackbox_summary"].startswith("1 run (seeds 5); after 3 queries: best validation 75.00")
+    assert "blackbox_summary" not in client.get(f"/api/experiments/{exp.pk}/events?after=3").json()

@@ -273,6 +273,10 @@ class EventPage(_Answer):
                                         "early-stop or regularization-change events")
     selection_summary: str = _omittable("the selection section's line in words, when this page has the stage's "
                                         "done event")
+    selection_title: str = _omittable("the selection plot's title, when this page has the stage's done event")
+    blackbox_title: str = _omittable("the regret plot's title, when this page has query events")
+    blackbox_summary: str = _omittable("the regret plot's line in words (over the events up to this page's last), "
+                                       "when this page has query events")
 
 
 class Tags(_Answer):
@@ -300,6 +304,7 @@ class CellFigures(_Answer):
     test_loss: Optional[float]
     train_acc: Optional[float] = Field(description="percent")
     train_time: Optional[float] = Field(description="seconds")
+    text: str = Field(description="the two accuracies as the pages word them")
 
 
 class Optimum(_Answer):

@@ -23,6 +23,7 @@ from nascore.benchmarks.nb201 import to_code
 from nascore.spaces.base import GenotypeError
 from nascore.spaces.nb201 import PUBLISHED
 from webapp.experiments.api.errors import ApiError
+from webapp.experiments.presenters.formats import fixed
 
 #: the table an nb201 search on another dataset is scored on
 FALLBACK_DATASET = "cifar10"
@@ -54,7 +55,13 @@ def figures(table: NB201Table, arch: Any) -> dict[str, Any] | None:
         record = table.query(arch)
     except (GenotypeError, BenchmarkError):
         return None
-    return {"arch": record.arch, "dataset": table.dataset, **{name: getattr(record, name) for name in FIGURES}}
+    found = {name: getattr(record, name) for name in FIGURES}
+    return {"arch": record.arch, "dataset": table.dataset, **found, "text": figures_text(found)}
+
+
+def figures_text(found: dict[str, Any]) -> str:
+    """A cell's two accuracies as the pages word them (validation and test, percent)."""
+    return f"validation {fixed(found.get('valid_acc'), 2)}%, test {fixed(found.get('test_acc'), 2)}%"
 
 
 def page_config(exp: Any) -> dict[str, Any] | None:
@@ -62,9 +69,27 @@ def page_config(exp: Any) -> dict[str, Any] | None:
     table = table_for(exp.space, exp.dataset)
     if table is None:
         return None
+    optimum = table.optimum()
+    all_skip = table.query(PUBLISHED["nb201_all_skip"]).accuracies()
     return {"space": exp.space, "dataset": table.dataset, "evaluator": (exp.config or {}).get("evaluator", "train"),
             "url": reverse("api:benchmark", args=[exp.space]) + f"?dataset={table.dataset}",
-            "optimum": table.optimum(), "all_skip": table.query(PUBLISHED["nb201_all_skip"]).accuracies()}
+            "optimum": optimum, "all_skip": all_skip, "labels": chart_labels(table.dataset, optimum, all_skip)}
+
+
+def chart_labels(dataset: str, optimum: dict[str, Any], all_skip: dict[str, Any]) -> dict[str, str]:
+    """The benchmark charts' titles, legend entries and sentences; ``{epoch}`` and ``{figures}`` are filled in by
+    the page with the epoch and a cell's ``text``."""
+    return {
+        "optimum": f"table optimum (validation {fixed(optimum['valid_acc'], 2)}%)",
+        "all_skip": f"all skip connections (DARTS's collapse, {fixed(all_skip['valid_acc'], 2)}%)",
+        "picked_valid": f"picked cell: NAS-Bench-201 validation ({dataset})",
+        "picked_test": "picked cell: NAS-Bench-201 test",
+        "search_valid": "the search's own validation accuracy",
+        "picked_title": "Benchmark accuracy of the cell picked at each epoch",
+        "picked_summary": f"Scored on the imported NAS-Bench-201 {dataset} table. The cell picked after epoch "
+                          "{epoch}: {figures}.",
+        "shown_cell": f"NAS-Bench-201 ({dataset}) of this cell: {{figures}}",
+    }
 
 
 def result_figures(exp: Any, genotype: Any) -> dict[str, Any] | None:

@@ -3,8 +3,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from webapp.experiments.presenters.selection import selection_text
+from webapp.experiments.presenters import benchmark
+from webapp.experiments.presenters.regret import blackbox_lines
+from webapp.experiments.presenters.selection import plot_title, selection_text
 from webapp.experiments.selectors import curvature_summary
+from webapp.experiments.selectors.compare import blackbox_runs
 
 #: events after which the curvature section's line changes
 CURVATURE_EVENTS = frozenset({"curvature", "early_stop", "regularization_change"})
@@ -19,4 +22,18 @@ def page_summaries(experiment: Any, page: list[dict[str, Any]]) -> dict[str, str
     done = [e for e in page if e.get("type") == "selection" and e.get("phase") == "done"]
     if done:
         out["selection_summary"] = selection_text({**done[-1], "sampled": done[-1].get("samples")})
+        out["selection_title"] = plot_title(done[-1])
+    if any(e.get("type") == "query" for e in page):
+        out.update(_blackbox_lines(experiment, page[-1]["seq"]))
     return out
+
+
+def _blackbox_lines(experiment: Any, until_seq: int) -> dict[str, str]:
+    """The regret plot's title and line, over the query events up to the page's last (as the plot has them)."""
+    runs = blackbox_runs([experiment.pk], until_seq=until_seq).get(experiment.pk, [])
+    config = experiment.config or {}
+    optimum = None
+    if config.get("evaluator") == "table":
+        table = benchmark.table_for(experiment.space, experiment.dataset)
+        optimum = None if table is None else table.optimum()["valid_acc"]
+    return blackbox_lines(experiment.optimizer, config, runs, optimum)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from nascore.config import effective_select_samples
+from nascore.selection import SelectionSettings
 from webapp.experiments.models import ACTIVE_STATUSES, Event, Experiment
 from webapp.experiments.presenters.events import selection_phase_text
 from webapp.experiments.presenters.formats import correlation, is_number
@@ -27,6 +28,21 @@ def selection_text(block: dict[str, Any]) -> str:
         line += (f" · kept {which} (one-shot rank {chosen.get('oneshot_rank')}, stand-alone val acc "
                  f"{acc * 100:.2f}%)" if is_number(acc) else f" · kept {which}")
     return line
+
+
+def plot_title(block: dict[str, Any]) -> str:
+    """The scatter plot's title once the stage is done: the rank correlations over the retrained candidates."""
+    return (f"One-shot vs stand-alone validation accuracy · Kendall τ = {correlation(block.get('kendall_tau'))} · "
+            f"Spearman ρ = {correlation(block.get('spearman'))}")
+
+
+def plot_labels(config: dict[str, Any]) -> dict[str, str]:
+    """The scatter plot's axis titles and its title while candidates are retrained (``{done}`` and ``{top_k}`` are
+    filled in by the page from the stage's events)."""
+    epochs = config.get("select_epochs", SelectionSettings.model_fields["select_epochs"].default)
+    return {"x": "one-shot validation accuracy",
+            "y": f"stand-alone validation accuracy ({epochs} epoch{'' if epochs == 1 else 's'})",
+            "progress_title": "One-shot vs stand-alone validation accuracy ({done} of {top_k} retrained so far)"}
 
 
 def progress_of(event: dict[str, Any]) -> dict[str, Any]:
@@ -58,6 +74,8 @@ def selection_summary(experiment: Experiment, raw: dict[str, Any]) -> dict[str, 
         "shown": shown,
         "block": block,
         "summary": summary,
+        "title": plot_title(block) if block is not None else "",
+        "labels": plot_labels(config),
         "progress": progress_of(latest) if isinstance(latest, dict) else None,
         "empty": (f"After the last epoch, {samples} architectures are sampled and ranked with the one-shot weights, "
                   f"and the best {config.get('select_top_k', 4)} are retrained from scratch."

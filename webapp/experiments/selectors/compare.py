@@ -271,17 +271,20 @@ def load_runs(user: Any, experiments: list[Experiment], with_curves: bool = True
     return runs
 
 
-def blackbox_runs(ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+def blackbox_runs(ids: list[int], until_seq: int | None = None) -> dict[int, list[dict[str, Any]]]:
     """The seeded runs of each experiment that emitted ``query`` events (black-box searches), as the regret plots of
     static/js/regret.js take them: ``seed``, ``n`` (queries made), ``end`` (simulated training seconds spent; None
     when candidates were trained) and ``steps``, ``[query, elapsed, best validation %, its test %]`` at each query
     that improved the best so far. Only those queries are read (``best_query == query``), not every one: a table
-    search makes up to thousands per run."""
+    search makes up to thousands per run. ``until_seq``: only the events up to that sequence number (what a live
+    page has received so far)."""
     from django.db.models import F, FloatField, IntegerField, Max
     from django.db.models.fields.json import KT
     from django.db.models.functions import Cast
 
     queries = Event.objects.filter(experiment_id__in=ids, type="query")
+    if until_seq is not None:
+        queries = queries.filter(seq__lte=until_seq)
     extents = (queries.annotate(run=Cast(KT("payload__run"), IntegerField()))
                .values("experiment_id", "run")
                .annotate(n=Max(Cast(KT("payload__query"), IntegerField())),
