@@ -204,7 +204,15 @@ def field_message(name: str, field_info: FieldInfo, value: Any) -> str:
 def choice_message(name: str, field_info: FieldInfo, value: Any) -> str:
     names = info_of(field_info).choice_names()
     extra = " (or cuda:N)" if info_of(field_info).pattern else ""
-    return f"unknown {name} {value!r}; choose one of: {', '.join(names)}{extra}"
+    return f"unknown {name} {value!r}{_did_you_mean(value, names)}; choose one of: {', '.join(names)}{extra}"
+
+
+def _did_you_mean(value: Any, names: Sequence[str]) -> str:
+    """The names the value starts (e.g. 'gumbel': gumbel_hard, gumbel_soft) or nearly spells."""
+    if not isinstance(value, str) or not value:
+        return ""
+    close = [n for n in names if n.startswith(value)] or difflib.get_close_matches(value, list(names), n=2)
+    return " (did you mean " + " or ".join(repr(n) for n in close) + "?)" if close else ""
 
 
 def _in_choices(info: SettingInfo, value: Any) -> bool:

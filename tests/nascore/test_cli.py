@@ -17,6 +17,8 @@ def cli(*args, cwd=ROOT):
 @pytest.mark.parametrize("flags, message", [
     (["--space", "dartz"], "unknown space 'dartz'"),
     (["--optimizer", "sgd"], "unknown optimizer 'sgd'"),
+    (["--optimizer", "pcdarts", "--relaxation", "gumbel"],
+     "unknown relaxation 'gumbel' (did you mean 'gumbel_hard' or 'gumbel_soft'?); choose one of: softmax,"),
     (["--dataset", "imagenet"], "unknown dataset 'imagenet'"),
     (["--epochs", "0"], "epochs must be a positive integer"),
     (["--batch-size", "-3"], "batch_size must be a positive integer"),
