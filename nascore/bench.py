@@ -6,6 +6,8 @@ DARTS paper (a Python sum of w*op(x) over every op, the zero op included; a fres
 the model for every unrolled step; full backward passes) so our figures have a baseline;
 ``--compare`` runs both in separate processes, since peak memory is per process.
 ``--curvature`` measures one curvature point of RobustDARTS instead (see :func:`measure_curvature`).
+``--cost-compare`` measures a method (``--optimizer proxyless``) without and with ProxylessNAS's hardware-cost term
+(``--cost-model``), each in its own process: step time, peak memory and the one-off cost table's seconds.
 """
 from __future__ import annotations
 
@@ -116,10 +118,12 @@ def peak_memory_mb(device: torch.device) -> float:
 
 
 def measure(space: str, optimizer: str, order: int, channels: int, layers: int, batch: int, steps: int,
-            device_name: str, impl: str = "ours", warmup: int = 2, seed: int = 0) -> dict[str, Any]:
-    """Milliseconds per full search step and peak memory, for one implementation."""
+            device_name: str, impl: str = "ours", warmup: int = 2, seed: int = 0, cost_penalty: str | None = None,
+            cost_model: str = "latency") -> dict[str, Any]:
+    """Milliseconds per full search step and peak memory, for one implementation (and hardware-cost term)."""
     cfg = validate_config({"space": space, "optimizer": optimizer, "order": order, "channels": channels,
-                           "layers": layers, "batch_size": batch, "device": device_name, "seed": seed})
+                           "layers": layers, "batch_size": batch, "device": device_name, "seed": seed,
+                           "cost_penalty": cost_penalty, "cost_model": cost_model})
     device = resolve_device(device_name)
     torch.manual_seed(seed)
     space_obj = get_space(space)
@@ -135,6 +139,9 @@ def measure(space: str, optimizer: str, order: int, channels: int, layers: int, 
         return mk(), mk()
 
     batches = [batch_pair() for _ in range(2)]
+    table_ms = None
+    if impl != "naive" and getattr(opt, "cost", None) is not None and opt.cost.active:
+        _, table_ms = _timed(lambda: opt.prepare_cost((3, 32, 32)), device)  # once per run, not per step
     resident = peak_memory_mb(device)  # CPU: the process's peak before any step
     for i in range(warmup):
         opt.step(*batches[i % 2])
@@ -154,7 +161,9 @@ def measure(space: str, optimizer: str, order: int, channels: int, layers: int, 
             "peak_mem_mb": round(peak_memory_mb(device), 1),
             # what the steps add on top of what was resident before them (activations, mostly): the figure
             # that compares methods, free of the process's (CPU) or the model's (GPU) fixed share
-            "step_mem_mb": round(peak_memory_mb(device) - resident, 1)}
+            "step_mem_mb": round(peak_memory_mb(device) - resident, 1),
+            "cost_penalty": getattr(getattr(opt, "recipe", None), "cost_penalty", None), "cost_model": cost_model,
+            "cost_table_ms": None if table_ms is None else round(table_ms, 1)}
 
 
 CURVATURE_DEFAULTS = {"channels": 8, "layers": 5, "batch": 32}
@@ -304,6 +313,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rounds", type=int, default=2,
                    help="--compare: alternating rounds of naive and ours; each reports its fastest round")
     p.add_argument("--json", action="store_true")
+    h = p.add_argument_group("hardware-cost term (ProxylessNAS, section 3.3)")
+    h.add_argument("--cost-penalty", default=None, help="the cost term of the measured method (default: its preset's)")
+    h.add_argument("--cost-model", default="latency", choices=("latency", "flops"))
+    h.add_argument("--cost-compare", action="store_true",
+                   help="measure --optimizer without and with the cost term (additive), each in its own process")
     c = p.add_argument_group("curvature (RobustDARTS)")
     c.add_argument("--curvature", action="store_true",
                    help="cost of one dominant-eigenvalue computation against the full Hessian and a search epoch")
@@ -352,6 +366,25 @@ def run_from_args(args: argparse.Namespace) -> int:
                                    search_steps=args.steps, warmup=args.warmup, steps_per_epoch=args.steps_per_epoch,
                                    device_name=args.device, tol=args.tol, max_iter=args.max_iter,
                                    trace_samples=args.trace_samples, full_method=args.full_method)
+    elif args.cost_compare:
+        if args.rounds <= 0:
+            raise ValueError(f"--rounds must be a positive integer, not {args.rounds}")
+        found: dict[str, list[dict[str, Any]]] = {"none": [], "additive": []}
+        for _ in range(args.rounds):  # alternate, so a load that comes and goes hits both alike
+            for penalty in found:
+                cmd = [sys.executable, "-m", "nascore", "bench", "--json", "--cost-penalty", penalty]
+                for name in ("space", "optimizer", "order", "channels", "layers", "batch", "steps", "warmup",
+                             "device", "cost_model"):
+                    cmd += ["--" + name.replace("_", "-"), str(getattr(args, name))]
+                done = subprocess.run(cmd, capture_output=True, text=True)
+                if done.returncode != 0:
+                    print(done.stderr, file=sys.stderr)
+                    return done.returncode
+                found[penalty].append(json.loads(done.stdout))
+        without, with_cost = best_of(found["none"]), best_of(found["additive"])
+        report = {"without_cost": without, "with_cost": with_cost, "rounds": args.rounds,
+                  "time_ratio": round(with_cost["ms_per_step"] / without["ms_per_step"], 3),
+                  "memory_ratio": round(with_cost["peak_mem_mb"] / without["peak_mem_mb"], 3)}
     elif args.compare:
         if args.rounds <= 0:
             raise ValueError(f"--rounds must be a positive integer, not {args.rounds}")
@@ -373,7 +406,7 @@ def run_from_args(args: argparse.Namespace) -> int:
                   "memory_ratio": round(ours["peak_mem_mb"] / naive["peak_mem_mb"], 3)}
     else:
         m = measure(args.space, args.optimizer, args.order, args.channels, args.layers, args.batch, args.steps,
-                    args.device, args.impl, args.warmup)
+                    args.device, args.impl, args.warmup, cost_penalty=args.cost_penalty, cost_model=args.cost_model)
         report = m if args.json else m
     print(json.dumps(report, indent=None if args.json else 2))
     return 0

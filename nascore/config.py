@@ -19,6 +19,7 @@ from nascore.optimizers import COMPONENT_SETTINGS, OPTIMIZERS, MethodSettings, c
 from nascore.optimizers.blackbox import TrainingEvaluatorSettings
 from nascore.optimizers.components.samplers import SamplerSettings
 from nascore.optimizers.components.weights import WeightOptimizerSettings
+from nascore.optimizers.presets import preset_defaults
 from nascore.runtime import RuntimeSettings, SearchLoopSettings, device_errors
 from nascore.selection import DEFAULT_SELECT_SAMPLES, SelectionSettings, effective_select_samples
 from nascore.settings import (PLACEMENT_FIELDS, ConfigError, RunConfig, Settings, defaults_of, fields_of, info_of,
@@ -48,6 +49,9 @@ class SearchConfig(RunConfig):
 
     groups = staticmethod(search_settings)
 
+    def __init__(self, **values: Any):
+        super().__init__(**preset_defaults(values))
+
 
 def method_errors(config: dict[str, Any]) -> dict[str, str]:
     """What the chosen method says of the whole config (e.g. PC-DARTS: channels a multiple of K)."""
@@ -63,7 +67,7 @@ def validate_config(raw: Mapping[str, Any] | SearchConfig, check_device: bool = 
     if isinstance(raw, RunConfig):
         raw = raw.to_dict()
     final = [size_errors, method_errors] + ([device_errors] if check_device else [])
-    return SearchConfig.trusted(validate_settings(search_settings(), raw, final_checks=final))
+    return SearchConfig.trusted(validate_settings(search_settings(), preset_defaults(raw), final_checks=final))
 
 
 def defaults() -> dict[str, Any]:

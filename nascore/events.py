@@ -83,6 +83,23 @@ class ArchDistribution(Event):
 
 
 @dataclass
+class ExpectedCost(Event):
+    """The expected hardware cost of the architecture distribution (ProxylessNAS, section 3.3): ``expected`` =
+    sum over edges and ops of p * cost, in ``unit`` (ms for ``cost_model`` latency, MACs for flops), with the
+    ``reference`` it is divided by and the term's ``weight`` (lambda) and ``penalty`` (none: measured, not
+    penalised).  Emitted with each distribution when the run has a cost table."""
+
+    epoch: int
+    cost_model: str
+    unit: str
+    expected: float
+    reference: float
+    weight: float
+    penalty: str
+    type: str = field(init=False, default="expected_cost")
+
+
+@dataclass
 class GenotypeDerived(Event):
     """``skip_connections``/``parameter_free``: counts per cell type of the picked cell (the collapse symptom)."""
 

@@ -22,7 +22,8 @@ from nascore.config import SearchConfig, validate_config
 from nascore.data import search_loaders
 from nascore.device import resolve_device
 from nascore.early_stopping import collapse_or_none
-from nascore.events import ArchDistribution, EpochMetrics, GenotypeDerived, LogMessage, RunStarted, StepMetrics
+from nascore.events import (ArchDistribution, EpochMetrics, ExpectedCost, GenotypeDerived, LogMessage, RunStarted,
+                            StepMetrics)
 from nascore.networks.layout import use_channels_last
 from nascore.optimizers import get_optimizer
 from nascore.optimizers.base import SearchOptimizer
@@ -118,6 +119,10 @@ class SearchRun:
                                  start_epoch=self.epoch, resumed=resumed))
         for stage in self.stages:
             stage.start(self)
+        prepare_cost = getattr(self.optimizer, "prepare_cost", None)
+        if prepare_cost is not None:  # ProxylessNAS's cost table, measured once (a resumed run kept its own)
+            spec = self.data.spec
+            prepare_cost((spec.in_channels, spec.image_size, spec.image_size))
         with run_folder.reporting_failures(self.bus, lambda: self.epoch):
             if not resumed:
                 self.emit_architecture()
@@ -188,6 +193,9 @@ class SearchRun:
     def emit_architecture(self) -> None:
         self.bus.emit(ArchDistribution(epoch=self.epoch, kind=self.optimizer.distribution_kind,
                                        cells=self.distribution_payload()))
+        cost = getattr(self.optimizer, "expected_cost", lambda: None)()
+        if cost is not None:
+            self.bus.emit(ExpectedCost(epoch=self.epoch, **cost))
         genotype = self.optimizer.derive()
         self.history.record_epoch(self.epoch, genotype,
                                   {ct: tensor_rows(p) for ct, p in self.optimizer.distribution().items()})

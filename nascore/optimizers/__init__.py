@@ -6,6 +6,7 @@ from __future__ import annotations
 from nascore.optimizers.base import SearchOptimizer
 from nascore.optimizers.blackbox import (LocalSearchOptimizer, RandomSearchOptimizer, RegularizedEvolutionOptimizer,
                                         ReinforceSearchOptimizer)
+from nascore.optimizers.components.cost import CostPenaltySettings
 from nascore.optimizers.components.derivation import DerivationSettings
 from nascore.optimizers.components.edge_norm import EdgeNormalizationSettings
 from nascore.optimizers.components.edges import PartialChannelSettings
@@ -25,7 +26,8 @@ from nascore.settings import Settings, setting
 #: form shows them for every one-shot method
 COMPONENT_SETTINGS: tuple[type[Settings], ...] = (
     RelaxationSettings, ArchitectureUpdateSettings, UpdateScheduleSettings, GumbelSettings, PartialChannelSettings,
-    EdgeNormalizationSettings, PerturbationSettings, RegularizerSettings, DropPathSettings, DerivationSettings,
+    EdgeNormalizationSettings, PerturbationSettings, RegularizerSettings, CostPenaltySettings, DropPathSettings,
+    DerivationSettings,
 )
 
 

@@ -11,8 +11,8 @@ from nascore.optimizers.presets import OVERRIDES, PRESETS, Preset
 from nascore.settings import Settings
 
 #: the kinds in the order a method is composed (kinds registered elsewhere follow)
-ORDER = ("relaxation", "partial_channels", "edge_normalization", "perturbation", "regularizer", "update_schedule",
-         "derivation")
+ORDER = ("relaxation", "partial_channels", "edge_normalization", "perturbation", "regularizer", "cost_penalty",
+         "update_schedule", "derivation")
 _KEY_SCHEMA_KEYS = ("type", "minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum", "enum")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from nascore.optimizers.components.cost import cost_penalty_error
 from nascore.optimizers.components.derivation import DERIVATIONS
 from nascore.optimizers.components.edges import partial_channel_error
 from nascore.optimizers.components.regularizers import regularizer_error
@@ -44,6 +45,9 @@ def composition_errors(method: str, recipe: Recipe, space: Any, config: Mapping[
     problem = regularizer_error(recipe.regularizer, relax)
     if problem:
         errors[_blame(recipe, "regularizer", "relaxation")] = problem
+    problem = cost_penalty_error(recipe.cost_penalty, relax)
+    if problem:
+        errors[_blame(recipe, "cost_penalty", "relaxation")] = problem
     derivation = DERIVATIONS[recipe.derivation].impl
     if not derivation.one_shot and not relax.learns_distribution:
         errors[_blame(recipe, "derivation", "relaxation")] = (

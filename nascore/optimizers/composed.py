@@ -18,6 +18,7 @@ from torch.nn import functional as F
 from nascore.networks.sampled import SampledRows
 from nascore.optimizers.base import Batch, SearchOptimizer, StepStats
 from nascore.optimizers.compatibility import composition_errors
+from nascore.optimizers.components.cost import CostTerm
 from nascore.optimizers.components.derivation import DERIVATIONS
 from nascore.optimizers.components.edge_norm import EdgeNormalization
 from nascore.optimizers.components.edges import edge_factory
@@ -28,7 +29,7 @@ from nascore.optimizers.components.relaxations import RELAXATIONS
 from nascore.optimizers.components.sampling import FrequencyCounter, generator_for
 from nascore.optimizers.components.update_schedule import arch_update_due
 from nascore.optimizers.components.weights import WeightTrainer
-from nascore.optimizers.darts import ArchitectureGradient
+from nascore.optimizers.darts import ArchitectureGradient, grads_or_zeros
 from nascore.optimizers.presets import Preset, Recipe, resolve
 from nascore.settings import RunConfig
 from nascore.spaces.base import SearchSpace
@@ -54,6 +55,7 @@ class ComposedOptimizer(ArchitectureGradient, SearchOptimizer):
         self.relaxation = kind(self)
         self.derivation = DERIVATIONS[self.recipe.derivation].impl(self)
         self.regularizer = REGULARIZERS[self.recipe.regularizer].impl
+        self.cost = CostTerm(self.recipe.cost_penalty, config)
         self.perturbation = build_perturbation(config)
         self.generator = generator_for(config.seed, self.name)
         self.distribution_kind = kind.distribution_kind
@@ -143,6 +145,28 @@ class ComposedOptimizer(ArchitectureGradient, SearchOptimizer):
     def arch_regularizer(self) -> torch.Tensor | float:
         return self.regularizer(self)
 
+    # ---- the hardware-cost term (ProxylessNAS, section 3.3) ----------------------------------------------------
+    def prepare_cost(self, image: tuple[int, ...]) -> None:
+        """Measure the cost table for inputs of ``image`` (C, H, W): once per run, when a cost term is on."""
+        self.cost.prepare(self.model, list(self.space.ops), self.masks, tuple(int(s) for s in image))
+
+    def cost_grads(self) -> list[torch.Tensor] | None:
+        """The gradient of the cost term w.r.t. :meth:`arch_parameters` (None when there is no term)."""
+        if not self.cost.active:
+            return None
+        params = self.arch_parameters()
+        term = self.cost.loss(self.relaxation.distribution())
+        return grads_or_zeros(term, params)
+
+    def expected_cost(self) -> dict[str, Any] | None:
+        """The expected cost of the current distribution, its reference and unit (None without a cost table)."""
+        if self.cost.table is None:
+            return None
+        with torch.no_grad():
+            value = float(self.cost.expected(self.relaxation.distribution()))
+        return {"cost_model": self.cost.model_name, "unit": self.cost.unit, "expected": value,
+                "reference": self.cost.reference, "weight": self.cost.weight, "penalty": self.cost.penalty}
+
     def val_loss(self, val: Batch) -> torch.Tensor:
         x, y = val
         return F.cross_entropy(self.model(x, self.sample_weights(self.arch_parameters())), y) + self.arch_regularizer()
@@ -159,6 +183,8 @@ class ComposedOptimizer(ArchitectureGradient, SearchOptimizer):
     def step(self, train: Batch, val: Batch) -> StepStats:
         self.model.train()
         due = arch_update_due(self.epochs_done(), self.steps, self.recipe.warmup_epochs, self.recipe.arch_every)
+        if due and self.cost.active and self.cost.table is None:
+            self.prepare_cost(tuple(val[0].shape[1:]))
         if due:
             self.relaxation.update_before(train, val)
         stats = self.weight_step(train)
@@ -225,7 +251,7 @@ class ComposedOptimizer(ArchitectureGradient, SearchOptimizer):
             state["betas"] = {ct: b.detach().clone() for ct, b in self.edge_norm.betas.items()}
         if self.keeps_batches:
             state["rank_batch"], state["calib_batch"] = keep(self.rank_batch), keep(self.calib_batch)
-        return {**state, **self.relaxation.state_dict()}
+        return {**state, **self.cost.state_dict(), **self.relaxation.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Also reads the layouts written before the methods were composed: DARTS's (no generator, counter or
@@ -246,6 +272,7 @@ class ComposedOptimizer(ArchitectureGradient, SearchOptimizer):
             self.alpha_optimizer.load_state_dict(state["alpha_optimizer"])
         back = lambda b: None if b is None else tuple(t.to(self.device) for t in b)  # noqa: E731
         self.rank_batch, self.calib_batch = back(state.get("rank_batch")), back(state.get("calib_batch"))
+        self.cost.load_state_dict(state)
         self.relaxation.load_state_dict(state)
         getattr(self.derivation, "forget", lambda: None)()
 

@@ -16,7 +16,9 @@ from nascore.settings import Settings, setting
 
 
 class ArchitectureUpdateSettings(Settings):
-    """The architecture parameters' optimizer (Adam) and the order of their gradient."""
+    """The architecture parameters' optimizer (Adam) and the order of their gradient.  The defaults are DARTS's;
+    a preset may change them for a config that leaves them out (proxyless: the authors' lr 1e-3, betas (0, 0.999),
+    no weight decay, :data:`~nascore.optimizers.presets.PRESETS`)."""
 
     title = "Architecture update"
 
@@ -24,13 +26,15 @@ class ArchitectureUpdateSettings(Settings):
                          expects="1 (first order) or 2 (second order)",
                          source="DARTS (Liu et al., ICLR 2019), section 2.3; first order as in most successors", label='Order (1 = first order, 2 = second order)')
     alpha_lr: float = setting(3e-4, "Adam's learning rate on the architecture parameters.", gt=0, basic=True,
-                              source="DARTS, section A.1.1: 3e-4", label='Architecture learning rate')
-    alpha_beta1: float = setting(0.5, "Adam's first momentum on the architecture parameters.", gt=0, lt=1,
-                                 source="DARTS, section A.1.1: betas (0.5, 0.999)", label='Architecture Adam beta1')
+                              source="DARTS, section A.1.1: 3e-4; ProxylessNAS's code: 1e-3 (the proxyless preset's "
+                                     "default)", label='Architecture learning rate')
+    alpha_beta1: float = setting(0.5, "Adam's first momentum on the architecture parameters.", ge=0, lt=1,
+                                 source="DARTS, section A.1.1: betas (0.5, 0.999); ProxylessNAS's code: 0", label='Architecture Adam beta1')
     alpha_beta2: float = setting(0.999, "Adam's second momentum on the architecture parameters.", gt=0, lt=1,
                                  source="DARTS, section A.1.1: betas (0.5, 0.999)", label='Architecture Adam beta2')
     alpha_weight_decay: float = setting(1e-3, "Weight decay of the architecture parameters.", ge=0,
-                                        source="DARTS, section A.1.1: 1e-3", label='Architecture weight decay')
+                                        source="DARTS, section A.1.1: 1e-3; ProxylessNAS's code: 0 (the proxyless preset's "
+                                               "default)", label='Architecture weight decay')
 
 
 def grads_or_zeros(loss: torch.Tensor, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
@@ -54,9 +58,16 @@ class ArchitectureGradient:
             grads = self.unrolled_arch_grads(train, val)
         else:
             grads = self.first_order_arch_grads(val)
+        cost = self.cost_grads()  # the hardware-cost term does not depend on the weights: its gradient adds
+        if cost is not None:
+            grads = [g + c for g, c in zip(grads, cost)]
         for param, grad in zip(self.arch_parameters(), grads):
             param.grad = grad
         self.alpha_optimizer.step()
+
+    def cost_grads(self) -> list[torch.Tensor] | None:
+        """The gradient of a hardware-cost term w.r.t. the architecture parameters, if the method has one."""
+        return None
 
     def first_order_arch_grads(self, val: Batch) -> list[torch.Tensor]:
         """Gradient of the validation loss w.r.t. the architecture parameters only (no weight gradients)."""

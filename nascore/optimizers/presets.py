@@ -2,7 +2,8 @@
 
 A preset names one component of each kind (:mod:`nascore.optimizers.components.registry`); a config may override
 any of them (``relaxation``, ``partial_channels``, ``edge_normalization``, ``regularizer``, ``derivation``,
-``warmup_epochs``, ``arch_every``: None means the preset's).  ``perturb`` and ``order`` keep the meaning they had
+``warmup_epochs``, ``arch_every``, ``cost_penalty``: None means the preset's); a preset may also change the default
+of other settings (``defaults``: proxyless's architecture Adam), applied to a config that leaves them out.  ``perturb`` and ``order`` keep the meaning they had
 (every preset: none and 1).  ``pc_k`` is the pcdarts preset's K, so a stored config of another method with
 ``pc_k: 4`` does not turn partial channels on; ``partial_channels`` does.
 """
@@ -28,6 +29,10 @@ class Preset:
     regularizer: str = "none"
     warmup_epochs: int = 0
     arch_every: int = 1
+    #: the hardware-cost term of the architecture loss (:mod:`nascore.optimizers.components.cost`)
+    cost_penalty: str = "none"
+    #: settings whose default this preset changes (a config that leaves them out gets these)
+    defaults: tuple[tuple[str, Any], ...] = ()
     departs: str = ""
 
 
@@ -40,8 +45,14 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
            edge_normalization=True,
            departs="no warm-up by default (the paper's code trains only the weights for 15 of 50 epochs: "
                    "warmup_epochs 15)"),
-    Preset("proxyless", "ProxylessNAS (Cai, Zhu and Han, ICLR 2019), section 3.2", "binary_gates",
-           departs="no latency loss (the paper's hardware-aware term)"),
+    Preset("proxyless", "ProxylessNAS (Cai, Zhu and Han, ICLR 2019), sections 3.2-3.3", "binary_gates",
+           # the authors' architecture optimizer: Adam, lr 1e-3, betas (0, 0.999), eps 1e-8, no weight decay
+           # (mit-han-lab/proxylessnas, search/imagenet_arch_search.py lines 80-84; nas_manager.py line 52)
+           defaults=(("alpha_lr", 1e-3), ("alpha_beta1", 0.0), ("alpha_beta2", 0.999), ("alpha_weight_decay", 0.0)),
+           departs="the hardware-cost term is off by default, as in the authors' code without --target_hardware; "
+                   "the paper's hardware-aware searches turn it on (cost_penalty additive, cost_model latency or "
+                   "flops, cost_weight lambda); the reference cost is the uniform distribution's (the code's: a "
+                   "target network's)"),
     Preset("drnas", "DrNAS (Chen et al., ICLR 2021), sections 2.2-2.3", "dirichlet", regularizer="dirichlet_kl",
            departs="no progressive learning (the paper's partial channels growing while the space is pruned)"),
     Preset("enas", "ENAS (Pham et al., ICML 2018), section 2.2", "controller",
@@ -56,7 +67,7 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
 
 #: the config keys that override a preset's components (None: the preset's)
 OVERRIDES = ("relaxation", "partial_channels", "edge_normalization", "regularizer", "derivation", "warmup_epochs",
-             "arch_every")
+             "arch_every", "cost_penalty")
 
 
 @dataclass(frozen=True)
@@ -71,6 +82,7 @@ class Recipe:
     regularizer: str
     warmup_epochs: int
     arch_every: int
+    cost_penalty: str
     perturbation: str
     order: int
     chosen_by: dict[str, str]
@@ -89,6 +101,19 @@ def resolve(preset: Preset, config: Mapping[str, Any]) -> Recipe:
         values["partial_channels"] = int(config.get(values["partial_channels"], 4))
     return Recipe(**values, perturbation=config.get("perturb", "none"), order=int(config.get("order", 1)),
                   chosen_by=chosen_by)
+
+
+def preset_defaults(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The config with its preset's defaults for the settings it leaves out (a stored config holds every
+    setting, so it keeps its meaning)."""
+    preset = PRESETS.get(config.get("optimizer", "darts")) if isinstance(config.get("optimizer", "darts"), str) \
+        else None
+    return {**dict(preset.defaults if preset else ()), **config}
+
+
+def preset_setting_text(name: str) -> str:
+    """The presets that change the default of setting ``name`` ("proxyless: 0.001"), for help texts."""
+    return "; ".join(f"{p.name}: {dict(p.defaults)[name]:g}" for p in PRESETS.values() if name in dict(p.defaults))
 
 
 def preset_choice_text(kind: str) -> str:

@@ -42,6 +42,7 @@
     collapse: new Map(), // epoch -> {skip: {cell: n}, free: {cell: n}} of the cell picked at that epoch
     robustDirty: true, // the curvature and collapse charts need a redraw
     curvatureText: null, // the curvature section's line from the server's latest answer (null: as the page was served)
+    costs: [], // expected_cost events (ProxylessNAS's hardware-aware term), one per epoch, in epoch order
   };
 
   function reset() {
@@ -57,6 +58,7 @@
     state.regChanges = [];
     state.collapse = new Map();
     state.robustDirty = true;
+    state.costs = [];
     logItems.length = 0;
     if (window.NASSelection) NASSelection.reset();
     if (window.NASBenchmark) NASBenchmark.reset();
@@ -98,6 +100,12 @@
         state.genotypes.set(ev.epoch, ev.genotype);
         const counts = collapseCounts(ev);
         if (counts) state.collapse.set(ev.epoch, counts);
+        break;
+      }
+      case "expected_cost": {
+        state.costs = state.costs.filter((c) => c.epoch !== ev.epoch);
+        state.costs.push(ev);
+        state.costs.sort((a, b) => a.epoch - b.epoch);
         break;
       }
       case "curvature": {
@@ -203,6 +211,21 @@
       line(ex, state.epochs.map((e) => e.train_acc), "train acc"),
       line(ex, state.epochs.map((e) => e[HELD_OUT + "_acc"]), HELD_OUT + " acc"),
     ], base("Accuracy", "accuracy"), plotConfig);
+    drawCost(line, base);
+  }
+
+  /* The expected latency (or FLOPs) of the distribution per epoch; the words come with the page (presenters/cost.py). */
+  function drawCost(line, base) {
+    const words = cfg.costChart || {};
+    if (!state.costs.length || !words.title) return;
+    const div = $("curve-cost");
+    div.hidden = false;
+    const scale = words.scale || 1;
+    const cx = state.costs.map((c) => c.epoch);
+    Plotly.react(div, [
+      line(cx, state.costs.map((c) => c.expected / scale), words.legend),
+      line(cx, state.costs.map((c) => c.reference / scale), words.reference, { mode: "lines", line: { dash: "dot" } }),
+    ], base(words.title, words.yTitle), plotConfig);
   }
 
   /* The div with this id in `box`, created the first time: each redraw updates the same plot in place. */

@@ -73,6 +73,23 @@ def selection_phase_text(ev: dict[str, Any]) -> str:
     return text
 
 
+def cost_value(value: Any, unit: Any) -> str:
+    """An expected cost with its unit: milliseconds to 3 decimals, MACs in millions ("0.114 M MACs")."""
+    if unit == "MACs" and isinstance(value, (int, float)):
+        return f"{fixed(value / 1e6, 3)} M MACs"
+    return f"{fixed(value, 3)} {unit}"
+
+
+def _expected_cost(ev: dict[str, Any]) -> str:
+    name = "latency" if ev.get("cost_model") == "latency" else "FLOPs"
+    unit = ev.get("unit")
+    text = (f"expected {name} of the distribution after epoch {ev.get('epoch')}: "
+            f"{cost_value(ev.get('expected'), unit)} (reference {cost_value(ev.get('reference'), unit)}")
+    if ev.get("penalty") == "none":
+        return text + ", measured only)"
+    return text + f", {ev.get('penalty')} term, λ {ev.get('weight')})"
+
+
 def _query(ev: dict[str, Any]) -> str:
     text = (f"run {ev.get('run')} (seed {ev.get('seed')}), query {ev.get('query')}: {_genotype(ev.get('genotype'))} "
             f"val acc {fixed(ev.get('valid_acc'), 2)}%")
@@ -87,6 +104,7 @@ TEXTS: dict[str, Callable[[dict[str, Any]], str]] = {
     "epoch": _epoch,
     "eval_epoch": _eval_epoch,
     "arch": lambda ev: f"architecture distribution of epoch {ev.get('epoch')} ({', '.join(ev.get('cells') or {})})",
+    "expected_cost": _expected_cost,
     "genotype": lambda ev: f"genotype of epoch {ev.get('epoch')}: {_genotype(ev.get('genotype'))}",
     "checkpoint": lambda ev: f"checkpoint saved after epoch {ev.get('epoch')}",
     "log": lambda ev: f"{ev.get('level')}: {ev.get('message')}",

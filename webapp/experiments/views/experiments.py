@@ -16,7 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from webapp.experiments import selectors, services
 from webapp.experiments.forms.experiment import ExperimentForm
 from webapp.experiments.models import Experiment, Kind, Result, Status
-from webapp.experiments.presenters import benchmark, regret
+from webapp.experiments.presenters import benchmark, cost, regret
 from webapp.experiments.presenters.progress import progress_text
 from webapp.experiments.presenters.selection import selection_summary
 from webapp.experiments.presenters.serializers import experiment_to_dict
@@ -108,6 +108,7 @@ def experiment_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "selection": {key: selection[key] for key in ("shown", "block", "title", "labels")},
         "benchmark": benchmark.page_config(exp),
         "regretLabels": regret.TRACE_LABELS,
+        "costChart": cost.cost_chart(exp.config if isinstance(exp.config, dict) else {}),
         **views_curation.detail_page_config(exp),
     }
     return render(
