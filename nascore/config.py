@@ -66,6 +66,16 @@ def validate_config(raw: Mapping[str, Any] | SearchConfig, check_device: bool = 
     return SearchConfig.trusted(validate_settings(search_settings(), raw, final_checks=final))
 
 
+#: settings added after configs were first stored, with the value that reproduces how a config stored without them
+#: ran (a new config that leaves them out gets the setting's default instead: CIFAR searches are now augmented)
+AS_BEFORE: dict[str, Any] = {"search_augment": "none"}
+
+
+def as_stored(config: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored config (an experiment's, a checkpoint's) with the settings added since at the values it ran with."""
+    return {**AS_BEFORE, **config}
+
+
 def defaults() -> dict[str, Any]:
     """The default config as a plain dict (what a form pre-fills)."""
     return defaults_of(search_settings())
@@ -105,6 +115,6 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     return data
 
 
-__all__ = ["ConfigError", "SearchConfig", "SEARCH_SETTINGS", "PLACEMENT_FIELDS", "DEFAULT_SELECT_SAMPLES",
+__all__ = ["AS_BEFORE", "as_stored", "ConfigError", "SearchConfig", "SEARCH_SETTINGS", "PLACEMENT_FIELDS", "DEFAULT_SELECT_SAMPLES",
            "validate_config", "defaults", "choices", "field_names", "load_config_file", "without_placement",
            "effective_select_samples"]
