@@ -19,6 +19,7 @@ from nascore.optimizers import COMPONENT_SETTINGS, OPTIMIZERS, MethodSettings, c
 from nascore.optimizers.blackbox import TrainingEvaluatorSettings
 from nascore.optimizers.components.samplers import SamplerSettings
 from nascore.optimizers.components.weights import WeightOptimizerSettings
+from nascore.protocols import ProtocolSettings, apply_protocol
 from nascore.runtime import RuntimeSettings, SearchLoopSettings, device_errors
 from nascore.selection import DEFAULT_SELECT_SAMPLES, SelectionSettings, effective_select_samples
 from nascore.settings import (PLACEMENT_FIELDS, ConfigError, RunConfig, Settings, defaults_of, fields_of, info_of,
@@ -27,7 +28,7 @@ from nascore.spaces import SPACES, SpaceSettings, size_errors
 
 #: the settings models a search is composed of, in the order forms and help show them
 SEARCH_SETTINGS: list[type[Settings]] = [
-    SpaceSettings, MethodSettings, DataSettings, SearchSplitSettings, SearchLoopSettings, RuntimeSettings,
+    ProtocolSettings, SpaceSettings, MethodSettings, DataSettings, SearchSplitSettings, SearchLoopSettings, RuntimeSettings,
     WeightOptimizerSettings, *COMPONENT_SETTINGS, TrainingEvaluatorSettings, SamplerSettings, EvaluatorSettings,
     CurvatureSettings, EarlyStopSettings, SelectionSettings,
 ]
@@ -62,6 +63,8 @@ def validate_config(raw: Mapping[str, Any] | SearchConfig, check_device: bool = 
     """
     if isinstance(raw, RunConfig):
         raw = raw.to_dict()
+    if isinstance(raw, Mapping):
+        raw = apply_protocol(raw)  # the protocol's values first; the given settings override them
     final = [size_errors, method_errors] + ([device_errors] if check_device else [])
     return SearchConfig.trusted(validate_settings(search_settings(), raw, final_checks=final))
 
@@ -74,6 +77,18 @@ AS_BEFORE: dict[str, Any] = {"search_augment": "none"}
 def as_stored(config: Mapping[str, Any]) -> dict[str, Any]:
     """A stored config (an experiment's, a checkpoint's) with the settings added since at the values it ran with."""
     return {**AS_BEFORE, **config}
+
+
+def effective(config: Mapping[str, Any]) -> dict[str, Any]:
+    """``config`` with the settings whose None means "the dataset's" resolved (``search_augment``), so two configs
+    that run alike compare equal (a checkpoint stored before the setting, and today's config of the same run)."""
+    from nascore.data import DATASETS, resolve_augment
+
+    out = dict(config)
+    spec = DATASETS.get(out.get("dataset"))
+    if spec is not None and "search_augment" in out:
+        out["search_augment"] = resolve_augment(spec, out["search_augment"])
+    return out
 
 
 def defaults() -> dict[str, Any]:
