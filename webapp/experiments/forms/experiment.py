@@ -161,6 +161,12 @@ class ExperimentForm(forms.Form):
                     self.fields[key].initial = str(value) if isinstance(self.fields[key], forms.ChoiceField) else value
             self.fields["name"].initial = f"{start_from.get('name', 'search')} (again)"[:200]
 
+    def protocol_config(self) -> dict[str, Any]:
+        """The page config newform.js fills the fields from when a protocol is picked."""
+        from webapp.experiments.presenters.protocols import form_config
+
+        return form_config(self.config_names(), {name: self.fields[name].initial for name in self.config_names()})
+
     def basic_fields(self) -> list[forms.BoundField]:
         return [self["name"]] + [self[name] for name in self.basic_names]
 
