@@ -104,5 +104,3 @@ def test_a_table_run_with_the_papers_cost_shows_its_protocol_and_the_papers_rows
     listed = page.split('id="regret-protocols">')[1].split("</ul>")[0]
     assert listed.count("reward 200-epoch validation accuracy") == 2 and "cost per query 200-epoch" in listed
     assert 'id="regret-paper"' not in page  # one of the two does not follow the paper's protocol
-    page = client.get(f"/compare/?ids={exp.pk}").content.decode()
-    assert 'id="regret-paper"' in page
