@@ -95,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     form = settings.add_mutually_exclusive_group()
     form.add_argument("--json", action="store_true", help="the models' JSON schemas")
     form.add_argument("--markdown", action="store_true", help="Markdown tables (the README's reference)")
+    prot = sub.add_parser("protocols", help="the papers' search protocols (search --protocol NAME): their settings "
+                                            "and sources")
+    prot.add_argument("--json", action="store_true", help="as JSON: name, title, source, values, fits, departs")
     comp = sub.add_parser("components", help="the components one-shot methods are composed of, and the presets")
     comp.add_argument("--json", action="store_true", help="as JSON: kinds, components, their settings, presets")
     return parser
@@ -279,6 +282,13 @@ def cmd_components(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_protocols(args: argparse.Namespace) -> int:
+    from nascore.protocols import PROTOCOLS, render_text
+
+    print(json.dumps([p.describe() for p in PROTOCOLS.values()], indent=2) if args.json else render_text())
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from nascore.config import ConfigError
     from nascore.data import DataError
@@ -286,7 +296,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     handlers = {"search": cmd_search, "evaluate": cmd_evaluate, "describe": cmd_describe, "list": cmd_list,
-                "settings": cmd_settings, "components": cmd_components}
+                "settings": cmd_settings, "components": cmd_components, "protocols": cmd_protocols}
     if args.command == "bench":
         from nascore.bench import run_from_args
 

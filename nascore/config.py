@@ -20,6 +20,7 @@ from nascore.optimizers.blackbox import TrainingEvaluatorSettings
 from nascore.optimizers.components.samplers import SamplerSettings
 from nascore.optimizers.components.weights import WeightOptimizerSettings
 from nascore.optimizers.presets import preset_defaults
+from nascore.protocols import ProtocolSettings, apply_protocol
 from nascore.runtime import RuntimeSettings, SearchLoopSettings, device_errors
 from nascore.selection import DEFAULT_SELECT_SAMPLES, SelectionSettings, effective_select_samples
 from nascore.settings import (PLACEMENT_FIELDS, ConfigError, RunConfig, Settings, defaults_of, fields_of, info_of,
@@ -28,7 +29,7 @@ from nascore.spaces import SPACES, SpaceSettings, size_errors
 
 #: the settings models a search is composed of, in the order forms and help show them
 SEARCH_SETTINGS: list[type[Settings]] = [
-    SpaceSettings, MethodSettings, DataSettings, SearchSplitSettings, SearchLoopSettings, RuntimeSettings,
+    ProtocolSettings, SpaceSettings, MethodSettings, DataSettings, SearchSplitSettings, SearchLoopSettings, RuntimeSettings,
     WeightOptimizerSettings, *COMPONENT_SETTINGS, TrainingEvaluatorSettings, SamplerSettings, EvaluatorSettings,
     CurvatureSettings, EarlyStopSettings, SelectionSettings,
 ]
@@ -66,8 +67,33 @@ def validate_config(raw: Mapping[str, Any] | SearchConfig, check_device: bool = 
     """
     if isinstance(raw, RunConfig):
         raw = raw.to_dict()
+    if isinstance(raw, Mapping):
+        # the protocol's values first, the given settings over them, then the method preset's defaults for the rest
+        raw = preset_defaults(apply_protocol(raw))
     final = [size_errors, method_errors] + ([device_errors] if check_device else [])
-    return SearchConfig.trusted(validate_settings(search_settings(), preset_defaults(raw), final_checks=final))
+    return SearchConfig.trusted(validate_settings(search_settings(), raw, final_checks=final))
+
+
+#: settings added after configs were first stored, with the value that reproduces how a config stored without them
+#: ran (a new config that leaves them out gets the setting's default instead: CIFAR searches are now augmented)
+AS_BEFORE: dict[str, Any] = {"search_augment": "none"}
+
+
+def as_stored(config: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored config (an experiment's, a checkpoint's) with the settings added since at the values it ran with."""
+    return {**AS_BEFORE, **config}
+
+
+def effective(config: Mapping[str, Any]) -> dict[str, Any]:
+    """``config`` with the settings whose None means "the dataset's" resolved (``search_augment``), so two configs
+    that run alike compare equal (a checkpoint stored before the setting, and today's config of the same run)."""
+    from nascore.data import DATASETS, resolve_augment
+
+    out = dict(config)
+    spec = DATASETS.get(out.get("dataset"))
+    if spec is not None and "search_augment" in out:
+        out["search_augment"] = resolve_augment(spec, out["search_augment"])
+    return out
 
 
 def defaults() -> dict[str, Any]:
@@ -109,6 +135,6 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     return data
 
 
-__all__ = ["ConfigError", "SearchConfig", "SEARCH_SETTINGS", "PLACEMENT_FIELDS", "DEFAULT_SELECT_SAMPLES",
+__all__ = ["AS_BEFORE", "as_stored", "ConfigError", "SearchConfig", "SEARCH_SETTINGS", "PLACEMENT_FIELDS", "DEFAULT_SELECT_SAMPLES",
            "validate_config", "defaults", "choices", "field_names", "load_config_file", "without_placement",
            "effective_select_samples"]

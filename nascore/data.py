@@ -24,7 +24,7 @@ import hashlib
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -66,7 +66,9 @@ class DatasetSpec:
 
     ``mean``/``std`` are the per-channel normalisation; ``None`` means it is computed
     from the training split at load time (digits).  ``augmentable``: the dataset has the
-    standard crop + horizontal-flip train augmentation (CIFAR).
+    standard crop + horizontal-flip train augmentation (CIFAR), on by default in a search;
+    ``flippable``: a mirrored image is still an example of its class (false for digits and
+    house numbers: a mirrored 2 is no 2), so ``crop_flip`` is refused where it is false.
     """
 
     name: str
@@ -78,6 +80,7 @@ class DatasetSpec:
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
     augmentable: bool = False
+    flippable: bool = True
 
     def folder(self, data_dir: str | Path) -> Path:
         """Where this dataset's files live: ``<data_dir>/<name>``."""
@@ -97,6 +100,7 @@ def register_dataset(
     mean: tuple[float, ...] | None = None,
     std: tuple[float, ...] | None = None,
     augmentable: bool = False,
+    flippable: bool = True,
 ) -> Callable[[DatasetLoader], DatasetLoader]:
     """Decorator adding a loader function to :data:`DATASETS` under ``name``."""
 
@@ -105,7 +109,7 @@ def register_dataset(
             raise ValueError(f"dataset {name!r} registered twice")
         DATASETS[name] = DatasetSpec(name=name, title=title, in_channels=in_channels, num_classes=num_classes,
                                      image_size=image_size, loader=fn, mean=mean, std=std,
-                                     augmentable=augmentable)
+                                     augmentable=augmentable, flippable=flippable)
         return fn
 
     return wrap
@@ -127,6 +131,36 @@ class DataSettings(Settings):
                                source="NASBoard's choice", label='Data loader workers')
 
 
+#: the augmentations a search's batches may get, with what they do (the form's choices)
+SEARCH_AUGMENTATIONS: dict[str, str] = {
+    "none": "none: the batches as stored",
+    "crop": "crop: random crop of the image padded by 1/8 of its side (CIFAR: 4 pixels), no flip",
+    "crop_flip": "crop_flip: random crop and horizontal flip (DARTS on CIFAR)",
+}
+
+
+def default_augment(spec: DatasetSpec) -> str:
+    """A search's augmentation on ``spec`` when the config names none: the papers' crop + flip on CIFAR (DARTS,
+    PC-DARTS, GDAS, RobustDARTS all search CIFAR with it); none elsewhere, since no paper searched there with one
+    and flipping digits changes their class."""
+    return "crop_flip" if spec.augmentable else "none"
+
+
+def default_augment_text() -> str:
+    on = sorted(name for name, spec in DATASETS.items() if default_augment(spec) != "none")
+    return f"the dataset's: crop_flip on {', '.join(on)}; none on the others (digits must not be flipped)"
+
+
+def crop_padding(spec: DatasetSpec) -> int:
+    """Pixels of padding of the random crop: 1/8 of the side (CIFAR: 4, DARTS's; MNIST: 3; 8x8 digits: 1)."""
+    return max(1, spec.image_size // 8)
+
+
+def resolve_augment(spec: DatasetSpec, chosen: str | None) -> str:
+    """The augmentation a search applies: the config's, or the dataset's default when it names none."""
+    return default_augment(spec) if chosen is None else chosen
+
+
 class SearchSplitSettings(Settings):
     """How a search splits the training set: weights learn on one part, the architecture on the other."""
 
@@ -135,6 +169,22 @@ class SearchSplitSettings(Settings):
     train_portion: float = setting(0.5, "Share of the training set the weights learn on; the rest is the "
                                         "validation split the architecture learns on.", gt=0, lt=1,
                                    source="DARTS (Liu et al., ICLR 2019), section 3.1: half of CIFAR-10's training set", label='Train portion (rest is the validation split)')
+    search_augment: str | None = setting(
+        None, "Augmentation of the search's batches, on both splits (the weights' and the architecture's); "
+              "measured validation accuracy is never augmented.",
+        choices=lambda: SEARCH_AUGMENTATIONS, none_means=lambda: default_augment_text(),
+        source="DARTS's code (quark0/darts, cnn/utils.py _data_transforms_cifar10, used by cnn/train_search.py "
+               "for both splits): random crop with 4 pixels of padding and horizontal flip on CIFAR",
+        label="Search augmentation")
+
+    @classmethod
+    def checks(cls, config: Mapping[str, Any]) -> dict[str, str]:
+        chosen, name = config["search_augment"], config["dataset"]
+        spec = DATASETS.get(name)
+        if chosen == "crop_flip" and spec is not None and not spec.flippable:
+            return {"search_augment": f"crop_flip mirrors images, and a mirrored {spec.title} image is no longer "
+                                      f"an example of its class (a mirrored 2 is no 2); use crop or none"}
+        return {}
 
 
 def get_spec(name: str) -> DatasetSpec:
@@ -161,7 +211,7 @@ def digits_split_indices() -> tuple[Tensor, Tensor]:
 
 
 @register_dataset("digits", title="Handwritten digits (scikit-learn, 8x8)", in_channels=1, num_classes=10,
-                  image_size=8)
+                  image_size=8, flippable=False)
 def _digits(spec: DatasetSpec, folder: Path, download: bool, augment: bool) -> tuple[Dataset, Dataset]:
     from sklearn.datasets import load_digits  # shipped with scikit-learn: no files, no network
 
@@ -221,7 +271,7 @@ def _cifar100(spec: DatasetSpec, folder: Path, download: bool, augment: bool) ->
 
 
 @register_dataset("mnist", title="MNIST", in_channels=1, num_classes=10, image_size=28,
-                  mean=MNIST_MEAN, std=MNIST_STD)
+                  mean=MNIST_MEAN, std=MNIST_STD, flippable=False)
 def _mnist(spec: DatasetSpec, folder: Path, download: bool, augment: bool) -> tuple[Dataset, Dataset]:
     from torchvision import datasets
 
@@ -240,7 +290,7 @@ def _fashionmnist(spec: DatasetSpec, folder: Path, download: bool, augment: bool
 
 
 @register_dataset("svhn", title="SVHN (street view house numbers)", in_channels=3, num_classes=10, image_size=32,
-                  mean=SVHN_MEAN, std=SVHN_STD)
+                  mean=SVHN_MEAN, std=SVHN_STD, flippable=False)
 def _svhn(spec: DatasetSpec, folder: Path, download: bool, augment: bool) -> tuple[Dataset, Dataset]:
     from torchvision import datasets
 
@@ -348,6 +398,8 @@ class BatchStream:
         self._pass_state: Tensor | None = None
         self._perm: Tensor | None = None
         self._pos = 0
+        #: applied to each batch the stream serves (never to ordered_batches), set by the subclass
+        self.augmenter: BatchAugment | None = None
 
     def __len__(self) -> int:
         """Batches per pass: full batches plus one partial batch for any remainder."""
@@ -370,9 +422,11 @@ class BatchStream:
         """The next batch, starting a new pass when the current one is used up."""
         if self._perm is None or self._pos >= len(self):
             self._start_pass()
-        batch = self._produce()
+        x, y = self._produce()
         self._pos += 1
-        return batch
+        if self.augmenter is not None:
+            x = self.augmenter(x)
+        return x, y
 
     def __iter__(self) -> Iterator[Batch]:
         if self._perm is None or self._pos >= len(self):
@@ -383,12 +437,15 @@ class BatchStream:
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue with identical batches (CPU tensors and ints; ``torch.save``-able)."""
         in_pass = self._perm is not None
-        return {
+        state = {
             "num_examples": self.num_examples,
             "batch_size": self.batch_size,
             "order": (self._pass_state if in_pass else self._order.get_state()).clone(),
             "position": self._pos if in_pass else None,
         }
+        if self.augmenter is not None:
+            state["augment"] = self.augmenter.state_dict()
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Continue from ``state``; a state from a differently sized split or batch size is refused."""
@@ -402,6 +459,8 @@ class BatchStream:
         else:
             self._start_pass()  # redraws the same permutation from the pass's starting state
             self._pos = int(state["position"])
+        if self.augmenter is not None and "augment" in state:
+            self.augmenter.load_state_dict(state["augment"])
 
     def ordered_batches(self) -> Iterator[Batch]:
         """Every example once, in its fixed order and un-augmented, without moving the stream.
@@ -419,12 +478,64 @@ class BatchStream:
         raise NotImplementedError
 
 
+class BatchAugment:
+    """Random crop (``padding`` pixels of ``fill`` per channel, i.e. normalised black, as torchvision's
+    ``RandomCrop(padding=4)`` pads with zeros before normalising) and, when ``flip``, a horizontal flip with
+    probability 1/2, per example of a batch, on the batch's device.
+
+    The draws come from its own generator (seeded per stream), whose state a checkpoint keeps, so an augmented run
+    resumed mid-epoch sees exactly the images it would have seen (what ``DataLoader`` workers cannot promise).
+    """
+
+    def __init__(self, seed: int, padding: int = CROP_PADDING, fill: Sequence[float] = (0.0,), flip: bool = True):
+        self.padding = int(padding)
+        self.flip = bool(flip)
+        self.fill = torch.tensor(list(fill), dtype=torch.float32).view(1, -1, 1, 1)
+        self.generator = torch.Generator().manual_seed(int(seed))
+
+    def __call__(self, x: Tensor) -> Tensor:
+        n, c, h, w = x.shape
+        p = self.padding
+        padded = self.fill.to(x.device, x.dtype).expand(n, c, h + 2 * p, w + 2 * p).clone()
+        padded[:, :, p:p + h, p:p + w] = x
+        dy = torch.randint(0, 2 * p + 1, (n,), generator=self.generator).to(x.device)
+        dx = torch.randint(0, 2 * p + 1, (n,), generator=self.generator).to(x.device)
+        flip = (torch.rand(n, generator=self.generator) < 0.5).to(x.device)
+        if not self.flip:
+            flip = torch.zeros_like(flip)
+        rows = (dy[:, None] + torch.arange(h, device=x.device))[:, None, :, None]
+        cols = dx[:, None] + torch.arange(w, device=x.device)
+        cols = torch.where(flip[:, None], cols.flip(1), cols)[:, None, None, :]
+        batch = torch.arange(n, device=x.device)[:, None, None, None]
+        chan = torch.arange(c, device=x.device)[None, :, None, None]
+        return padded[batch, chan, rows, cols]
+
+    def state_dict(self) -> Tensor:
+        return self.generator.get_state().clone()
+
+    def load_state_dict(self, state: Tensor) -> None:
+        self.generator.set_state(torch.as_tensor(state).cpu())
+
+
+def _augmenter(kind: str, spec: DatasetSpec, seed: int) -> BatchAugment | None:
+    """The batch augmentation ``kind`` (:data:`SEARCH_AUGMENTATIONS`) of ``spec``'s images, or None."""
+    if kind == "none":
+        return None
+    if kind not in SEARCH_AUGMENTATIONS:
+        raise ValueError(f"unknown augmentation {kind!r}; choose one of: {', '.join(SEARCH_AUGMENTATIONS)}")
+    if kind == "crop_flip" and not spec.flippable:
+        raise ValueError(f"crop_flip would mirror {spec.title} images, which changes their class; use crop or none")
+    fill = [(0.0 - m) / s for m, s in zip(spec.mean, spec.std)] if spec.mean and spec.std else [0.0]
+    return BatchAugment(_derive_seed(seed, "augment"), padding=crop_padding(spec), fill=fill,
+                        flip=kind == "crop_flip")
+
+
 class TensorBatches(BatchStream):
     """Batches indexed out of ``(x, y)`` tensors held on the device: no per-step loading cost.
 
     ``augment`` applies CIFAR's random crop (``padding`` pixels of ``fill``, per channel,
-    i.e. normalised black) and horizontal flip to each batch on the device, with its own
-    generator whose state is saved too, so augmented runs resume exactly as well.
+    i.e. normalised black) and horizontal flip to each batch on the device (:class:`BatchAugment`),
+    with its own generator whose state is saved too, so augmented runs resume exactly as well.
     """
 
     def __init__(self, x: Tensor, y: Tensor, batch_size: int, *, shuffle: bool = True, seed: int = 0,
@@ -437,42 +548,16 @@ class TensorBatches(BatchStream):
         self.y = y.to(self.device)
         self.augment = bool(augment)
         self.padding = int(padding)
-        self._fill = torch.tensor(list(fill), dtype=x.dtype).view(1, -1, 1, 1).to(self.device)
-        self._augment_gen = torch.Generator().manual_seed(_derive_seed(seed, "augment"))
+        if self.augment:
+            self.augmenter = BatchAugment(_derive_seed(seed, "augment"), padding=padding, fill=fill)
 
     def _produce(self) -> Batch:
         idx = self._batch_indices(self._pos).to(self.device)
-        x, y = self.x[idx], self.y[idx]
-        if self.augment:
-            x = self._crop_flip(x)
-        return x, y
+        return self.x[idx], self.y[idx]
 
     def ordered_batches(self) -> Iterator[Batch]:
         for start in range(0, self.num_examples, self.batch_size):
             yield self.x[start: start + self.batch_size], self.y[start: start + self.batch_size]
-
-    def _crop_flip(self, x: Tensor) -> Tensor:
-        n, c, h, w = x.shape
-        p = self.padding
-        padded = self._fill.expand(n, c, h + 2 * p, w + 2 * p).clone()
-        padded[:, :, p:p + h, p:p + w] = x
-        dy = torch.randint(0, 2 * p + 1, (n,), generator=self._augment_gen).to(x.device)
-        dx = torch.randint(0, 2 * p + 1, (n,), generator=self._augment_gen).to(x.device)
-        flip = (torch.rand(n, generator=self._augment_gen) < 0.5).to(x.device)
-        rows = (dy[:, None] + torch.arange(h, device=x.device))[:, None, :, None]
-        cols = dx[:, None] + torch.arange(w, device=x.device)
-        cols = torch.where(flip[:, None], cols.flip(1), cols)[:, None, None, :]
-        batch = torch.arange(n, device=x.device)[:, None, None, None]
-        chan = torch.arange(c, device=x.device)[None, :, None, None]
-        return padded[batch, chan, rows, cols]
-
-    def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "augment": self._augment_gen.get_state().clone()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        super().load_state_dict(state)
-        if "augment" in state:
-            self._augment_gen.set_state(torch.as_tensor(state["augment"]).cpu())
 
 
 class _PassBatchSampler:
@@ -556,6 +641,16 @@ def _stream(dataset: Dataset, spec: DatasetSpec, batch_size: int, *, tensors: Ba
     return LoaderBatches(dataset, batch_size, shuffle=shuffle, seed=seed, device=device, num_workers=num_workers)
 
 
+def _search_stream(dataset: Dataset, spec: DatasetSpec, batch_size: int, *, tensors: Batch | None, indices: Tensor,
+                   seed: int, device: str | torch.device, num_workers: int, augment: str) -> BatchStream:
+    """One side of a search: shuffled batches of ``indices``, augmented on the device by ``augment``'s
+    :class:`BatchAugment` whichever kind of stream serves them (so the draws are seeded and checkpointed)."""
+    stream = _stream(dataset, spec, batch_size, tensors=tensors, indices=indices, shuffle=True, seed=seed,
+                     device=device, num_workers=num_workers)
+    stream.augmenter = _augmenter(augment, spec, seed)
+    return stream
+
+
 # ---- what runs read -----------------------------------------------------------------
 
 
@@ -611,19 +706,23 @@ def split_indices(num_examples: int, train_portion: float, seed: int) -> tuple[T
 
 
 def search_loaders(name: str, data_dir: str | Path, download: bool, batch_size: int, train_portion: float = 0.5,
-                   seed: int = 0, num_workers: int = 0, device: str | torch.device = "cpu") -> SearchData:
+                   seed: int = 0, num_workers: int = 0, device: str | torch.device = "cpu",
+                   augment: str = "none") -> SearchData:
     """Split the TRAINING set into a weight part and an architecture part and stream both.
 
-    Deterministic for a given ``seed`` (the split and each stream's order); no augmentation,
-    as in DARTS search.  Streams are made once here and reused for the whole run.
+    Deterministic for a given ``seed`` (the split, each stream's order and its augmentation draws).
+    ``augment`` (:data:`SEARCH_AUGMENTATIONS`) applies to the batches of both parts, as DARTS's
+    ``train_search.py`` reads both from one dataset with the train transform; ``val_batches()``,
+    what a validation accuracy is measured on, is never augmented.  Streams are made once here
+    and reused for the whole run.
     """
     _check_batch_size(batch_size)
     train_set, _, spec = load_dataset(name, data_dir, download)
     train_idx, val_idx = split_indices(len(train_set), train_portion, seed)  # type: ignore[arg-type]
     tensors = _as_tensors(train_set, spec)
     train, val = (
-        _stream(train_set, spec, batch_size, tensors=tensors, indices=idx, shuffle=True, seed=_derive_seed(seed, part),
-                device=device, num_workers=num_workers)
+        _search_stream(train_set, spec, batch_size, tensors=tensors, indices=idx, seed=_derive_seed(seed, part),
+                       device=device, num_workers=num_workers, augment=augment)
         for part, idx in (("train", train_idx), ("val", val_idx)))
     return SearchData(train=train, val=val, spec=spec, steps_per_epoch=len(train), train_indices=train_idx,
                       val_indices=val_idx)

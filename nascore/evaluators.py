@@ -41,6 +41,14 @@ class EvaluatorSettings(Settings):
     budget_unit: str = setting("queries", "What budget counts: queries (architectures looked up) or seconds (each "
                                           "query costs its cell's training time in the table).", choices=BUDGET_UNITS,
                                source="NASBoard's choice; NAS-Bench-201 (Dong and Yang, ICLR 2020) budgets seconds", label='Budget unit (table)')
+    cost_model: str = setting("table", "Table search with budget_unit seconds: what one query costs. table: the "
+                                       "cell's training time in the table; 12_epochs: NAS-Bench-201's black-box "
+                                       "protocol (12 epochs' training + one validation epoch; estimated x 12/200 "
+                                       "from a 200-epoch table).",
+                              choices=lambda: _cost_models(),
+                              source="NASBoard's choice (what seconds meant before); NAS-Bench-201 (Dong and Yang, "
+                                     "ICLR 2020), section 5, and AutoDL-Projects exps/algos/R_EA.py: 12_epochs",
+                              label="Cost per query (table)")
     runs: int = setting(1, "Table search: seeded runs (seeds seed, seed + 1, ...) for mean and spread.", gt=0,
                         hint="seeded runs", source="NASBoard's choice", label='Seeded runs (table)')
     benchmark_dir: str | None = setting(None, "Where imported tables are.", min_length=1,
@@ -51,6 +59,12 @@ class EvaluatorSettings(Settings):
     @classmethod
     def checks(cls, config: Mapping[str, Any]) -> dict[str, str]:
         return evaluator_errors(config)
+
+
+def _cost_models() -> dict[str, str]:
+    from nascore.benchmarks.search import COST_MODELS
+
+    return COST_MODELS
 
 
 def evaluator_errors(cfg: Mapping[str, Any]) -> dict[str, str]:
@@ -82,6 +96,9 @@ def evaluator_errors(cfg: Mapping[str, Any]) -> dict[str, str]:
         if cfg["runs"] != 1:
             errors["runs"] = (f"{cfg['runs']} seeded runs in one experiment need the table evaluator (evaluator: "
                               "table); a trained search is one run, its seed is `seed`")
+        if cfg["cost_model"] != "table":
+            errors["cost_model"] = ("a cost per query prices the lookups of a table search (evaluator: table); a "
+                                    "trained search pays its real training time")
         if unit == "seconds":
             errors["budget_unit"] = ("a budget in simulated seconds needs the table evaluator (evaluator: table): the "
                                      "seconds are the table's training times; a trained search runs `epochs` epochs")

@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterator, Sequence
 import torch
 
 from nascore import checkpoint as ckpt
-from nascore.config import SearchConfig, defaults, without_placement
+from nascore.config import SearchConfig, as_stored, defaults, effective, without_placement
 from nascore.events import CheckpointSaved, EventBus, JsonlSink, RunFailed, RunFinished
 
 #: what a run reports to a progress bar after each step: epoch, step, steps per epoch, loss
@@ -84,7 +84,8 @@ def load_checkpoint(out: Path, map_location: Any = "cpu") -> dict[str, Any] | No
 def check_resumable(saved_config: dict[str, Any], cfg: SearchConfig, out: Path) -> None:
     """Refuse to continue a checkpoint written with other search settings (placement may differ); settings
     added since it was written count at their defaults."""
-    if without_placement({**defaults(), **saved_config}) != without_placement(cfg.to_dict()):
+    saved = effective({**defaults(), **as_stored(saved_config)})
+    if without_placement(saved) != without_placement(effective(cfg.to_dict())):
         raise SearchFailed(f"the checkpoint in {out} was written with another config; "
                            "use a new output folder or resume=False")
 

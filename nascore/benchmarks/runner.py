@@ -27,7 +27,8 @@ import numpy as np
 from nascore import run_folder
 from nascore.benchmarks import load_table
 from nascore.benchmarks.nb201 import code_arch
-from nascore.benchmarks.search import COST_METRIC, Trajectory, curves, curves_over_time, search_table
+from nascore.benchmarks.search import (Trajectory, cost_label, curves, curves_over_time, query_costs, search_table,
+                                      table_epochs)
 from nascore.config import ConfigError, SearchConfig, validate_config
 from nascore.early_stopping import collapse_counts
 from nascore.events import ArchDistribution, EpochMetrics, GenotypeDerived, LogMessage, Query, RunStarted, StepMetrics
@@ -55,7 +56,7 @@ class TableSearchRun:
         self.stop_check = stop_check
         self.progress = progress
         self.table = load_table(self.cfg.space, self.cfg.dataset, self.cfg.benchmark_dir)
-        if self.cfg.budget_unit == "seconds" and not float(self.table.metric(COST_METRIC).min()) > 0:
+        if self.cfg.budget_unit == "seconds" and not float(query_costs(self.table, self.cfg.cost_model).min()) > 0:
             raise ConfigError({"budget_unit": "the table has cells whose training time is 0 s, so a budget in seconds "
                                               "cannot bound a run; give the budget in queries"})
         self.space = get_space(self.cfg.space)
@@ -147,7 +148,7 @@ class TableSearchRun:
 
         counter_before = self.counter.state_dict()
         trajectory = search_table(self.table, self.cfg.optimizer, seed, settings=self.settings, on_query=on_query,
-                                  stop_check=stop_check, **self.budget_kwargs())
+                                  stop_check=stop_check, cost_model=self.cfg.cost_model, **self.budget_kwargs())
         if stopped[0] or not len(trajectory):
             self.counter.load_state_dict(counter_before)
             return False
@@ -195,7 +196,7 @@ class TableSearchRun:
             "config": self.cfg.to_dict(), "seed": self.cfg.seed, "device": DEVICE, "versions": package_versions(),
             "blackbox": {"method": self.cfg.optimizer, "budget": self.cfg.budget, "budget_unit": self.cfg.budget_unit,
                          "runs": summaries, "curves": self.curves(trajectories) if trajectories else None,
-                         "optimum": self.table.optimum()},
+                         "optimum": self.table.optimum(), **self.protocol()},
         }
         if summaries:
             chosen = max(summaries, key=lambda s: s["valid_acc"])  # the first run on ties
@@ -212,6 +213,13 @@ class TableSearchRun:
             result["collapse"] = {"genotype": collapse_counts(record.arch)}
             result.update(self.derived_size(record.arch))
         return result
+
+    def protocol(self) -> dict[str, Any]:
+        """Which figures the run searched on and what its queries cost, recorded with its result (the table may be
+        imported again later with another schedule): ``reward_epochs``, ``cost_model``, ``cost_label``."""
+        epochs = table_epochs(self.table)
+        return {"reward_epochs": epochs, "cost_model": self.cfg.cost_model,
+                "cost_label": cost_label(epochs, self.cfg.cost_model)}
 
     def curves(self, trajectories: list[Trajectory]) -> dict[str, Any]:
         """Mean ± std over runs per query, or with a time budget at ``TIME_POINTS`` simulated times up to it."""

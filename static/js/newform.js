@@ -15,3 +15,30 @@ if (optimizer) {
   optimizer.addEventListener("change", showMethodGroups);
   showMethodGroups();
 }
+
+// Picking a protocol fills the fields with its settings (the server's page config: values and the line that
+// cites it); the fields it filled before go back to their initial values first.  The user may then change any.
+const protocolSelect = form ? form.querySelector("[name=protocol]") : null;
+const protocolData = document.getElementById("protocol-config");
+const protocolLine = document.getElementById("protocol-line");
+
+function setField(name, value) {
+  const input = form.querySelector(`[name=${name}]`);
+  if (!input) return;
+  if (input.type === "checkbox") input.checked = value === "true";
+  else input.value = value;
+}
+
+if (protocolSelect && protocolData) {
+  const config = JSON.parse(protocolData.textContent);
+  let filled = [];
+  protocolSelect.addEventListener("change", () => {
+    for (const name of filled) if (name in config.initial) setField(name, config.initial[name]);
+    const values = config.values[protocolSelect.value] || {};
+    for (const [name, value] of Object.entries(values)) setField(name, value);
+    filled = Object.keys(values);
+    protocolLine.textContent = config.lines[protocolSelect.value] || "";
+    protocolLine.hidden = !protocolLine.textContent;
+    if (optimizer) showMethodGroups();
+  });
+}

@@ -1,7 +1,7 @@
 """The network-weight side of a search step, shared by the methods without a DARTS parent."""
 from __future__ import annotations
 
-from typing import Any, TYPE_CHECKING
+from typing import Any, Mapping, TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -28,6 +28,18 @@ class WeightOptimizerSettings(Settings):
     w_momentum: float = setting(0.9, "SGD momentum of the weights.", ge=0, source="DARTS, section A.1.1: 0.9", label='Weight momentum')
     w_weight_decay: float = setting(3e-4, "Weight decay of the network weights.", ge=0,
                                     source="DARTS, section A.1.1: 3e-4", label='Weight decay')
+    w_nesterov: bool = setting(False, "Nesterov momentum for the weights' SGD.",
+                               source="DARTS's code (quark0/darts, cnn/train_search.py: plain SGD momentum); "
+                                      "NAS-Bench-201's search configs use Nesterov (D-X-Y/AutoDL-Projects, "
+                                      "configs/nas-benchmark/algos/DARTS.config: nesterov 1)",
+                               label="Nesterov momentum")
+
+    @classmethod
+    def checks(cls, config: Mapping[str, Any]) -> dict[str, str]:
+        if config["w_nesterov"] and config["w_momentum"] <= 0:
+            return {"w_nesterov": "Nesterov momentum needs a positive w_momentum (SGD refuses it with none)"}
+        return {}
+
     grad_clip: float = setting(5.0, "The weights' gradient norm is clipped to this.", gt=0,
                                source="DARTS's code (quark0/darts, cnn/train_search.py: --grad_clip 5)", label='Gradient clip')
 
@@ -41,7 +53,7 @@ class WeightTrainer:
         self.config = config
         self.params = [p for p in model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.SGD(self.params, lr=config.w_lr, momentum=config.w_momentum,
-                                         weight_decay=config.w_weight_decay)
+                                         weight_decay=config.w_weight_decay, nesterov=config.w_nesterov)
         self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=config.epochs,
                                                                     eta_min=config.w_lr_min)
 

@@ -14,7 +14,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 
-from nascore.config import search_settings
+from nascore.config import as_stored, search_settings
 from nascore.optimizers import ONE_SHOT, OPTIMIZERS, component_settings
 from nascore.optimizers.catalogue import papers_of
 from nascore.settings import PLACEMENT_FIELDS, Settings, base_type, info_of
@@ -156,10 +156,16 @@ class ExperimentForm(forms.Form):
         self.fields["evaluator"].help_text += f". {status_text()}"
         self.fields["runs"].help_text += f"; at most {settings.NASBOARD_MAX_TABLE_QUERIES:,} queries in all"
         if start_from:
-            for key, value in start_from.get("config", {}).items():
+            for key, value in as_stored(start_from.get("config", {})).items():
                 if key in self.fields and value is not None:
                     self.fields[key].initial = str(value) if isinstance(self.fields[key], forms.ChoiceField) else value
             self.fields["name"].initial = f"{start_from.get('name', 'search')} (again)"[:200]
+
+    def protocol_config(self) -> dict[str, Any]:
+        """The page config newform.js fills the fields from when a protocol is picked."""
+        from webapp.experiments.presenters.protocols import form_config
+
+        return form_config(self.config_names(), {name: self.fields[name].initial for name in self.config_names()})
 
     def basic_fields(self) -> list[forms.BoundField]:
         return [self["name"]] + [self[name] for name in self.basic_names]

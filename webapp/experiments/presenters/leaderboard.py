@@ -46,8 +46,8 @@ def published_entries(space: str, dataset: str) -> list[Entry]:
     ref = reference()
     out = []
     for row in ref["results"]:
-        if row["space"] != space or row["dataset"] != dataset:
-            continue
+        if row["space"] != space or row["dataset"] != dataset or row.get("role") == "blackbox":
+            continue  # black-box rows belong beside regret curves of the same protocol (presenters/regret.py)
         source = ref["sources"][row["source"]]
         test = row.get("test_pct")
         std = None

@@ -77,3 +77,66 @@ def blackbox_lines(optimizer: str, config: dict[str, Any], runs: Sequence[dict[s
         text += f"; regret {fixed(optimum_valid - valid_mean, 3)} points of validation accuracy"
     title = f"{SAMPLER_TITLES.get(optimizer, optimizer)}: {len(runs)} seeded run{'s' if len(runs) > 1 else ''}"
     return {"blackbox_title": title, "blackbox_summary": text}
+
+
+# ---- which protocol produced a regret curve ----------------------------------------------------------
+def run_protocol(config: dict[str, Any], blackbox: dict[str, Any] | None, table: Any | None) -> dict[str, Any] | None:
+    """What a table search searched on and paid per query, and the sentence that says it: the schedule of the reward
+    is the one recorded in its result (``blackbox.reward_epochs``), else that of the table imported now; None for a
+    search that was not a table search (its queries cost real training)."""
+    if config.get("evaluator") != "table":
+        return None
+    from nascore.benchmarks.search import cost_label, table_epochs
+
+    epochs = (blackbox or {}).get("reward_epochs")
+    if not isinstance(epochs, int):
+        epochs = table_epochs(table) if table is not None else None
+    cost_model = config.get("cost_model", "table")
+    reward = f"{epochs}-epoch validation accuracy" if epochs else "the table's validation accuracy"
+    cost = cost_label(epochs, cost_model) if epochs else ("the table's training time" if cost_model == "table"
+                                                          else "12-epoch training time + one validation epoch")
+    budget = ""
+    if config.get("budget_unit") == "seconds":
+        budget = f"; budget {fixed(config.get('budget'), 0)} simulated seconds per run"
+    return {"reward_epochs": epochs, "cost_model": cost_model, "budget": config.get("budget"),
+            "budget_unit": config.get("budget_unit", "queries"),
+            "text": f"Protocol: reward {reward}; cost per query {cost}{budget}."}
+
+
+def _reference_protocol() -> dict[str, Any]:
+    from webapp.experiments.presenters.leaderboard import reference
+
+    return reference()["sources"]["nb201_blackbox"]["protocol"]
+
+
+def matches_paper(protocol: dict[str, Any] | None) -> bool:
+    """Whether a run's figures may stand beside NAS-Bench-201's black-box rows: the paper's cost per query (12 epochs,
+    read or estimated) and budget (12,000 simulated seconds per run).  The reward's schedule is said beside them."""
+    if not protocol:
+        return False
+    paper = _reference_protocol()
+    return (protocol["cost_model"] == paper["cost_model"] and protocol["budget_unit"] == paper["budget_unit"]
+            and protocol["budget"] == paper["budget"])
+
+
+def paper_rows(space: str, dataset: str, protocols: list[dict[str, Any] | None]) -> dict[str, Any] | None:
+    """NAS-Bench-201's black-box rows with their citation, when every run shown follows the paper's protocol
+    (:func:`matches_paper`), else None; ``note`` says whether the rewards differ (200-epoch versus 12-epoch)."""
+    from webapp.experiments.presenters.leaderboard import reference
+
+    if not protocols or not all(matches_paper(p) for p in protocols):
+        return None
+    ref = reference()
+    rows = [r for r in ref["results"] if r.get("role") == "blackbox" and r["space"] == space and r["dataset"] == dataset]
+    if not rows:
+        return None
+    source = ref["sources"]["nb201_blackbox"]
+    paper_epochs = source["protocol"]["reward_epochs"]
+    differing = sorted({p["reward_epochs"] for p in protocols if p and p["reward_epochs"] != paper_epochs})
+    note = (f"Same cost per query and budget as the paper; the rewards differ: the paper's {paper_epochs}-epoch "
+            f"validation accuracy, this table's {', '.join(map(str, differing))}-epoch one (a less noisy signal)."
+            if differing else "Same reward, cost per query and budget as the paper.")
+    return {"citation": source["citation"], "note": note,
+            "rows": [{"method": r["label"], "optimizer": r.get("optimizer"),
+                      "text": f"{r['label']}: validation {fixed(r['val_pct'], 2)} ± {fixed(r['val_std_pct'], 2)}%, "
+                              f"test {fixed(r['test_pct'], 2)} ± {fixed(r['test_std_pct'], 2)}%"} for r in rows]}

@@ -99,12 +99,12 @@ def _table_budget_problem(cfg: dict[str, Any]) -> str | None:
             return f"a table search may make at most {limit:,} queries on this server (runs x budget), not {cfg['runs']} x {cfg['budget']}"
         return None
     from nascore.benchmarks import find_table
-    from nascore.benchmarks.search import COST_METRIC
+    from nascore.benchmarks.search import query_costs
 
     table = find_table(cfg["space"], cfg["dataset"], str(settings.NASBOARD_BENCHMARK_DIR))
     if table is None:  # validate_config has said why already
         return None
-    fastest = float(table.metric(COST_METRIC).min())
+    fastest = float(query_costs(table, cfg["cost_model"]).min())
     if fastest <= 0:
         return ("the imported table has cells whose training time is 0 s, so a budget in seconds cannot bound a run; "
                 "give the budget in queries")

@@ -15,7 +15,7 @@ from django.db import close_old_connections, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from nascore.config import ConfigError
+from nascore.config import ConfigError, as_stored
 from webapp.experiments.models import (
     Event,
     Experiment,
@@ -241,7 +241,7 @@ def run_dispatched(experiment_id: int, dispatch: int, worker: str | None = None)
         return Experiment.objects.filter(pk=exp.pk, cancel_requested=True).exists()
 
     sink = DatabaseSink(exp.pk, is_current)
-    config = {**exp.config, "data_dir": str(settings.NASBOARD_DATA_DIR),
+    config = {**as_stored(exp.config), "data_dir": str(settings.NASBOARD_DATA_DIR),
               "benchmark_dir": str(settings.NASBOARD_BENCHMARK_DIR)}
     try:
         try:

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET
 
 from nascore.benchmarks import find_table
 from webapp.experiments.models import Experiment, Status
+from webapp.experiments.presenters import regret
 from webapp.experiments.presenters import benchmark, exports
 from webapp.experiments.presenters import comparison as cmp
 from webapp.experiments.presenters import leaderboard as lb
@@ -124,7 +125,14 @@ def _regret_config(ordered: list[cmp.RunData], groups: list[cmp.Group], color: d
         table = find_table(space, dataset, benchmark.store())
         if table is not None:
             optimum = {"dataset": dataset, **table.optimum()}
-    return {"experiments": items, "seconds": timed,
+    tables_now = {key: find_table(key[0], key[1], benchmark.store()) for key in tables}
+    protocols = []
+    for item, r in zip(items, [r for r in ordered if r.id in found]):
+        protocol = regret.run_protocol(r.config or {}, None, tables_now.get((r.space, r.dataset)))
+        protocols.append(protocol)
+        item["protocol"] = protocol["text"] if protocol else "Protocol: each query trained briefly (train evaluator)."
+    paper = regret.paper_rows(*next(iter(tables)), protocols) if len(tables) == 1 else None
+    return {"experiments": items, "seconds": timed, "paper": paper,
             "axis": "seconds" if timed and all(i["unit"] == "seconds" for i in items) else "queries",
             "optimum": optimum}
 

@@ -17,6 +17,7 @@ from webapp.experiments import selectors, services
 from webapp.experiments.forms.experiment import ExperimentForm
 from webapp.experiments.models import Experiment, Kind, Result, Status
 from webapp.experiments.presenters import benchmark, cost, regret
+from webapp.experiments.presenters.protocols import protocol_line
 from webapp.experiments.presenters.progress import progress_text
 from webapp.experiments.presenters.selection import selection_summary
 from webapp.experiments.presenters.serializers import experiment_to_dict
@@ -121,6 +122,8 @@ def experiment_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "genotype_json": _genotype_text(result.genotype) if result else "",
             "page_config": page_config,
             "config_json": json.dumps(exp.config, indent=2),
+            "protocol_line": protocol_line(exp.config),
+            **_regret_protocol(exp, raw),
             "curvature": curvature,
             "stop_reason": exp.stop_reason or (curvature["early_stop"] or {}).get("reason", ""),
             "arch_kind": selectors.distribution_kind(exp),
@@ -131,6 +134,15 @@ def experiment_detail(request: HttpRequest, pk: int) -> HttpResponse:
             **views_curation.detail_context(exp),
         },
     )
+
+
+def _regret_protocol(exp: Experiment, raw: dict[str, Any]) -> dict[str, Any]:
+    """The regret section's protocol line, and the paper's rows when the run follows the paper's protocol."""
+    config = exp.config or {}
+    table = benchmark.table_for(exp.space, exp.dataset) if config.get("evaluator") == "table" else None
+    protocol = regret.run_protocol(config, raw.get("blackbox") if isinstance(raw.get("blackbox"), dict) else None,
+                                   table)
+    return {"regret_protocol": protocol, "regret_paper": regret.paper_rows(exp.space, exp.dataset, [protocol])}
 
 
 @login_required
