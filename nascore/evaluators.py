@@ -41,11 +41,11 @@ class EvaluatorSettings(Settings):
     budget_unit: str = setting("queries", "What budget counts: queries (architectures looked up) or seconds (each "
                                           "query costs its cell's training time in the table).", choices=BUDGET_UNITS,
                                source="NASBoard's choice; NAS-Bench-201 (Dong and Yang, ICLR 2020) budgets seconds", label='Budget unit (table)')
-    cost_model: str = setting("table", "Table search with budget_unit seconds: what one query costs. table: the "
+    query_cost: str = setting("table", "Table search with budget_unit seconds: what one query costs. table: the "
                                        "cell's training time in the table; 12_epochs: NAS-Bench-201's black-box "
                                        "protocol (12 epochs' training + one validation epoch; estimated x 12/200 "
                                        "from a 200-epoch table).",
-                              choices=lambda: _cost_models(),
+                              choices=lambda: _query_costs(),
                               source="NASBoard's choice (what seconds meant before); NAS-Bench-201 (Dong and Yang, "
                                      "ICLR 2020), section 5, and AutoDL-Projects exps/algos/R_EA.py: 12_epochs",
                               label="Cost per query (table)")
@@ -61,10 +61,10 @@ class EvaluatorSettings(Settings):
         return evaluator_errors(config)
 
 
-def _cost_models() -> dict[str, str]:
-    from nascore.benchmarks.search import COST_MODELS
+def _query_costs() -> dict[str, str]:
+    from nascore.benchmarks.search import QUERY_COSTS
 
-    return COST_MODELS
+    return QUERY_COSTS
 
 
 def evaluator_errors(cfg: Mapping[str, Any]) -> dict[str, str]:
@@ -96,8 +96,8 @@ def evaluator_errors(cfg: Mapping[str, Any]) -> dict[str, str]:
         if cfg["runs"] != 1:
             errors["runs"] = (f"{cfg['runs']} seeded runs in one experiment need the table evaluator (evaluator: "
                               "table); a trained search is one run, its seed is `seed`")
-        if cfg["cost_model"] != "table":
-            errors["cost_model"] = ("a cost per query prices the lookups of a table search (evaluator: table); a "
+        if cfg["query_cost"] != "table":
+            errors["query_cost"] = ("a cost per query prices the lookups of a table search (evaluator: table); a "
                                     "trained search pays its real training time")
         if unit == "seconds":
             errors["budget_unit"] = ("a budget in simulated seconds needs the table evaluator (evaluator: table): the "

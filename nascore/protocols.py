@@ -66,7 +66,7 @@ def _needs_12_epoch_table(config: Mapping[str, Any]) -> str | None:
     return (f"the nb201_blackbox protocol rewards each query with its cell's {PROTOCOL_EPOCHS}-epoch validation "
             f"accuracy, but the imported {config['dataset']} table holds the {epochs}-epoch figures; import the "
             f"official file's {PROTOCOL_EPOCHS}-epoch schedule (python -m nascore benchmark import FILE --epochs "
-            f"{PROTOCOL_EPOCHS}), or run without a protocol with cost_model 12_epochs (the paper's cost, estimated; "
+            f"{PROTOCOL_EPOCHS}), or run without a protocol with query_cost 12_epochs (the paper's cost, estimated; "
             f"the {epochs}-epoch reward)")
 
 
@@ -131,10 +131,10 @@ PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (
         "valid-per-time) and scripts-search/algos/R-EA.sh (--time_budget 12000 --ea_population 10 "
         "--ea_sample_size 3)",
         {"space": "nb201", "dataset": "cifar10", "optimizer": "re", "evaluator": "table", "budget": 12000,
-         "budget_unit": "seconds", "cost_model": "12_epochs", "population_size": 10, "tournament_size": 3,
+         "budget_unit": "seconds", "query_cost": "12_epochs", "population_size": 10, "tournament_size": 3,
          "runs": 100},
         fits={"space": ("nb201",), "optimizer": ("re", "rs", "reinforce"), "evaluator": ("table",),
-              "budget_unit": ("seconds",), "cost_model": ("12_epochs",)},
+              "budget_unit": ("seconds",), "query_cost": ("12_epochs",)},
         departs="100 seeded runs (the paper: 500); the reward is the table's 12-epoch validation accuracy averaged over the benchmark's seeds (the "
                 "code reads one random seed's: get_more_info(..., hp='12', is_random=True)); reported test "
                 "accuracy is the same table's",

@@ -56,7 +56,7 @@ class TableSearchRun:
         self.stop_check = stop_check
         self.progress = progress
         self.table = load_table(self.cfg.space, self.cfg.dataset, self.cfg.benchmark_dir)
-        if self.cfg.budget_unit == "seconds" and not float(query_costs(self.table, self.cfg.cost_model).min()) > 0:
+        if self.cfg.budget_unit == "seconds" and not float(query_costs(self.table, self.cfg.query_cost).min()) > 0:
             raise ConfigError({"budget_unit": "the table has cells whose training time is 0 s, so a budget in seconds "
                                               "cannot bound a run; give the budget in queries"})
         self.space = get_space(self.cfg.space)
@@ -148,7 +148,7 @@ class TableSearchRun:
 
         counter_before = self.counter.state_dict()
         trajectory = search_table(self.table, self.cfg.optimizer, seed, settings=self.settings, on_query=on_query,
-                                  stop_check=stop_check, cost_model=self.cfg.cost_model, **self.budget_kwargs())
+                                  stop_check=stop_check, query_cost=self.cfg.query_cost, **self.budget_kwargs())
         if stopped[0] or not len(trajectory):
             self.counter.load_state_dict(counter_before)
             return False
@@ -216,10 +216,10 @@ class TableSearchRun:
 
     def protocol(self) -> dict[str, Any]:
         """Which figures the run searched on and what its queries cost, recorded with its result (the table may be
-        imported again later with another schedule): ``reward_epochs``, ``cost_model``, ``cost_label``."""
+        imported again later with another schedule): ``reward_epochs``, ``query_cost``, ``cost_label``."""
         epochs = table_epochs(self.table)
-        return {"reward_epochs": epochs, "cost_model": self.cfg.cost_model,
-                "cost_label": cost_label(epochs, self.cfg.cost_model)}
+        return {"reward_epochs": epochs, "query_cost": self.cfg.query_cost,
+                "cost_label": cost_label(epochs, self.cfg.query_cost)}
 
     def curves(self, trajectories: list[Trajectory]) -> dict[str, Any]:
         """Mean ± std over runs per query, or with a time budget at ``TIME_POINTS`` simulated times up to it."""

@@ -31,7 +31,7 @@ PROTOCOL_EPOCHS = 12
 DEFAULT_TABLE_EPOCHS = 200
 
 #: what one query of a table search costs in simulated seconds, with what it means (the form's choices)
-COST_MODELS: dict[str, str] = {
+QUERY_COSTS: dict[str, str] = {
     "table": "table: the cell's training time in the table (all the epochs its figures come from)",
     "12_epochs": "12_epochs: NAS-Bench-201's black-box protocol, 12 epochs of training plus one epoch of "
                  "validation (from a 200-epoch table: its training time x 12/200, an estimate)",
@@ -44,26 +44,26 @@ def table_epochs(table: NB201Table) -> int:
     return int(table.meta.get("epochs", DEFAULT_TABLE_EPOCHS))
 
 
-def query_costs(table: NB201Table, cost_model: str = "table") -> np.ndarray:
-    """Simulated seconds of one query of each cell under ``cost_model`` (:data:`COST_MODELS`).
+def query_costs(table: NB201Table, query_cost: str = "table") -> np.ndarray:
+    """Simulated seconds of one query of each cell under ``query_cost`` (:data:`QUERY_COSTS`).
 
     ``12_epochs`` follows AutoDL-Projects ``exps/algos/R_EA.py`` ``train_and_eval`` (the NAS-Bench-201 paper's
     searches): ``time_cost = info["train-all-time"] + info["valid-per-time"]`` of the 12-epoch schedule.  A table of
     another schedule scales its training time to 12 epochs (``train_time * 12 / epochs``): an estimate, since the
     12-epoch schedule anneals its learning rate over 12 epochs but costs the same per epoch.
     """
-    if cost_model == "table":
+    if query_cost == "table":
         return table.metric(COST_METRIC)
-    if cost_model != "12_epochs":
-        raise ValueError(f"unknown cost model {cost_model!r}; choose one of: {', '.join(COST_MODELS)}")
+    if query_cost != "12_epochs":
+        raise ValueError(f"unknown cost model {query_cost!r}; choose one of: {', '.join(QUERY_COSTS)}")
     epochs = table_epochs(table)
     train = table.metric("train_time") * (PROTOCOL_EPOCHS / epochs)
     return train + table.metric("valid_epoch_time")
 
 
-def cost_label(table_epochs_: int, cost_model: str) -> str:
+def cost_label(table_epochs_: int, query_cost: str) -> str:
     """What a query cost, in words: "200-epoch time", "12-epoch time" or "12-epoch time (estimated ...)"."""
-    if cost_model == "table":
+    if query_cost == "table":
         return f"{table_epochs_}-epoch training time"
     if table_epochs_ == PROTOCOL_EPOCHS:
         return f"{PROTOCOL_EPOCHS}-epoch training time + one validation epoch"
@@ -124,10 +124,10 @@ def space_masks() -> dict[str, torch.Tensor]:
 def search_table(table: NB201Table, method: str, seed: int = 0, queries: int | None = None,
                  seconds: float | None = None, settings: SamplerSettings | None = None,
                  on_query: Callable[[int, dict[str, Any]], None] | None = None,
-                 stop_check: Callable[[], bool] | None = None, cost_model: str = "table") -> Trajectory:
+                 stop_check: Callable[[], bool] | None = None, query_cost: str = "table") -> Trajectory:
     """One seeded run of ``method`` on ``table`` with a budget of ``queries`` and/or simulated ``seconds``
     (whichever ends first).  ``on_query(i, info)`` is called after query ``i`` (0-based); ``stop_check``
-    before each query ends the run early when it returns true; ``cost_model`` prices each query
+    before each query ends the run early when it returns true; ``query_cost`` prices each query
     (:func:`query_costs`)."""
     if queries is None and seconds is None:
         raise ValueError("give a budget: a number of queries, simulated seconds, or both")
@@ -138,7 +138,7 @@ def search_table(table: NB201Table, method: str, seed: int = 0, queries: int | N
     if method not in SAMPLERS:
         raise ValueError(f"unknown black-box method {method!r}; choose one of {', '.join(SAMPLERS)}")
     sampler = make_sampler(method, space_masks(), generator_for(seed, f"{method}-sampler"), settings)
-    valid_of, test_of, cost_of = table.metric("valid_acc"), table.metric("test_acc"), query_costs(table, cost_model)
+    valid_of, test_of, cost_of = table.metric("valid_acc"), table.metric("test_acc"), query_costs(table, query_cost)
     codes, valid, test, cost = [], [], [], []
     spent = 0.0
     while (queries is None or len(codes) < queries) and (seconds is None or spent < seconds):
@@ -161,9 +161,9 @@ def search_table(table: NB201Table, method: str, seed: int = 0, queries: int | N
 
 def search_many(table: NB201Table, method: str, seeds: Iterable[int], queries: int | None = None,
                 seconds: float | None = None, settings: SamplerSettings | None = None,
-                cost_model: str = "table") -> list[Trajectory]:
+                query_cost: str = "table") -> list[Trajectory]:
     """One run per seed."""
-    return [search_table(table, method, seed, queries, seconds, settings, cost_model=cost_model) for seed in seeds]
+    return [search_table(table, method, seed, queries, seconds, settings, query_cost=query_cost) for seed in seeds]
 
 
 def curves(trajectories: list[Trajectory], length: int | None = None) -> dict[str, list[float]]:

@@ -49,7 +49,7 @@ def test_given_settings_override_the_protocol_and_no_protocol_changes_nothing():
                            "device": "cpu"})
     assert cfg.epochs == 3 and cfg.dataset == "digits" and cfg.batch_size == 64 and cfg.channels == 16
     plain = validate_config({"device": "cpu"}).to_dict()
-    assert plain["protocol"] is None and plain["w_nesterov"] is False and plain["cost_model"] == "table"
+    assert plain["protocol"] is None and plain["w_nesterov"] is False and plain["query_cost"] == "table"
 
 
 def test_unknown_and_unfitting_protocols_are_refused_with_the_reason():
@@ -72,18 +72,18 @@ def test_the_blackbox_protocol_needs_the_12_epoch_figures(tmp_path):
         validate_config({"protocol": "nb201_blackbox", "benchmark_dir": str(store)})
     message = err.value.errors["protocol"]
     assert "12-epoch validation accuracy" in message and "holds the 200-epoch figures" in message
-    assert "--epochs 12" in message and "cost_model 12_epochs" in message
+    assert "--epochs 12" in message and "query_cost 12_epochs" in message
     twelve = synthetic_table()
     NB201Table("cifar10", twelve.arrays, {**twelve.meta, "epochs": 12}).save(store / "nb201-cifar10.npz")
     cfg = validate_config({"protocol": "nb201_blackbox", "benchmark_dir": str(store), "runs": 2})
-    assert (cfg.optimizer, cfg.budget, cfg.budget_unit, cfg.cost_model, cfg.population_size) == (
+    assert (cfg.optimizer, cfg.budget, cfg.budget_unit, cfg.query_cost, cfg.population_size) == (
         "re", 12000, "seconds", "12_epochs", 10)
     with pytest.raises(ConfigError) as err:
         validate_config({"protocol": "nb201_blackbox", "benchmark_dir": str(store), "optimizer": "darts"})
     assert "optimizer 're' or 'rs' or 'reinforce'" in err.value.errors["protocol"]
 
 
-def test_the_12_epoch_cost_model():
+def test_the_12_epoch_query_cost():
     table = synthetic_table()
     assert table_epochs(table) == 200
     np.testing.assert_allclose(query_costs(table, "12_epochs"),
@@ -93,12 +93,12 @@ def test_the_12_epoch_cost_model():
     np.testing.assert_allclose(query_costs(twelve, "12_epochs"),
                                table.metric("train_time") + table.metric("valid_epoch_time"))
     slow = search_table(table, "rs", 0, seconds=12000)
-    fast = search_table(table, "rs", 0, seconds=12000, cost_model="12_epochs")
+    fast = search_table(table, "rs", 0, seconds=12000, query_cost="12_epochs")
     assert len(fast) > 10 * len(slow)  # the paper's cost affords many more queries in the same budget
     assert list(fast.codes[:len(slow)]) == list(slow.codes)  # the same seeded proposals, priced differently
     with pytest.raises(ConfigError) as err:
-        validate_config({"cost_model": "12_epochs", "device": "cpu"})
-    assert "table search" in err.value.errors["cost_model"]
+        validate_config({"query_cost": "12_epochs", "device": "cpu"})
+    assert "table search" in err.value.errors["query_cost"]
 
 
 def test_cli_search_protocol_and_protocols_listing(tmp_path, capsys):

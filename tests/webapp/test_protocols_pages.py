@@ -61,7 +61,7 @@ def test_leaderboard_keeps_the_blackbox_rows_for_the_regret_section() -> None:
 
 
 def test_paper_rows_stand_beside_a_regret_curve_only_under_the_papers_cost_and_budget() -> None:
-    paper = {"evaluator": "table", "budget": 12000, "budget_unit": "seconds", "cost_model": "12_epochs"}
+    paper = {"evaluator": "table", "budget": 12000, "budget_unit": "seconds", "query_cost": "12_epochs"}
     p = regret.run_protocol(paper, {"reward_epochs": 200}, None)
     assert p is not None and p["text"] == ("Protocol: reward 200-epoch validation accuracy; cost per query 12-epoch "
                                            "training time + one validation epoch (estimated: the table's 200-epoch "
@@ -74,7 +74,7 @@ def test_paper_rows_stand_beside_a_regret_curve_only_under_the_papers_cost_and_b
         "REINFORCE: validation 91.09 ± 0.37%, test 93.85 ± 0.37%"]
     same = regret.paper_rows("nb201", "cifar10", [regret.run_protocol(paper, {"reward_epochs": 12}, None)])
     assert same is not None and same["note"] == "Same reward, cost per query and budget as the paper."
-    own_cost = regret.run_protocol({**paper, "cost_model": "table"}, {"reward_epochs": 200}, None)
+    own_cost = regret.run_protocol({**paper, "query_cost": "table"}, {"reward_epochs": 200}, None)
     assert own_cost is not None and "cost per query 200-epoch training time" in own_cost["text"]
     assert regret.paper_rows("nb201", "cifar10", [own_cost]) is None
     assert regret.paper_rows("nb201", "cifar10", [p, own_cost]) is None  # every curve shown must match
@@ -86,16 +86,16 @@ def test_paper_rows_stand_beside_a_regret_curve_only_under_the_papers_cost_and_b
 def test_a_table_run_with_the_papers_cost_shows_its_protocol_and_the_papers_rows(client: Client, alice: Any,
                                                                                  table: Any) -> None:
     config = {"space": "nb201", "optimizer": "rs", "evaluator": "table", "dataset": "cifar10", "budget": 12000,
-              "budget_unit": "seconds", "cost_model": "12_epochs", "runs": 2, "device": "cpu"}
+              "budget_unit": "seconds", "query_cost": "12_epochs", "runs": 2, "device": "cpu"}
     exp = unsent_experiment(alice, "rs, paper's cost", config)
     assert runs.run_dispatched(exp.pk, exp.dispatch, "w@h") == Status.FINISHED
     exp.refresh_from_db()
     box = exp.result.raw["blackbox"]
-    assert box["reward_epochs"] == 200 and box["cost_model"] == "12_epochs" and "estimated" in box["cost_label"]
+    assert box["reward_epochs"] == 200 and box["query_cost"] == "12_epochs" and "estimated" in box["cost_label"]
     html = login(client, alice).get(f"/experiments/{exp.pk}/").content.decode()
     assert 'id="regret-protocol"' in html and "reward 200-epoch validation accuracy" in html
     assert 'id="regret-paper"' in html and "Regularized Evolution: validation 91.19" in html
-    other = unsent_experiment(alice, "rs, table cost", {**config, "cost_model": "table", "budget": 30,
+    other = unsent_experiment(alice, "rs, table cost", {**config, "query_cost": "table", "budget": 30,
                                                          "budget_unit": "queries"})
     assert runs.run_dispatched(other.pk, other.dispatch, "w@h") == Status.FINISHED
     html = client.get(f"/experiments/{other.pk}/").content.decode()

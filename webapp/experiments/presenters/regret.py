@@ -91,14 +91,14 @@ def run_protocol(config: dict[str, Any], blackbox: dict[str, Any] | None, table:
     epochs = (blackbox or {}).get("reward_epochs")
     if not isinstance(epochs, int):
         epochs = table_epochs(table) if table is not None else None
-    cost_model = config.get("cost_model", "table")
+    query_cost = config.get("query_cost", "table")
     reward = f"{epochs}-epoch validation accuracy" if epochs else "the table's validation accuracy"
-    cost = cost_label(epochs, cost_model) if epochs else ("the table's training time" if cost_model == "table"
+    cost = cost_label(epochs, query_cost) if epochs else ("the table's training time" if query_cost == "table"
                                                           else "12-epoch training time + one validation epoch")
     budget = ""
     if config.get("budget_unit") == "seconds":
         budget = f"; budget {fixed(config.get('budget'), 0)} simulated seconds per run"
-    return {"reward_epochs": epochs, "cost_model": cost_model, "budget": config.get("budget"),
+    return {"reward_epochs": epochs, "query_cost": query_cost, "budget": config.get("budget"),
             "budget_unit": config.get("budget_unit", "queries"),
             "text": f"Protocol: reward {reward}; cost per query {cost}{budget}."}
 
@@ -115,7 +115,7 @@ def matches_paper(protocol: dict[str, Any] | None) -> bool:
     if not protocol:
         return False
     paper = _reference_protocol()
-    return (protocol["cost_model"] == paper["cost_model"] and protocol["budget_unit"] == paper["budget_unit"]
+    return (protocol["query_cost"] == paper["query_cost"] and protocol["budget_unit"] == paper["budget_unit"]
             and protocol["budget"] == paper["budget"])
 
 

@@ -104,7 +104,7 @@ def _table_budget_problem(cfg: dict[str, Any]) -> str | None:
     table = find_table(cfg["space"], cfg["dataset"], str(settings.NASBOARD_BENCHMARK_DIR))
     if table is None:  # validate_config has said why already
         return None
-    fastest = float(query_costs(table, cfg["cost_model"]).min())
+    fastest = float(query_costs(table, cfg["query_cost"]).min())
     if fastest <= 0:
         return ("the imported table has cells whose training time is 0 s, so a budget in seconds cannot bound a run; "
                 "give the budget in queries")
