@@ -42,3 +42,24 @@ if (protocolSelect && protocolData) {
     if (optimizer) showMethodGroups();
   });
 }
+
+// Picking a method fills the settings its preset changes (ProxylessNAS's architecture Adam: presets.py), in the
+// fields the user left at their initial values; the fields the previous method's preset filled go back first.
+if (optimizer && protocolData) {
+  const config = JSON.parse(protocolData.textContent);
+  let presetFilled = {};
+  const presetDefaults = () => {
+    for (const [name, value] of Object.entries(presetFilled)) {
+      const input = form.querySelector(`[name=${name}]`);
+      if (input && input.value === value && name in config.initial) setField(name, config.initial[name]);
+    }
+    presetFilled = {};
+    for (const [name, value] of Object.entries((config.presets || {})[optimizer.value] || {})) {
+      const input = form.querySelector(`[name=${name}]`);
+      if (!input || !(name in config.initial) || input.value !== config.initial[name]) continue;
+      setField(name, value);
+      presetFilled[name] = value;
+    }
+  };
+  optimizer.addEventListener("change", presetDefaults);
+}

@@ -49,3 +49,24 @@ def test_the_expected_flops_are_plotted_per_epoch_beside_accuracy(live_server: A
     assert plot["title"] == words["title"] and plot["y_title"] == words["yTitle"]
     assert plot["x"] == [0, 1, 2] and plot["y"] == [2.0, 1.8, 1.5] and plot["ref"] == [2.0, 2.0, 2.0]
     assert "expected FLOPs of the distribution after epoch 2: 1.500 M MACs" in page.text_content("#log")
+
+
+def test_the_form_fills_a_presets_own_defaults_and_a_protocols_values(live_server: Any, page: Any, alice: Any) -> None:
+    """Picking proxyless puts the authors' architecture Adam in the untouched fields and picking darts again puts
+    DARTS's back; a field the user changed is left alone; a protocol fills its values (newform.js, from the
+    server's page config)."""
+    log_in(page, live_server.url, "alice")
+    page.goto(f"{live_server.url}/experiments/new")
+    value = lambda name: page.input_value(f"[name={name}]")  # noqa: E731
+    darts_lr, darts_beta1 = value("alpha_lr"), value("alpha_beta1")
+    page.select_option("[name=optimizer]", "proxyless")
+    assert float(value("alpha_lr")) == 1e-3 and float(value("alpha_beta1")) == 0.0
+    assert float(value("alpha_weight_decay")) == 0.0
+    page.select_option("[name=optimizer]", "darts")
+    assert (value("alpha_lr"), value("alpha_beta1")) == (darts_lr, darts_beta1)
+    page.fill("[name=alpha_lr]", "0.0007")
+    page.select_option("[name=optimizer]", "proxyless")
+    assert value("alpha_lr") == "0.0007" and float(value("alpha_beta1")) == 0.0  # the user's value stays
+    page.select_option("[name=protocol]", "pcdarts_cifar10")
+    assert value("optimizer") == "pcdarts" and value("batch_size") == "256"
+    assert "PC-DARTS" in page.text_content("#protocol-line")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
 
+from nascore.optimizers.presets import PRESETS
 from nascore.protocols import PROTOCOLS
 
 
@@ -21,7 +22,9 @@ def protocol_line(config: Mapping[str, Any] | None) -> str:
 
 def form_config(field_names: Iterable[str], initial: Mapping[str, Any]) -> dict[str, Any]:
     """What the form fills in when a protocol is picked: each protocol's values (of the fields the form has), the
-    line under the select, and the fields' initial values to put back when the protocol changes."""
+    line under the select, and the fields' initial values to put back when the protocol changes; and, when a
+    method is picked, the defaults its preset changes (ProxylessNAS's architecture Adam) for the fields the user
+    left as they were."""
     names = set(field_names)
 
     def shown(value: Any) -> Any:
@@ -31,4 +34,5 @@ def form_config(field_names: Iterable[str], initial: Mapping[str, Any]) -> dict[
         "values": {name: {k: shown(v) for k, v in p.values.items() if k in names} for name, p in PROTOCOLS.items()},
         "lines": {name: protocol_line({"protocol": name}) for name in PROTOCOLS},
         "initial": {k: shown(v) for k, v in initial.items() if k in names},
+        "presets": {name: {k: shown(v) for k, v in p.defaults if k in names} for name, p in PRESETS.items() if p.defaults},
     }
