@@ -6,7 +6,8 @@ measured the same way.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from contextlib import contextmanager
+from typing import Any, Iterator, Sequence
 
 import torch
 from torch import nn
@@ -54,42 +55,46 @@ def count_flops(model: nn.Module, input_shape: Sequence[int], weights: dict[str,
         shape = shape[1:]
     if len(shape) != 3 or any(s <= 0 for s in shape):
         raise ValueError(f"input_shape must be (channels, height, width) of positive sizes, not {tuple(input_shape)}")
-    total = 0
-
-    def conv_hook(module: nn.modules.conv._ConvNd, inputs: Any, output: torch.Tensor) -> None:
-        nonlocal total
-        kernel = 1
-        for k in module.kernel_size:
-            kernel *= int(k)
-        total += output.numel() * (module.in_channels // module.groups) * kernel
-
-    def linear_hook(module: nn.Linear, inputs: Any, output: torch.Tensor) -> None:
-        nonlocal total
-        total += output.numel() * module.in_features
-
     modes = {module: module.training for module in model.modules()}
-    handles = []
-    for module in model.modules():
-        if isinstance(module, nn.modules.conv._ConvNd):
-            handles.append(module.register_forward_hook(conv_hook))
-        elif isinstance(module, nn.Linear):
-            handles.append(module.register_forward_hook(linear_hook))
     try:
         first = next(model.parameters(), None)
         device = first.device if first is not None else torch.device("cpu")
         x = torch.zeros((1, *shape), device=device)
         model.eval()
-        with torch.no_grad():
+        with counting_macs(model) as counted, torch.no_grad():
             if weights is None:
                 model(x)
             else:
                 model(x, {k: w.to(device) for k, w in weights.items()})
     finally:
-        for handle in handles:
-            handle.remove()
         for module, mode in modes.items():
             module.training = mode
-    return int(total)
+    return int(counted[0])
+
+
+@contextmanager
+def counting_macs(model: nn.Module) -> Iterator[list[int]]:
+    """Count the multiply-accumulates of the forward passes run inside the block, into a one-item list (by forward
+    hooks, removed afterwards): convolutions ``output elements x in_channels / groups x kernel volume``, linear
+    layers ``output elements x in_features``."""
+    counted = [0]
+
+    def conv_hook(module: nn.modules.conv._ConvNd, inputs: Any, output: torch.Tensor) -> None:
+        kernel = 1
+        for k in module.kernel_size:
+            kernel *= int(k)
+        counted[0] += output.numel() * (module.in_channels // module.groups) * kernel
+
+    def linear_hook(module: nn.Linear, inputs: Any, output: torch.Tensor) -> None:
+        counted[0] += output.numel() * module.in_features
+
+    handles = [m.register_forward_hook(conv_hook) for m in model.modules() if isinstance(m, nn.modules.conv._ConvNd)]
+    handles += [m.register_forward_hook(linear_hook) for m in model.modules() if isinstance(m, nn.Linear)]
+    try:
+        yield counted
+    finally:
+        for handle in handles:
+            handle.remove()
 
 
 def uniform_weights(space: Any) -> dict[str, torch.Tensor]:

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from nascore.evaluation.measure import counting_macs
 from nascore.networks.cells import CompiledCell
 from nascore.optimizers.components.registry import override_setting, registry
 from nascore.settings import Settings, setting
@@ -115,28 +116,9 @@ def edge_sites(model: nn.Module, weights: dict[str, torch.Tensor], image: tuple[
 
 def op_flops(op: nn.Module, x: torch.Tensor) -> float:
     """Multiply-accumulates of ``op(x)``: convolutions and linear layers, as ``count_flops`` counts them."""
-    total = 0
-
-    def conv_hook(module: nn.modules.conv._ConvNd, inputs: Any, output: torch.Tensor) -> None:
-        nonlocal total
-        kernel = 1
-        for k in module.kernel_size:
-            kernel *= int(k)
-        total += output.numel() * (module.in_channels // module.groups) * kernel
-
-    def linear_hook(module: nn.Linear, inputs: Any, output: torch.Tensor) -> None:
-        nonlocal total
-        total += output.numel() * module.in_features
-
-    handles = [m.register_forward_hook(conv_hook) for m in op.modules() if isinstance(m, nn.modules.conv._ConvNd)]
-    handles += [m.register_forward_hook(linear_hook) for m in op.modules() if isinstance(m, nn.Linear)]
-    try:
-        with torch.no_grad():
-            op(x)
-    finally:
-        for handle in handles:
-            handle.remove()
-    return float(total)
+    with counting_macs(op) as counted, torch.no_grad():
+        op(x)
+    return float(counted[0])
 
 
 def op_latency(op: nn.Module, x: torch.Tensor) -> float:
