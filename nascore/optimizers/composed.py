@@ -189,9 +189,8 @@ class ComposedOptimizer(ArchitectureGradient, SearchOptimizer):
 
     def derive(self) -> Any:
         chosen = self.derivation.choose()
-        if chosen is not None:
-            num_ops = len(self.space.ops)
-            return self.space.derive({ct: SampledRows(cols).one_hot(num_ops) for ct, cols in chosen.items()})
+        if chosen is not None:  # the cell the supernet validates on, exactly
+            return self.space.genotype_of_path(chosen)
         dist = self.distribution()
         return self.space.derive(dist if self.edge_norm is None else self.edge_norm.strengths(dist))
 
