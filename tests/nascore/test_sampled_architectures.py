@@ -13,7 +13,7 @@ from nascore.optimizers.components.controller import Controller
 from nascore.optimizers.components.evolution import RegularizedEvolution
 from nascore.optimizers.components.samplers import LocalSearch, PolicySampler
 from nascore.optimizers.components.sampling import generator_for
-from nascore.runner import SearchRun
+from nascore.runner import SearchRun, run_search
 from nascore.selection import distinct_candidates
 from nascore.spaces import get_space
 from nascore.spaces.architectures import ABSENT
@@ -168,3 +168,40 @@ def test_the_scored_path_the_reported_genotype_and_the_retrained_network_agree(n
             path = sp.path_of(candidate)
             if space == "darts":
                 _valid_darts_cell(sp, path)
+
+
+# ---- single-path supernets learn -----------------------------------------------------------------------------------
+
+#: the DARTS search's settings (weights' lr 0.025, cosine), a small network, 160 steps on digits
+LEARN = {"dataset": "digits", "epochs": 8, "channels": 8, "batch_size": 32, "steps_per_epoch": 20, "device": "cpu",
+         "seed": 0, "curvature_every": 0, "derive_samples": 8, "select_samples": 0}
+
+
+@pytest.mark.parametrize("space", ["darts", "nb201"])
+@pytest.mark.parametrize("name", ["gdas", "rsws", "spos", "enas"])
+def test_single_path_supernets_learn_on_both_space_families(name, space, tmp_path):
+    """Validated on one path after SPOS's BN recalibration, the supernet is clearly above chance (0.1); before,
+    GDAS validated its most likely path on running statistics averaged over other paths, at chance."""
+    result = run_search({**LEARN, "space": space, "optimizer": name, "layers": 3 if space == "darts" else 1},
+                        tmp_path).result
+    assert result["metrics"]["val_acc"] > 0.3, result["metrics"]
+
+
+@pytest.mark.parametrize("name", ["gdas", "rsws", "enas"])
+def test_the_validated_path_runs_on_batch_statistics_of_its_own(name, tmp_path):
+    """The running statistics a single path is validated on are those of that path on the latest training batch
+    (SPOS's recalibration), not averages over the other paths trained."""
+    import copy
+
+    from nascore.optimizers.components.ranking import recalibrate_batch_norm
+
+    run = SearchRun({**TINY, "space": "darts", "optimizer": name, "layers": 3, "epochs": 1}, tmp_path)
+    run.run()
+    opt = run.optimizer
+    weights = opt.forward_weights()
+    after = {k: v.clone() for k, v in run.model.state_dict().items() if "running" in k}
+    expected = copy.deepcopy(run.model)
+    recalibrate_batch_norm(expected, weights, [opt.calib_batch])
+    for key, value in expected.state_dict().items():
+        if "running" in key:
+            assert torch.allclose(after[key], value), key
