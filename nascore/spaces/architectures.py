@@ -202,7 +202,8 @@ class InputsPerNode(OneOpPerEdge):
                     return f"node {node} of the {ct} cell takes {len(kept)} inputs, not {self.inputs}"
                 for r in kept:
                     if cols[r] not in self.candidates[ct][r]:
-                        return f"edge row {r} of the {ct} cell has column {cols[r]}, not one of {self.candidates[ct][r]}"
+                        return (f"edge row {r} of the {ct} cell has column {cols[r]}, not one of "
+                                f"{self.candidates[ct][r]}")
         return None
 
     # ---- decisions: per node, the inputs then their ops (ENAS's micro controller) -------------------------------

@@ -4,7 +4,8 @@
   (times the edge weights when edges are normalised), or a learned controller's greedy decoding (DARTS,
   section 2.4; ENAS, section 2.2).
 * ``random_search`` (RS-WS, Li and Talwalkar, UAI 2019, section 3): ``derive_samples`` uniformly drawn
-  architectures of the space (DARTS: cells of two inputs per node) are scored by their loss on the latest validation batch with the one-shot weights, the best kept.
+  architectures of the space (DARTS: cells of two inputs per node) are scored by their loss on the latest validation
+  batch with the one-shot weights, the best kept.
 * ``evolution`` (SPOS, Guo et al., ECCV 2020, section 3.3): the same budget spent by regularized evolution.
 
 The two searches score single paths (:func:`~nascore.optimizers.components.ranking.oneshot_scores`, batch

@@ -1,7 +1,8 @@
 """More black-box samplers (ask/tell, knowing nothing of the objective) and the registry of all of them.
 
 * :class:`PolicySampler`: REINFORCE (Williams, 1992) on an independent categorical distribution per decision
-  of the space's rule (per edge on NAS-Bench-201: the NAS-Bench-201 paper's REINFORCE baseline): a moving-average reward baseline, Adam on the logits.
+  of the space's rule (per edge on NAS-Bench-201: the NAS-Bench-201 paper's REINFORCE baseline): a moving-average
+  reward baseline, Adam on the logits.
 * :class:`LocalSearch`: first-improvement hill climbing over the rule's one-step changes, restarted at a random
   architecture at each local optimum; architectures already evaluated are not proposed again.
 
@@ -70,7 +71,8 @@ class PolicySampler(RandomSampler):
         """The logits array and row a decision reads."""
         return (self.logits[ct], key) if kind == "op" else (self.input_logits[ct], self.input_rows[ct][key])
 
-    def _decisions(self, ct: str, values: list[int] | None, draws: list[float] | None) -> list[tuple[str, Any, list[int], int]]:
+    def _decisions(self, ct: str, values: list[int] | None,
+                   draws: list[float] | None) -> list[tuple[str, Any, list[int], int]]:
         """Each decision of cell ``ct`` as (kind, key, allowed, value): drawn with ``draws`` (uniforms) when
         ``values`` is None."""
         made: list[int] = []

@@ -34,7 +34,8 @@ class FrequencyCounter:
         """Count one architecture; edges it leaves out (negative columns) count nothing."""
         for ct, cols in columns.items():
             kept = [r for r, c in enumerate(cols) if c >= 0]
-            self.counts[ct][torch.tensor(kept, dtype=torch.long), torch.tensor([cols[r] for r in kept], dtype=torch.long)] += 1
+            rows = torch.tensor(kept, dtype=torch.long)
+            self.counts[ct][rows, torch.tensor([cols[r] for r in kept], dtype=torch.long)] += 1
 
     def frequencies(self) -> dict[str, torch.Tensor]:
         """Rows summing to one; uniform over the candidates before any sample."""
