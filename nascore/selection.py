@@ -5,9 +5,11 @@ One-shot weights are a cheap but biased judge (Bender et al., 2018; Li and Talwa
 the stage measures how far they can be trusted.  After the search,
 
 1. **sample** M = ``select_samples`` distinct architectures: the method's own derived architecture first, then
-   draws from the method's own distribution (:data:`SAMPLERS`, by the kind of distribution it reports: uniform
-   for the single-path methods, the controller's policy for ENAS, the edge x op distribution for the continuous
-   methods); on a space whose cells keep a few edges per node (DARTS), the kept edges are drawn uniformly;
+   draws from the method's own distribution (:data:`SAMPLERS`, by the kind of distribution it reports: the
+   space's uniform draw for the single-path methods, the controller's policy for ENAS, both of them architectures
+   of the space (DARTS: two inputs per node) taken as they are; the edge x op distribution for the continuous
+   methods, one op per edge, of which a space whose cells keep a few edges per node (DARTS) keeps edges drawn
+   uniformly among those whose op is not ``none``);
 2. **rank** them by accuracy (then loss) on the whole validation split with the one-shot weights, each edge
    running the op it chose and the left-out edges contributing nothing, BatchNorm on batch statistics;
 3. **retrain** the top K = ``select_top_k`` from scratch for ``select_epochs`` epochs on the search's train split
@@ -38,9 +40,10 @@ from nascore.networks.cells import ScaledRows
 from nascore.networks.sampled import SampledRows, SinglePathOp
 from nascore.optimizers.base import SearchOptimizer
 from nascore.optimizers.components.ranking import Columns, supernet_score
-from nascore.optimizers.components.sampling import generator_for, sample_columns, uniform_columns
+from nascore.optimizers.components.sampling import generator_for, sample_columns
 from nascore.rankcorr import kendall_tau, spearman_rho
 from nascore.settings import RunConfig, Settings, setting
+from nascore.spaces.architectures import ABSENT
 from nascore.spaces.base import SearchSpace
 
 if TYPE_CHECKING:
@@ -106,8 +109,6 @@ def effective_select_samples(config: Mapping[str, Any] | RunConfig) -> int:
 ArchSampler = Callable[[SearchOptimizer, dict[str, torch.Tensor], dict[str, torch.Tensor], torch.Generator], Columns]
 #: draws allowed per wanted candidate before a small space is taken to have no more distinct ones
 DRAWS_PER_CANDIDATE = 50
-#: the edge marker of :func:`genotype_rows`: this edge is not part of the architecture
-ABSENT = -1
 
 
 def _categorical(optimizer: SearchOptimizer, probs: dict[str, torch.Tensor], masks: dict[str, torch.Tensor],
@@ -124,8 +125,8 @@ def _categorical(optimizer: SearchOptimizer, probs: dict[str, torch.Tensor], mas
 
 def _uniform(optimizer: SearchOptimizer, probs: dict[str, torch.Tensor], masks: dict[str, torch.Tensor],
              generator: torch.Generator) -> Columns:
-    """Uniform over each edge's candidates: how the single-path methods (and random search) draw paths."""
-    return {ct: uniform_columns(mask, generator) for ct, mask in masks.items()}
+    """The space's uniform draw: how the single-path methods (and random search) draw paths."""
+    return optimizer.space.sample_architecture(generator)
 
 
 def _policy(optimizer: SearchOptimizer, probs: dict[str, torch.Tensor], masks: dict[str, torch.Tensor],
@@ -158,35 +159,18 @@ def genotype_of(space: SearchSpace, columns: Columns, generator: torch.Generator
     return space.derive(weights)
 
 
+def candidate_genotype(space: SearchSpace, columns: Columns, generator: torch.Generator) -> Any:
+    """The genotype of a draw: the cell itself when the draw is an architecture of the space (the supernet ran
+    exactly it), else (one op per edge on a space that keeps a few edges per node) :func:`genotype_of`."""
+    if space.architecture_rule().problem(columns) is None:
+        return space.genotype_of_path(columns)
+    return genotype_of(space, columns, generator)
+
+
 def genotype_rows(space: SearchSpace, genotype: Any) -> Columns:
-    """The column of each search-cell edge row that ``genotype`` uses, :data:`ABSENT` for rows it leaves out:
-    how the supernet runs exactly the genotype's cells.  Raises ValueError for a genotype the supernet cannot run
-    (an edge that is not in the search cell, one edge used twice, an op that is not a candidate there, other
-    output nodes)."""
-    parsed = space.resolve(genotype)
-    out: Columns = {}
-    for ct in space.cell_types:
-        search = space.cell_graph(ct)
-        cell = space.genotype_graph(parsed, ct)
-        if cell.graph["output"] != search.graph["output"]:
-            raise ValueError(f"the {ct} cell outputs {cell.graph['output']}, the search cell {search.graph['output']}: "
-                             "the supernet cannot run it")
-        row_of = {edge: row for row, edge in enumerate(space.edges(ct))}
-        mask = space.op_mask(ct)
-        cols = [ABSENT] * len(row_of)
-        for src, dst, data in cell.edges(data=True):
-            row = row_of.get((src, dst))
-            op = data["ops"][0]
-            if row is None:
-                raise ValueError(f"the {ct} cell has an edge {src}→{dst} that the search cell does not have")
-            if cols[row] != ABSENT:
-                raise ValueError(f"the {ct} cell uses the edge {src}→{dst} twice; the supernet has it once")
-            col = space.ops.index(op) if op in space.ops else ABSENT
-            if col == ABSENT or not mask[row, col]:
-                raise ValueError(f"op {op!r} is not a candidate on the {ct} cell's edge {src}→{dst}")
-            cols[row] = col
-        out[ct] = cols
-    return out
+    """The column of each search-cell edge row that ``genotype`` uses, :data:`ABSENT` for rows it leaves out
+    (:meth:`~nascore.spaces.base.SearchSpace.path_of`)."""
+    return space.path_of(genotype)
 
 
 def candidate_weights(space: SearchSpace, model: nn.Module, genotype: Any, device: torch.device) -> dict[str, Any]:
@@ -219,7 +203,7 @@ def distinct_candidates(space: SearchSpace, optimizer: SearchOptimizer, derived:
     draws = 0
     while len(out) < count and draws < count * DRAWS_PER_CANDIDATE:
         draws += 1
-        genotype = genotype_of(space, sampler(optimizer, probs, masks, generator), generator)
+        genotype = candidate_genotype(space, sampler(optimizer, probs, masks, generator), generator)
         if key(genotype) not in seen:
             seen.add(key(genotype))
             out.append(genotype)

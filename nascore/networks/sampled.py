@@ -65,8 +65,11 @@ class SampledRows:
         return len(self.columns)
 
     def one_hot(self, num_ops: int) -> torch.Tensor:
+        """Rows edges x ops, a 1 at each row's column; all zeros for a row whose column is negative (an edge the
+        architecture leaves out)."""
         out = torch.zeros(len(self.columns), num_ops)
-        out[torch.arange(len(self.columns)), torch.tensor(self.columns, dtype=torch.long)] = 1.0
+        kept = [r for r, c in enumerate(self.columns) if c >= 0]
+        out[torch.tensor(kept, dtype=torch.long), torch.tensor([self.columns[r] for r in kept], dtype=torch.long)] = 1.0
         return out
 
 
@@ -116,7 +119,8 @@ class SinglePathOp(MixedOp):
         self.drop_prob = 0.0
 
     def run(self, column: int, x: torch.Tensor) -> torch.Tensor:
-        """The output of the op in ``column`` (zeros of the output shape for ``none``)."""
+        """The output of the op in ``column`` (zeros of the output shape for ``none`` and for a negative column, an
+        edge the sampled architecture leaves out)."""
         slot = self._slot_of.get(column)
         if slot is None:
             if self.stride != 1:

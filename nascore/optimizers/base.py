@@ -4,7 +4,9 @@ An optimizer decides what each edge becomes (its edge factory), owns the archite
 parameters, makes one search step from a train batch and a val batch, reports the
 current architecture distribution (edge x op probabilities, for the heatmap) and
 derives the discrete architecture.  It knows nothing of a particular space: it sees
-only ``space.ops``, ``space.cell_types``, ``space.op_mask`` and ``space.derive``.
+only ``space.ops``, ``space.cell_types``, ``space.op_mask``, ``space.derive`` and, to draw or report one
+architecture at a time, the space's rule of what an architecture is (``space.sample_architecture``,
+``space.architecture_rule``, ``space.genotype_of_path``, ``space.path_of``).
 """
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """Black-box search: random search (``rs``), Regularized Evolution (``re``, Real et al., AAAI 2019),
 REINFORCE on a per-edge categorical policy (``reinforce``) and local search (``ls``).
 
-Architectures (one op per edge) are proposed by a sampler that knows nothing of the objective
+Architectures (the space's: one op per edge, or DARTS cells of two inputs per node) are proposed by a sampler
+that knows nothing of the objective
 (:data:`~nascore.optimizers.components.samplers.SAMPLERS`).  With ``evaluator: table`` a run never comes
 here: :mod:`nascore.benchmarks.runner` looks candidates up in a tabular benchmark.  With ``evaluator:
 train`` (the default) each candidate is scored by a short stand-alone training: the
@@ -57,8 +58,8 @@ class RandomSearchOptimizer(SinglePathOptimizer):
     settings = (TrainingEvaluatorSettings, SamplerSettings)
 
     def make_sampler(self) -> RandomSampler:
-        return make_sampler(self.name, self.masks, generator_for(self.config.seed, f"{self.name}-sampler"),
-                            sampler_settings(self.config))
+        return make_sampler(self.name, self.space.architecture_rule(),
+                            generator_for(self.config.seed, f"{self.name}-sampler"), sampler_settings(self.config))
 
     def setup(self, model: nn.Module, device: torch.device) -> None:
         super().setup(model, device)
@@ -120,8 +121,8 @@ class RandomSearchOptimizer(SinglePathOptimizer):
         return events
 
     def _genotype(self, cols: Columns) -> Any:
-        num_ops = len(self.space.ops)
-        return self.space.derive({ct: SampledRows(c).one_hot(num_ops) for ct, c in cols.items()})
+        """The cell the candidate's network ran (on DARTS cells: its two inputs per node, the other edges off)."""
+        return self.space.genotype_of_path(cols)
 
     # ---- what the run shows -------------------------------------------------------------
     def chosen(self) -> Columns:

@@ -91,7 +91,7 @@ class ComposedOptimizer(ArchitectureGradient, SearchOptimizer):
         #: the latest validation and training batches: what one-shot derivations score on and recalibrate with
         self.rank_batch: Batch | None = None
         self.calib_batch: Batch | None = None
-        self.keeps_batches = self.derivation.one_shot or not self.relaxation.has_alphas
+        self.keeps_batches = self.derivation.one_shot or not self.relaxation.has_alphas or self.relaxation.single_path
         self.steps = 0
         self.relaxation.setup(device)
 
@@ -203,21 +203,27 @@ class ComposedOptimizer(ArchitectureGradient, SearchOptimizer):
         return self.relaxation.distribution()
 
     def forward_weights(self) -> dict[str, Any]:
+        """What the supernet is validated on.  A single path (the derivation's choice; GDAS's and ProxylessNAS's most
+        likely op per edge) runs after SPOS's BN recalibration on the latest training batch (Guo et al., section
+        3.3): the running statistics were averaged over the other paths trained, each op's only over the steps that
+        sampled it, and validating a path on them measured those statistics, not the path (GDAS validated at chance)."""
         chosen = self.derivation.choose()
         if chosen is None:
             with torch.no_grad():
                 betas = [b.detach() for b in self.arch_parameters()]
-                return self._with_edges(self.relaxation.validation_weights(), betas)
-        weights = {ct: SampledRows(cols) for ct, cols in chosen.items()}
-        if self.calib_batch is not None:  # SPOS's BN recalibration for the chosen path
+                weights = self._with_edges(self.relaxation.validation_weights(), betas)
+            if not all(isinstance(w, SampledRows) for w in weights.values()):
+                return weights
+        else:
+            weights = {ct: SampledRows(cols) for ct, cols in chosen.items()}
+        if self.calib_batch is not None:
             recalibrate_batch_norm(self.model, weights, [self.calib_batch])
         return weights
 
     def derive(self) -> Any:
         chosen = self.derivation.choose()
-        if chosen is not None:
-            num_ops = len(self.space.ops)
-            return self.space.derive({ct: SampledRows(cols).one_hot(num_ops) for ct, cols in chosen.items()})
+        if chosen is not None:  # the cell the supernet validates on, exactly
+            return self.space.genotype_of_path(chosen)
         dist = self.distribution()
         return self.space.derive(dist if self.edge_norm is None else self.edge_norm.strengths(dist))
 

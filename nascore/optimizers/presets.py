@@ -56,7 +56,9 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
     Preset("drnas", "DrNAS (Chen et al., ICLR 2021), sections 2.2-2.3", "dirichlet", regularizer="dirichlet_kl",
            departs="no progressive learning (the paper's partial channels growing while the space is pruned)"),
     Preset("enas", "ENAS (Pham et al., ICML 2018), section 2.2", "controller",
-           departs="the controller picks an op per edge of a fixed cell graph (the paper's also picks the inputs)"),
+           departs="on DARTS cells the controller picks each node's two inputs and their ops, as the paper's, but "
+                   "scores inputs with a linear head over the nodes (the paper: attention over their hidden states) "
+                   "and never the same input twice (the supernet has one edge per pair)"),
     Preset("rsws", "RS-WS (Li and Talwalkar, UAI 2019), section 3", "uniform", derivation="random_search",
            departs="derive_samples 50 architectures scored (the paper: 1000) on one validation batch"),
     Preset("spos", "SPOS (Guo et al., ECCV 2020), sections 3.1-3.3", "uniform", derivation="evolution",

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from nascore.networks.edges import EdgeFactory
+from nascore.spaces.architectures import ABSENT, Columns, OneOpPerEdge
 
 
 class GenotypeError(ValueError):
@@ -93,6 +94,66 @@ class SearchSpace(ABC):
     @abstractmethod
     def genotype_graph(self, genotype: Any, cell_type: str) -> nx.MultiDiGraph:
         """The cell of a genotype as a graph whose edges hold exactly one op each."""
+
+    # ---- one architecture as the supernet runs it ------------------------------------------------------------
+    def architecture_rule(self) -> OneOpPerEdge:
+        """What an architecture of this space is, as columns per edge row (default: one candidate op per edge)."""
+        rule = self.__dict__.get("_rule")
+        if rule is None:
+            rule = self.__dict__["_rule"] = self._make_rule()
+        return rule
+
+    def _make_rule(self) -> OneOpPerEdge:
+        return OneOpPerEdge({ct: self.op_mask(ct) for ct in self.cell_types})
+
+    def sample_architecture(self, generator: torch.Generator) -> Columns:
+        """A uniformly drawn architecture, as the single-path relaxations train it (default: one candidate per edge by
+        ``torch.multinomial``, the stream these relaxations always drew)."""
+        return {ct: torch.multinomial(self.op_mask(ct).float(), 1, generator=generator).squeeze(1).tolist()
+                for ct in self.cell_types}
+
+    def genotype_of_path(self, columns: Columns) -> Any:
+        """The genotype of an architecture given as columns (the cell the supernet ran); default: :meth:`derive`
+        of its one-hot rows, which for one op per edge is exactly that op on every edge."""
+        problem = self.architecture_rule().problem(columns)
+        if problem:
+            raise GenotypeError(problem)
+        onehots = {}
+        for ct, cols in columns.items():
+            rows = torch.zeros(len(cols), len(self.ops))
+            rows[torch.arange(len(cols)), torch.tensor(cols, dtype=torch.long)] = 1.0
+            onehots[ct] = rows
+        return self.derive(onehots)
+
+    def path_of(self, genotype: Any) -> Columns:
+        """The column of each search-cell edge row that ``genotype`` uses, :data:`ABSENT` for rows it leaves out: how
+        the supernet runs exactly the genotype's cells.  Raises ValueError for a genotype the supernet cannot run (an
+        edge that is not in the search cell, one edge used twice, an op that is not a candidate there, other output
+        nodes)."""
+        parsed = self.resolve(genotype)
+        out: Columns = {}
+        for ct in self.cell_types:
+            search = self.cell_graph(ct)
+            cell = self.genotype_graph(parsed, ct)
+            if cell.graph["output"] != search.graph["output"]:
+                raise ValueError(f"the {ct} cell outputs {cell.graph['output']}, the search cell "
+                                 f"{search.graph['output']}: the supernet cannot run it")
+            row_of = {edge: row for row, edge in enumerate(self.edges(ct))}
+            mask = self.op_mask(ct)
+            cols = [ABSENT] * len(row_of)
+            for src, dst, data in cell.edges(data=True):
+                row = row_of.get((src, dst))
+                op = data["ops"][0]
+                if row is None:
+                    raise ValueError(f"the {ct} cell has an edge {src}→{dst} that the search cell does not have")
+                if cols[row] != ABSENT:
+                    raise ValueError(f"the {ct} cell uses the edge {src}→{dst} twice; the supernet has it once")
+                col = self.ops.index(op) if op in self.ops else ABSENT
+                if col == ABSENT or not mask[row, col]:
+                    raise ValueError(f"op {op!r} is not a candidate on the {ct} cell's edge {src}→{dst}")
+                cols[row] = col
+            out[ct] = cols
+        return out
 
     def resolve(self, value: Any) -> Any:
         """A published name or a genotype, parsed."""

@@ -15,6 +15,7 @@ from torch import nn
 
 from nascore.networks.darts import DartsSkeleton
 from nascore.networks.edges import EdgeFactory, categorical_factory
+from nascore.spaces.architectures import ABSENT, Columns, InputsPerNode
 from nascore.spaces.base import GenotypeError, SearchSpace, require_ops
 
 DARTS_OPS = ("none", "max_pool_3x3", "avg_pool_3x3", "skip_connect",
@@ -132,6 +133,34 @@ class DartsLikeSpace(SearchSpace):
                     gene.append([self.ops[best(row)[1]], edges[row][0]])
             genotype[cell_type] = gene
             genotype[f"{cell_type}_concat"] = list(range(2, 2 + STEPS))
+        return genotype
+
+    # ---- one architecture: two inputs per node, an op other than none on each ----------------------------------
+    def _make_rule(self) -> InputsPerNode:
+        """DARTS's cells (Liu et al., section 2.1 and 2.4: two inputs per node, ``none`` never kept), as RS-WS and
+        ENAS sample them (see :mod:`nascore.spaces.architectures`)."""
+        excluded = [self.ops.index("none")] if "none" in self.ops else []
+        return InputsPerNode({ct: self.op_mask(ct) for ct in self.cell_types},
+                             {ct: self.edges(ct) for ct in self.cell_types}, inputs=2, excluded=excluded)
+
+    def sample_architecture(self, generator: torch.Generator) -> Columns:
+        return self.architecture_rule().sample(generator)
+
+    def genotype_of_path(self, columns: Columns) -> dict[str, Any]:
+        """Each node's two kept edges with their ops, in source order: exactly the cell the supernet ran."""
+        problem = self.architecture_rule().problem(columns)
+        if problem:
+            raise GenotypeError(problem)
+        genotype: dict[str, Any] = {}
+        for ct in self.cell_types:
+            edges = self.edges(ct)
+            gene = []
+            for node in range(2, 2 + STEPS):
+                for row, (src, dst) in enumerate(edges):
+                    if dst == node and columns[ct][row] != ABSENT:
+                        gene.append([self.ops[columns[ct][row]], src])
+            genotype[ct] = gene
+            genotype[f"{ct}_concat"] = list(range(2, 2 + STEPS))
         return genotype
 
     def parse_genotype(self, value: Any) -> dict[str, Any]:

@@ -130,8 +130,10 @@ def test_every_method_has_a_sampler_and_draws_only_candidates():
         probs = opt.distribution()
         for _ in range(5):
             cols = sampler(opt, probs, masks, generator_for(0, name))
-            for ct, mask in masks.items():
-                assert all(mask[r, c] for r, c in enumerate(cols[ct])), name
+            for ct, mask in masks.items():  # single-path and controller draws are S1 cells: edges left out
+                assert all(c == ABSENT or mask[r, c] for r, c in enumerate(cols[ct])), name
+            if opt.distribution_kind == "frequency" or getattr(opt, "controller", None) is not None:
+                assert space.architecture_rule().problem(cols) is None, name  # two inputs per node
 
 
 def test_categorical_draws_follow_the_distribution_and_kept_edges_vary():

@@ -1,10 +1,14 @@
-"""ENAS's controller (Pham et al., ICML 2018): an LSTM that picks one op per edge, autoregressively,
+"""ENAS's controller (Pham et al., ICML 2018): an LSTM that makes an architecture's decisions autoregressively,
 trained by REINFORCE with a moving-average baseline and an entropy bonus.
 
-Decisions run over the cell types in order and, within one, over the edge rows; each step feeds the
-embedding of the previous choice, and the logits are squashed as in ENAS (``tanh_constant *
-tanh(logits / temperature)``) and masked to the edge's candidates.  The controller lives on the CPU
-(it is tiny) and samples from a caller's generator.
+The decisions are the space's (:mod:`nascore.spaces.architectures`): one op per edge row (NAS-Bench-201), or on
+DARTS cells, per node, two inputs and then an op on each, the order of ENAS's micro controller
+(melodyguan/enas, src/cifar10/micro_controller.py, lines 150-189).  Decisions run over the cell types in order;
+each step feeds the embedding of the previous choice, and the logits are squashed as in ENAS (``tanh_constant *
+tanh(logits / temperature)``) and masked to the values allowed (an op: the edge's candidates; an input: the
+earlier nodes the node has not taken yet, so the two inputs differ, which the supernet's single edge per pair
+needs; ENAS may draw one input twice).  Inputs are scored by a linear head over the nodes where ENAS attends over
+the nodes' hidden states.  The controller lives on the CPU (it is tiny) and samples from a caller's generator.
 """
 from __future__ import annotations
 
@@ -14,54 +18,77 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-Columns = dict[str, list[int]]
+from nascore.spaces.architectures import Columns, OneOpPerEdge
 
 
 class Controller(nn.Module):
-    def __init__(self, masks: dict[str, torch.Tensor], hidden: int = 64, tanh_constant: float = 2.5,
+    def __init__(self, rule: OneOpPerEdge | dict[str, torch.Tensor], hidden: int = 64, tanh_constant: float = 2.5,
                  temperature: float = 5.0):
         super().__init__()
-        self.masks = {ct: m.detach().cpu().bool() for ct, m in masks.items()}
-        self.num_ops = next(iter(self.masks.values())).shape[1]
+        self.rule = rule if isinstance(rule, OneOpPerEdge) else OneOpPerEdge(rule)
+        self.masks = self.rule.masks
+        self.num_ops = self.rule.num_ops
         self.hidden = hidden
         self.tanh_constant, self.temperature = tanh_constant, temperature
         self.embed = nn.Embedding(self.num_ops + 1, hidden)  # the last index is the start token
         self.lstm = nn.LSTMCell(hidden, hidden)
         self.head = nn.Linear(hidden, self.num_ops)
+        if self.rule.num_nodes:  # input decisions (DARTS cells), created after the rest: same op weights as before
+            self.node_embed = nn.Embedding(self.rule.num_nodes, hidden)
+            self.node_head = nn.Linear(hidden, self.rule.num_nodes)
 
     def forward(self, generator: torch.Generator | None = None, greedy: bool = False, actions: Columns | None = None
                 ) -> tuple[Columns, torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
-        """``(arch, log_prob, entropy, probs)``: one column per edge row per cell type, the sum of the
-        log-probabilities and of the entropies of the decisions, and each decision's probabilities.
-        ``greedy`` takes the most likely op at each decision; ``actions`` scores a given architecture."""
+        """``(arch, log_prob, entropy, probs)``: one column per edge row per cell type (the rule's ``ABSENT`` for an
+        edge left out), the sums of the log-probabilities and of the entropies of the decisions, and per cell type
+        the op probabilities of each edge row decided on (rows not decided on: uniform over the candidates).
+        ``greedy`` takes the most likely value at each decision; ``actions`` scores a given architecture."""
         h = c = torch.zeros(1, self.hidden)
         inp = self.embed(torch.tensor([self.num_ops]))
         arch: Columns = {}
         probs: dict[str, torch.Tensor] = {}
         log_prob = torch.zeros(())
         entropy = torch.zeros(())
-        for ct, mask in self.masks.items():
-            cols, rows = [], []
-            for r in range(mask.shape[0]):
+        for ct in self.masks:
+            given = None if actions is None else self.rule.values(ct, actions[ct])
+            made: list[int] = []
+            rows: dict[int, torch.Tensor] = {}
+            for i in range(self.rule.num_decisions(ct)):
+                kind, key, allowed = self.rule.decision(ct, i, made)
                 h, c = self.lstm(inp, (h, c))
-                logits = self.tanh_constant * torch.tanh(self.head(h)[0] / self.temperature)
-                logits = logits.masked_fill(~mask[r], float("-inf"))
+                head = self.head if kind == "op" else self.node_head
+                logits = self.tanh_constant * torch.tanh(head(h)[0] / self.temperature)
+                mask = torch.zeros(logits.shape[0], dtype=torch.bool)
+                mask[allowed] = True
+                logits = logits.masked_fill(~mask, float("-inf"))
                 logp = F.log_softmax(logits, dim=-1)
                 p = logp.exp()
-                if actions is not None:
-                    choice = int(actions[ct][r])
+                if given is not None:
+                    choice = int(given[i])
                 elif greedy:
                     choice = int(p.detach().argmax())
                 else:
                     choice = int(torch.multinomial(p.detach(), 1, generator=generator))
                 log_prob = log_prob + logp[choice]
-                entropy = entropy - torch.where(mask[r], p * logp, torch.zeros_like(p)).sum()
-                cols.append(choice)
-                rows.append(p.detach())
-                inp = self.embed(torch.tensor([choice]))
-            arch[ct] = cols
-            probs[ct] = torch.stack(rows)
+                entropy = entropy - (p * logp.masked_fill(~mask, 0.0)).sum()  # no NaN gradient off the mask
+                made.append(choice)
+                if kind == "op":
+                    rows[key] = p.detach()
+                inp = (self.embed if kind == "op" else self.node_embed)(torch.tensor([choice]))
+            arch[ct] = self.rule.columns(ct, made)
+            probs[ct] = self._rows(ct, rows)
         return arch, log_prob, entropy, probs
+
+    def _rows(self, ct: str, decided: dict[int, torch.Tensor]) -> torch.Tensor:
+        """Edge x op probabilities: the op decision's for the edges decided on, uniform over the candidates else."""
+        mask = self.masks[ct]
+        out = torch.zeros(mask.shape)
+        for r, cands in enumerate(self.rule.candidates[ct]):
+            if r in decided:
+                out[r] = decided[r]
+            else:
+                out[r, cands] = 1.0 / len(cands)
+        return out
 
 
 def moving_baseline(baseline: float | None, reward: float, decay: float) -> float:

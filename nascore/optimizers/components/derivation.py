@@ -4,7 +4,8 @@
   (times the edge weights when edges are normalised), or a learned controller's greedy decoding (DARTS,
   section 2.4; ENAS, section 2.2).
 * ``random_search`` (RS-WS, Li and Talwalkar, UAI 2019, section 3): ``derive_samples`` uniformly drawn
-  architectures are scored by their loss on the latest validation batch with the one-shot weights, the best kept.
+  architectures of the space (DARTS: cells of two inputs per node) are scored by their loss on the latest validation
+  batch with the one-shot weights, the best kept.
 * ``evolution`` (SPOS, Guo et al., ECCV 2020, section 3.3): the same budget spent by regularized evolution.
 
 The two searches score single paths (:func:`~nascore.optimizers.components.ranking.oneshot_scores`, batch
@@ -63,7 +64,7 @@ class RandomSearchDerivation(Derivation):
         self._chosen: tuple[int, Columns] | None = None
 
     def searcher(self, generator: torch.Generator) -> RandomSampler:
-        return RandomSampler(self.method.masks, generator)
+        return RandomSampler(self.method.space.architecture_rule(), generator)
 
     def choose(self) -> Columns:
         """The best of ``derive_samples`` architectures by one-shot validation loss (cached per step)."""
@@ -89,7 +90,7 @@ class EvolutionDerivation(RandomSearchDerivation):
     def searcher(self, generator: torch.Generator) -> RandomSampler:
         budget = self.method.config.derive_samples
         population = max(2, min(20, budget // 2))
-        return RegularizedEvolution(self.method.masks, generator, population_size=population,
+        return RegularizedEvolution(self.method.space.architecture_rule(), generator, population_size=population,
                                     sample_size=max(1, min(5, population // 2)))
 
 

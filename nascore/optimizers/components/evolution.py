@@ -1,11 +1,14 @@
 """Black-box architecture samplers that know nothing of the objective (optuna-style ask/tell).
 
-An architecture is ``{cell_type: [column per edge row]}`` over a space's op masks.
+An architecture is ``{cell_type: [column per edge row]}``; which ones are architectures of the space, how one is
+drawn uniformly and what one mutation changes is the space's rule (:mod:`nascore.spaces.architectures`, from
+``space.architecture_rule()``), so the samplers stay within the space's cells (DARTS: two inputs per node).  A
+plain dict of op masks stands for the rule of one op per edge.
 
-* :class:`RandomSampler`: uniform over each edge's candidates.
+* :class:`RandomSampler`: uniform over the space's architectures.
 * :class:`RegularizedEvolution` (Real et al., AAAI 2019): ``population_size`` random architectures
-  first; then each new one is a mutation (one edge's op changed to another candidate) of the best of
-  ``sample_size`` members drawn from the population, and the oldest member dies (aging).
+  first; then each new one is a mutation (the rule's: one op changed, or on DARTS cells also one input moved) of
+  the best of ``sample_size`` members drawn from the population, and the oldest member dies (aging).
 
 Both draw from their own CPU generator and save everything in :meth:`state_dict`.
 """
@@ -16,31 +19,30 @@ from typing import Any, Callable
 
 import torch
 
-Columns = dict[str, list[int]]
+from nascore.spaces.architectures import Columns, OneOpPerEdge
+
+#: what a sampler is built on: a space's rule, or op masks (one op per edge)
+RuleOrMasks = OneOpPerEdge | dict[str, torch.Tensor]
 
 
-def _choice(n: int, generator: torch.Generator) -> int:
-    return int(torch.randint(n, (1,), generator=generator))
+def as_rule(rule: RuleOrMasks) -> OneOpPerEdge:
+    return rule if isinstance(rule, OneOpPerEdge) else OneOpPerEdge(rule)
 
 
 class RandomSampler:
     name = "rs"
 
-    def __init__(self, masks: dict[str, torch.Tensor], generator: torch.Generator):
-        self.masks = {ct: m.detach().cpu().bool() for ct, m in masks.items()}
+    def __init__(self, rule: RuleOrMasks, generator: torch.Generator):
+        self.rule = as_rule(rule)
+        self.masks = self.rule.masks
         self.generator = generator
         self.history: list[tuple[Columns, float]] = []
         #: per cell type and edge row, the candidate columns
-        self.candidates = {ct: [torch.nonzero(row).flatten().tolist() for row in m] for ct, m in self.masks.items()}
+        self.candidates = self.rule.candidates
 
     def random_arch(self) -> Columns:
-        """One candidate per edge, uniformly (one uniform draw per edge: ``torch.multinomial`` costs ten times
-        more, which shows when a tabular benchmark makes evaluations free)."""
-        out = {}
-        for ct, rows in self.candidates.items():
-            draws = torch.rand(len(rows), generator=self.generator, dtype=torch.float64).tolist()
-            out[ct] = [row[min(int(u * len(row)), len(row) - 1)] for row, u in zip(rows, draws)]
-        return out
+        """A uniform draw from the rule."""
+        return self.rule.sample(self.generator)
 
     def ask(self) -> Columns:
         return self.random_arch()
@@ -64,24 +66,16 @@ class RandomSampler:
 class RegularizedEvolution(RandomSampler):
     name = "re"
 
-    def __init__(self, masks: dict[str, torch.Tensor], generator: torch.Generator, population_size: int = 20,
+    def __init__(self, rule: RuleOrMasks, generator: torch.Generator, population_size: int = 20,
                  sample_size: int = 5):
-        super().__init__(masks, generator)
+        super().__init__(rule, generator)
         if not 1 <= sample_size <= population_size:
             raise ValueError(f"sample_size ({sample_size}) must be between 1 and population_size ({population_size})")
         self.population_size, self.sample_size = population_size, sample_size
         self.population: deque[tuple[Columns, float]] = deque(maxlen=population_size)
-        # (cell type, row) of every edge with a choice to make
-        self.mutable = [(ct, r) for ct, m in self.masks.items() for r in range(m.shape[0]) if int(m[r].sum()) > 1]
 
     def mutate(self, arch: Columns) -> Columns:
-        child = {ct: list(c) for ct, c in arch.items()}
-        if not self.mutable:
-            return child
-        ct, row = self.mutable[_choice(len(self.mutable), self.generator)]
-        others = [c for c in self.candidates[ct][row] if c != child[ct][row]]
-        child[ct][row] = others[_choice(len(others), self.generator)]
-        return child
+        return self.rule.mutate(arch, self.generator)
 
     def ask(self) -> Columns:
         if len(self.population) < self.population_size:

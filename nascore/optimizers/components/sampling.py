@@ -31,8 +31,11 @@ class FrequencyCounter:
         self.counts = {ct: torch.zeros(m.shape, dtype=torch.float64) for ct, m in self.masks.items()}
 
     def add(self, columns: dict[str, list[int]]) -> None:
+        """Count one architecture; edges it leaves out (negative columns) count nothing."""
         for ct, cols in columns.items():
-            self.counts[ct][torch.arange(len(cols)), torch.tensor(cols, dtype=torch.long)] += 1
+            kept = [r for r, c in enumerate(cols) if c >= 0]
+            rows = torch.tensor(kept, dtype=torch.long)
+            self.counts[ct][rows, torch.tensor([cols[r] for r in kept], dtype=torch.long)] += 1
 
     def frequencies(self) -> dict[str, torch.Tensor]:
         """Rows summing to one; uniform over the candidates before any sample."""

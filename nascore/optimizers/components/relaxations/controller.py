@@ -1,4 +1,5 @@
-"""ENAS's learned controller (Pham et al., ICML 2018, section 2.2): an LSTM policy picks one op per edge.
+"""ENAS's learned controller (Pham et al., ICML 2018, section 2.2): an LSTM policy makes the space's decisions (one
+op per edge; on DARTS cells two inputs per node and an op on each, as the paper's micro controller).
 
 Each step trains the shared weights on a path sampled from the controller, then samples another and updates the
 controller by REINFORCE, the reward being that architecture's accuracy on the validation batch with the shared
@@ -26,7 +27,7 @@ ENTROPY_WEIGHT = 1e-4
 BASELINE_DECAY = 0.99
 
 
-@RELAXATIONS.register("controller", "an LSTM policy samples one op per edge, learned by REINFORCE",
+@RELAXATIONS.register("controller", "an LSTM policy samples the cell (inputs and ops), learned by REINFORCE",
                       "ENAS (Pham et al., ICML 2018), section 2.2")
 class ControllerRelaxation(Relaxation):
     name = "controller"
@@ -40,7 +41,7 @@ class ControllerRelaxation(Relaxation):
         method = self.method
         with torch.random.fork_rng(devices=[]):  # the controller's initial weights from the run's seed only
             torch.manual_seed(generator_for(method.config.seed, f"{method.name}-controller").initial_seed())
-            self.controller = Controller(method.masks)
+            self.controller = Controller(method.space.architecture_rule())
         self.reinforce = Reinforce(self.controller, lr=method.config.alpha_lr, entropy_weight=ENTROPY_WEIGHT,
                                    baseline_decay=BASELINE_DECAY)
         self.last_reward = float("nan")

@@ -3,7 +3,9 @@ distribution chooses, and the architecture is found afterwards with those weight
 sampled architectures, :mod:`~nascore.optimizers.components.derivation`).
 
 * ``uniform`` (RS-WS, Li and Talwalkar, UAI 2019, section 3; SPOS, Guo et al., ECCV 2020, section 3.1): every
-  step trains one architecture drawn uniformly, one op per edge, from the method's generator.
+  step trains one architecture of the space drawn uniformly (``space.sample_architecture``: one op per edge on
+  NAS-Bench-201; on DARTS cells two inputs per node and an op on each, the other edges off, as RS-WS's
+  ``sample_arch`` draws them) from the method's generator.
 * ``all_paths`` (Bender et al., ICML 2018, section 3): every step trains the whole supernet, each edge the plain
   sum of its candidate ops, with DropPath or ScheduledDropPath (``drop_path``, ``drop_path_schedule``) inside the
   edges.
@@ -18,7 +20,6 @@ import torch
 
 from nascore.networks.sampled import SampledRows, SinglePathOp
 from nascore.optimizers.components.relaxations.base import RELAXATIONS, Relaxation
-from nascore.optimizers.components.sampling import uniform_columns
 from nascore.optimizers.components.schedules import DropPathSettings, drop_path_rate
 
 
@@ -43,7 +44,7 @@ class UniformPathRelaxation(_WeightSharing):
     name = "uniform"
 
     def sample(self, alphas: list[torch.Tensor]) -> dict[str, SampledRows]:
-        arch = {ct: uniform_columns(m, self.method.generator) for ct, m in self.method.masks.items()}
+        arch = self.method.space.sample_architecture(self.method.generator)
         self.method.counter.add(arch)
         return {ct: SampledRows(cols) for ct, cols in arch.items()}
 
