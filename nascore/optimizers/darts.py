@@ -29,7 +29,8 @@ class ArchitectureUpdateSettings(Settings):
                                  source="DARTS, section A.1.1: betas (0.5, 0.999)", label='Architecture Adam beta1')
     alpha_beta2: float = setting(0.999, "Adam's second momentum on the architecture parameters.", gt=0, lt=1,
                                  source="DARTS, section A.1.1: betas (0.5, 0.999)", label='Architecture Adam beta2')
-    alpha_weight_decay: float = setting(1e-3, "Weight decay of the architecture parameters.", ge=0,
+    alpha_weight_decay: float = setting(1e-3, "Weight decay of the architecture parameters (off under regularizer "
+                                              "dirichlet_kl, which replaces it).", ge=0,
                                         source="DARTS, section A.1.1: 1e-3", label='Architecture weight decay')
 
 
