@@ -98,3 +98,29 @@ class Reinforce:
         self.controller.load_state_dict(state["controller"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.baseline = state["baseline"]
+
+
+class AggregatedReinforce(Reinforce):
+    """ENAS's controller training as its code does it (melodyguan/enas ``src/cifar10/micro_controller.py:231-248``
+    and ``main.py:276-291``): the reward of a sample is its accuracy plus ``entropy_weight`` times its entropy (the
+    entropy bonus is in the reward, line 237-238); the baseline, from 0, moves towards each reward before it is used
+    (``bl -= (1 - bl_dec) * (bl - reward)``, lines 241-246); the loss is ``-log_prob * (reward - baseline)``; with
+    ``--controller_sync_replicas`` the gradients of ``num_aggregate`` samples are averaged into one Adam step."""
+
+    def start(self) -> None:
+        """Before a group of samples: no gradient left over."""
+        self.optimizer.zero_grad(set_to_none=True)
+
+    def add(self, log_prob: torch.Tensor, entropy: torch.Tensor, accuracy: float, num_aggregate: int) -> float:
+        """Accumulate one sample's gradient (divided by ``num_aggregate``); returns its advantage."""
+        reward = float(accuracy) + self.entropy_weight * float(entropy.detach())
+        baseline = 0.0 if self.baseline is None else self.baseline
+        self.baseline = baseline - (1 - self.baseline_decay) * (baseline - reward)
+        advantage = reward - self.baseline
+        (-advantage * log_prob / num_aggregate).backward()
+        return advantage
+
+    def apply(self) -> None:
+        """One Adam step on the averaged gradient of the group."""
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
