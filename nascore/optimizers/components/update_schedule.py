@@ -48,7 +48,7 @@ def warmup_warning(config: Mapping[str, Any]) -> str | None:
         return None
     recipe = resolve(preset, config)
     relaxation = RELAXATIONS[recipe.relaxation].impl
-    learns = relaxation.has_alphas or not relaxation.gradient and relaxation.learns_distribution
+    learns = relaxation.has_alphas or (not relaxation.gradient and relaxation.learns_distribution)
     epochs = int(config["epochs"])
     if not learns or recipe.warmup_epochs < epochs:
         return None
