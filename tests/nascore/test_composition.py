@@ -181,7 +181,7 @@ def test_a_stored_darts_config_with_pc_k_does_not_use_partial_channels():
     ({"optimizer": "pcdarts", "relaxation": "controller"}, "relaxation", "edge normalisation"),
     ({"optimizer": "proxyless", "edge_normalization": True}, "edge_normalization", "own update rule"),
     ({"optimizer": "darts", "regularizer": "dirichlet_kl"}, "regularizer", "Dirichlet"),
-    ({"optimizer": "drnas", "relaxation": "softmax"}, "relaxation", "Dirichlet"),
+    ({"optimizer": "drnas", "relaxation": "softmax", "regularizer": "dirichlet_kl"}, "regularizer", "Dirichlet"),
     ({"optimizer": "rsws", "derivation": "distribution"}, "derivation", "learns no distribution"),
     ({"optimizer": "darts", "derivation": "evolution"}, "derivation", "single-path edges"),
     ({"optimizer": "gdas", "derivation": "evolution", "edge_normalization": True}, "edge_normalization", "edge weights"),
