@@ -141,6 +141,7 @@ class _Interrupt:
 def cmd_search(args: argparse.Namespace) -> int:
     from nascore.config import ConfigError, load_config_file, validate_config
     from nascore.data import DataError
+    from nascore.optimizers.components.update_schedule import warmup_warning
     from nascore.progress import ConsoleProgress
     from nascore.runner import SearchFailed, run_search
     from nascore.settings_cli import given_settings
@@ -148,6 +149,9 @@ def cmd_search(args: argparse.Namespace) -> int:
     raw = load_config_file(args.config) if args.config else {}
     raw.update(given_settings(args, args.setting_names))
     cfg = validate_config(raw)
+    warning = warmup_warning(cfg.to_dict())
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
     out = Path(args.out or f"runs/{cfg.space}-{cfg.optimizer}-s{cfg.seed}")
     interrupt = _Interrupt()
     signal.signal(signal.SIGINT, interrupt)

@@ -9,8 +9,11 @@ which precedes DARTS's collapse into parameter-free cells, and
   (k epochs earlier when curvature is measured every epoch);
 * DARTS-ADA goes back to that point, multiplies the weight decay by a factor and goes on,
   up to a maximum number of increases, after which the search runs to its end (as the
-  paper's code does).  Only points measured after the latest rollback count for the next
-  decision: points of a weaker regularisation say nothing about the stronger one.
+  paper's code does).  After a roll-back the next decision reads the trajectory up to the
+  restored epoch followed by the new points, as the authors' code does (automl/RobustDARTS
+  ``src/search/train_search.py:272-274`` restores the eigenvalue tracker saved at the restored
+  epoch, ``src/utils.py:357-362``: ``la_tracker.ev = checkpoint['ev']``, and goes on appending);
+  ``ada_keep_points false`` reads only the points measured after the latest roll-back.
 
 :func:`should_stop` is the pure decision on a sequence of eigenvalues;
 :func:`collapse_counts` counts the usual symptom of collapse in a genotype.
@@ -44,6 +47,12 @@ class EarlyStopSettings(Settings):
                                           hint="the paper: 0.75", source="RobustDARTS, section 4.3: 0.75", label='Early-stop threshold')
     ada_factor: float = setting(3.0, "DARTS-ADA multiplies the weight decay by this at each trigger.", gt=1,
                                 hint="the paper: 3", source="RobustDARTS, section 4.3: a factor of 3", label='DARTS-ADA weight-decay factor')
+    ada_keep_points: bool = setting(True, "DARTS-ADA: after a roll-back, the next decision also reads the curvature "
+                                          "points up to the restored epoch; off: only those measured after the "
+                                          "roll-back.",
+                                    source="RobustDARTS's code: src/search/train_search.py:272-274 restores the "
+                                           "eigenvalues recorded up to the restored epoch (src/utils.py:357)",
+                                    label="DARTS-ADA keeps the points before a roll-back")
     ada_max_increases: int = setting(4, "DARTS-ADA raises the weight decay at most this many times (3e-4 * 3**4 = "
                                         "243e-4, the paper's maximum).", gt=0, source="RobustDARTS, section 4.3", label='DARTS-ADA maximum increases')
 

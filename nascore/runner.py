@@ -156,6 +156,7 @@ class SearchRun:
             if step % self.cfg.step_log_every == 0 or step == 1:
                 self.bus.emit(StepMetrics(epoch=self.epoch + 1, step=step, steps_per_epoch=self.steps_per_epoch,
                                           train_loss=stats.loss, train_acc=stats.correct / max(stats.count, 1)))
+        self.optimizer.epoch_update(self.data.val.next_batch)
         val_loss, val_acc = self.validate()
         lr = self.optimizer.current_lr()
         self.optimizer.end_epoch(self.epoch)

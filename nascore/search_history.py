@@ -36,7 +36,7 @@ class Regularization:
     weight_decay: float
     increases: int = 0
     changes: list[dict[str, Any]] = field(default_factory=list)
-    #: curvature points of epochs after this one belong to the current regularization
+    #: the latest roll-back's restored epoch: the points after it were measured under the current weight decay
     window_start: int = 0
 
 
@@ -61,8 +61,13 @@ class SearchHistory:
         best = self.best_val_acc
         self.best_val_acc = metrics["val_acc"] if best is None else max(best, metrics["val_acc"])
 
-    def current_points(self) -> list[CurvaturePoint]:
-        """The curvature points of the current regularization (after the latest roll-back)."""
+    def current_points(self, keep_before_rollback: bool = True) -> list[CurvaturePoint]:
+        """The curvature points DARTS-ES/ADA's next decision reads.  ``self.curvature`` is the trajectory up to the
+        latest roll-back's restored epoch (the snapshot's) followed by the points measured since; the points of the
+        epochs rolled back are in ``discarded``.  ``keep_before_rollback`` (DARTS-ADA's ``ada_keep_points``, the
+        authors' code): all of it; else only the points measured after the latest roll-back."""
+        if keep_before_rollback:
+            return list(self.curvature)
         return [p for p in self.curvature if p.epoch > self.regularization.window_start]
 
     def to_dict(self) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Sequence, TYPE_CHECKING
+from typing import Any, Callable, Sequence, TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -110,6 +110,10 @@ class SearchOptimizer(ABC):
 
     def derive(self) -> Any:
         return self.space.derive(self.distribution())
+
+    def epoch_update(self, next_val: Callable[[], Batch]) -> None:
+        """After the epoch's steps, before it is validated: updates a method makes once per epoch (ENAS's
+        controller); ``next_val()`` draws the next batch of the validation stream."""
 
     def end_epoch(self, epoch: int) -> None:
         """Called after each epoch (schedulers)."""

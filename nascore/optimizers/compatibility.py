@@ -38,6 +38,9 @@ def composition_errors(method: str, recipe: Recipe, space: Any, config: Mapping[
     if recipe.partial_channels > 1:
         channels = config.get("channels") or space.default_channels
         errors.update(partial_channel_error(recipe.partial_channels, channels, recipe.chosen_by["partial_channels"]))
+    if relax.epoch_updates and recipe.chosen_by["arch_every"] != "optimizer":
+        errors["arch_every"] = (f"{named} learns once per epoch, after the weights' steps (controller_train_steps), "
+                                "not every N weight steps; leave arch_every empty")
     if recipe.edge_normalization and not relax.gradient:
         errors[_blame(recipe, "edge_normalization", "relaxation")] = (
             f"edge normalisation learns its edge weights from the gradient of the validation loss, which {named} "

@@ -9,12 +9,13 @@ update that needs the new weights (ENAS's controller).  Everything random draws 
 """
 from __future__ import annotations
 
-from typing import Any, ClassVar, Mapping, TYPE_CHECKING
+from typing import Any, Callable, ClassVar, Mapping, TYPE_CHECKING
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from nascore.events import Event, LogMessage
 from nascore.networks.sampled import SampledRows
 from nascore.optimizers.base import Batch, SearchOptimizer, StepStats
 from nascore.optimizers.compatibility import composition_errors
@@ -24,10 +25,10 @@ from nascore.optimizers.components.edge_norm import EdgeNormalization
 from nascore.optimizers.components.edges import edge_factory
 from nascore.optimizers.components.perturb import build_perturbation
 from nascore.optimizers.components.ranking import recalibrate_batch_norm
-from nascore.optimizers.components.regularizers import REGULARIZERS
+from nascore.optimizers.components.regularizers import REGULARIZERS, arch_weight_decay
 from nascore.optimizers.components.relaxations import RELAXATIONS
 from nascore.optimizers.components.sampling import FrequencyCounter, generator_for
-from nascore.optimizers.components.update_schedule import arch_update_due
+from nascore.optimizers.components.update_schedule import arch_update_due, warmup_warning
 from nascore.optimizers.components.weights import WeightTrainer
 from nascore.optimizers.darts import ArchitectureGradient, grads_or_zeros
 from nascore.optimizers.presets import Preset, Recipe, resolve
@@ -87,13 +88,18 @@ class ComposedOptimizer(ArchitectureGradient, SearchOptimizer):
         self.trainer = WeightTrainer(model, cfg)
         params = self.arch_parameters()
         self.alpha_optimizer = torch.optim.Adam(params, lr=cfg.alpha_lr, betas=(cfg.alpha_beta1, cfg.alpha_beta2),
-                                                weight_decay=cfg.alpha_weight_decay) if params else None
+                                                weight_decay=arch_weight_decay(self.recipe.regularizer,
+                                                                               cfg.alpha_weight_decay)
+                                                ) if params else None
         #: the latest validation and training batches: what one-shot derivations score on and recalibrate with
         self.rank_batch: Batch | None = None
         self.calib_batch: Batch | None = None
         self.keeps_batches = self.derivation.one_shot or not self.relaxation.has_alphas or self.relaxation.single_path
         self.steps = 0
         self.relaxation.setup(device)
+        warning = warmup_warning(_as_dict(cfg))
+        #: events for the runner (:meth:`pop_events`): a warm-up as long as the run is said once, at the first step
+        self.events: list[Event] = [LogMessage(level="warning", message=warning)] if warning else []
 
     @property
     def w_optimizer(self) -> torch.optim.Optimizer:
@@ -195,8 +201,18 @@ class ComposedOptimizer(ArchitectureGradient, SearchOptimizer):
         self.steps += 1
         return stats
 
+    def epoch_update(self, next_val: Callable[[], Batch]) -> None:
+        """After the epoch's weight steps: the relaxations that learn once per epoch (ENAS's controller), unless the
+        epoch was a warm-up one."""
+        if arch_update_due(self.epochs_done(), 0, self.recipe.warmup_epochs, 1):
+            self.relaxation.update_epoch(next_val)
+
     def weight_step(self, train: Batch) -> StepStats:
         return StepStats(*self.trainer.step(train, self.train_weights(train)))
+
+    def pop_events(self) -> list[Event]:
+        events, self.events = self.events, []
+        return events
 
     # ---- what the search reports --------------------------------------------------------------------------------
     def distribution(self) -> dict[str, torch.Tensor]:

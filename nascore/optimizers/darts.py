@@ -32,9 +32,10 @@ class ArchitectureUpdateSettings(Settings):
                                  source="DARTS, section A.1.1: betas (0.5, 0.999); ProxylessNAS's code: 0", label='Architecture Adam beta1')
     alpha_beta2: float = setting(0.999, "Adam's second momentum on the architecture parameters.", gt=0, lt=1,
                                  source="DARTS, section A.1.1: betas (0.5, 0.999)", label='Architecture Adam beta2')
-    alpha_weight_decay: float = setting(1e-3, "Weight decay of the architecture parameters.", ge=0,
-                                        source="DARTS, section A.1.1: 1e-3; ProxylessNAS's code: 0 (the proxyless preset's "
-                                               "default)", label='Architecture weight decay')
+    alpha_weight_decay: float = setting(1e-3, "Weight decay of the architecture parameters (off under regularizer "
+                                              "dirichlet_kl, which replaces it).", ge=0,
+                                        source="DARTS, section A.1.1: 1e-3; ProxylessNAS's code: 0 (the proxyless "
+                                               "preset's default)", label='Architecture weight decay')
 
 
 def grads_or_zeros(loss: torch.Tensor, inputs: list[torch.Tensor]) -> list[torch.Tensor]:

@@ -41,10 +41,9 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
     Preset("gdas", "GDAS (Dong and Yang, CVPR 2019), section 3.2", "gumbel_hard",
            departs="the reduction cell is searched like the normal one (the paper also reports a fixed, "
                    "hand-designed reduction cell)"),
-    Preset("pcdarts", "PC-DARTS (Xu et al., ICLR 2020), sections 3.2-3.3", "softmax", partial_channels="pc_k",
-           edge_normalization=True,
-           departs="no warm-up by default (the paper's code trains only the weights for 15 of 50 epochs: "
-                   "warmup_epochs 15)"),
+    # warm-up: yuhuixu1993/PC-DARTS train_search.py:156, ``if epoch>=15: architect.step(...)`` (of 50 epochs)
+    Preset("pcdarts", "PC-DARTS (Xu et al., ICLR 2020), sections 3.2-3.3 and 4.2 (15 warm-up epochs)", "softmax",
+           partial_channels="pc_k", edge_normalization=True, warmup_epochs=15),
     Preset("proxyless", "ProxylessNAS (Cai, Zhu and Han, ICLR 2019), sections 3.2-3.3", "binary_gates",
            # the authors' architecture optimizer: Adam, lr 1e-3, betas (0, 0.999), eps 1e-8, no weight decay
            # (mit-han-lab/proxylessnas, search/imagenet_arch_search.py lines 80-84; nas_manager.py line 52)
@@ -53,7 +52,8 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
                    "the paper's hardware-aware searches turn it on (cost_penalty additive, cost_model latency or "
                    "flops, cost_weight lambda); the reference cost is the uniform distribution's (the code's: a "
                    "target network's)"),
-    Preset("drnas", "DrNAS (Chen et al., ICLR 2021), sections 2.2-2.3", "dirichlet", regularizer="dirichlet_kl",
+    # regulariser: the authors' default reg_type 'l2' (the alphas' weight decay), not the KL (regularizers.py)
+    Preset("drnas", "DrNAS (Chen et al., ICLR 2021), sections 2.2-2.3", "dirichlet",
            departs="no progressive learning (the paper's partial channels growing while the space is pruned)"),
     Preset("enas", "ENAS (Pham et al., ICML 2018), section 2.2", "controller",
            departs="on DARTS cells the controller picks each node's two inputs and their ops, as the paper's, but "

@@ -70,7 +70,7 @@ class CurvatureStage(SearchStage):
         point = CurvaturePoint(epoch=run.epoch, eigenvalue=_finite(res.eigenvalue), trace=_finite(res.trace),
                                round=run.history.regularization.increases)
         run.history.curvature.append(point)
-        points = run.history.current_points()
+        points = run.history.current_points(run.cfg.ada_keep_points or run.cfg.early_stop != "ada")
         criterion = should_stop([p.eigenvalue for p in points], run.cfg.early_stop_window,
                                 run.cfg.early_stop_threshold)
         run.bus.emit(Curvature(epoch=point.epoch, eigenvalue=point.eigenvalue, trace=point.trace, round=point.round,

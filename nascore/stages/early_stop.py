@@ -1,9 +1,9 @@
 """DARTS-ES and DARTS-ADA (RobustDARTS, Zela et al., ICLR 2020) acting on the curvature trajectory.
 
-After each curvature point the criterion of :func:`nascore.early_stopping.should_stop` is read on the points of
-the current regularization.  DARTS-ES stops the loop and the result returns the architecture of k points before;
-DARTS-ADA restores the state of k points before (from the snapshot it kept), multiplies the weight decay and goes
-on, up to ``ada_max_increases`` times.
+After each curvature point the criterion of :func:`nascore.early_stopping.should_stop` is read on the current
+trajectory (:meth:`SearchHistory.current_points`).  DARTS-ES stops the loop and the result returns the architecture
+of k points before; DARTS-ADA restores the state of k points before (from the snapshot it kept), with the
+trajectory recorded up to it, multiplies the weight decay and goes on, up to ``ada_max_increases`` times.
 """
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ class EarlyStopStage(SearchStage):
         if cfg.early_stop == "none" or not measured or (cfg.early_stop == "ada"
                                                          and reg.increases >= cfg.ada_max_increases):
             return Verdict.GO_ON
-        points = history.current_points()
+        points = history.current_points(cfg.ada_keep_points or cfg.early_stop != "ada")
         decision = should_stop([p.eigenvalue for p in points], cfg.early_stop_window, cfg.early_stop_threshold,
                                epochs=[p.epoch for p in points])
         if not decision.stop:
@@ -78,13 +78,15 @@ class EarlyStopStage(SearchStage):
             self.prune_snapshots(run)
 
     def prune_snapshots(self, run: "SearchRun") -> None:
-        """Keep the snapshots of the last k+1 points of the current trajectory: the oldest one a trigger can
-        return to."""
+        """Keep the snapshots a trigger can return to: those of the last k+1 points of the current trajectory, and,
+        when the points before a roll-back count (``ada_keep_points``), of the k before them too (a trigger just
+        after a roll-back to a point returns to up to k points before it)."""
         folder = run.out / SNAPSHOTS
         if not folder.exists():
             return
-        epochs = [p.epoch for p in run.history.current_points()]
-        keep = {snapshot_path(run.out, e).name for e in epochs[-(run.cfg.early_stop_window + 1):]}
+        k = run.cfg.early_stop_window
+        epochs = [p.epoch for p in run.history.current_points(run.cfg.ada_keep_points)]
+        keep = {snapshot_path(run.out, e).name for e in epochs[-((2 * k if run.cfg.ada_keep_points else k) + 1):]}
         for path in folder.glob("epoch-*.pt"):
             if path.name not in keep:
                 path.unlink(missing_ok=True)

@@ -158,8 +158,9 @@ def test_darts_es_stops_and_returns_the_architecture_of_k_epochs_before(tmp_path
 
 
 def test_darts_ada_rolls_back_raises_weight_decay_and_resumes_exactly(tmp_path):
+    # the earlier rule, now ada_keep_points false (the reference's rule: tests/nascore/test_paper_deviations.py)
     cfg = {**RUN, "epochs": 4, "early_stop": "ada", "early_stop_window": 1, "early_stop_threshold": FORCE,
-           "ada_max_increases": 2, "ada_factor": 3.0}
+           "ada_max_increases": 2, "ada_factor": 3.0, "ada_keep_points": False}
     full = run_search(cfg, tmp_path / "full")
     assert full.status == "finished"
     events = read_events(tmp_path / "full" / "events.jsonl")

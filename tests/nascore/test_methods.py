@@ -37,7 +37,7 @@ DARTS_OPS = get_space("darts").ops
 def test_every_method_is_registered():
     assert set(NEW) | {"darts"} <= set(OPTIMIZERS)
     kinds = {name: OPTIMIZERS[name].distribution_kind for name in NEW}
-    assert kinds == {"gdas": "gumbel", "pcdarts": "softmax", "proxyless": "softmax", "drnas": "dirichlet",
+    assert kinds == {"gdas": "gumbel", "pcdarts": "softmax", "proxyless": "softmax", "drnas": "softmax",
                      "oneshot": "frequency", "rsws": "frequency", "spos": "frequency", "enas": "policy",
                      "re": "frequency", "rs": "frequency"}
 
@@ -247,11 +247,12 @@ def test_perturbations_stay_within_epsilon_and_on_the_simplex(kind):
         assert torch.allclose(rows.sum(-1), torch.ones(rows.shape[0]))
         assert (rows[~opt.masks[ct]] == 0).all() and (rows >= 0).all()
         assert not torch.equal(rows, clean[ct]) or kind == "adversarial"
-    if kind == "adversarial":  # never lowers the loss
+    if kind == "adversarial":  # never lowers the loss, measured as the attack measures it: in eval mode (issue 13)
         x, y = batch
-        from nascore.curvature import frozen_batch_stats
-        with frozen_batch_stats(opt.model), torch.no_grad():
+        opt.model.eval()
+        with torch.no_grad():
             assert F.cross_entropy(opt.model(x, out), y) >= F.cross_entropy(opt.model(x, clean), y)
+        opt.model.train()
 
 
 def test_drop_path_schedules():
@@ -346,7 +347,7 @@ LEARN = {"dataset": "digits", "epochs": 3, "channels": 8, "layers": 3, "batch_si
 #: per method: space and settings of a short search on digits (single-path methods train with a larger lr)
 LEARN_CASES = {
     "gdas": {"space": "s3", "w_lr": 0.1},
-    "pcdarts": {"space": "s3"},
+    "pcdarts": {"space": "s3", "warmup_epochs": 0},  # the preset's 15 warm-up epochs would outlast the run
     "proxyless": {"space": "s3", "w_lr": 0.1},
     "drnas": {"space": "s3"},
     "oneshot": {"space": "s3", "w_lr": 0.1, "drop_path": 0.2, "drop_path_schedule": "linear"},
@@ -379,7 +380,7 @@ def test_gdas_learns_on_nb201(tmp_path):
 @pytest.mark.parametrize("name,perturb", [("darts", "random"), ("pcdarts", "adversarial")])
 def test_a_perturbation_combines_with_different_methods(name, perturb, tmp_path):
     cfg = {**LEARN, "space": "s3", "optimizer": name, "epochs": 2, "steps_per_epoch": 15,
-           "perturb": perturb, "perturb_steps": 2}
+           "perturb": perturb, "perturb_steps": 2, "warmup_epochs": 0}
     plain = run_search({**cfg, "perturb": "none"}, tmp_path / "plain").result
     smooth = run_search(cfg, tmp_path / "smooth").result
     assert smooth["metrics"]["val_acc"] > 0.3

@@ -23,13 +23,16 @@ from nascore.spaces.architectures import Columns, OneOpPerEdge
 
 class Controller(nn.Module):
     def __init__(self, rule: OneOpPerEdge | dict[str, torch.Tensor], hidden: int = 64, tanh_constant: float = 2.5,
-                 temperature: float = 5.0):
+                 temperature: float = 5.0, op_tanh_reduce: float = 1.0):
         super().__init__()
         self.rule = rule if isinstance(rule, OneOpPerEdge) else OneOpPerEdge(rule)
         self.masks = self.rule.masks
         self.num_ops = self.rule.num_ops
         self.hidden = hidden
         self.tanh_constant, self.temperature = tanh_constant, temperature
+        # ENAS's micro controller squashes op decisions with tanh_constant / op_tanh_reduce and input decisions with
+        # tanh_constant itself (micro_controller.py: op_tanh = self.tanh_constant / self.op_tanh_reduce)
+        self.op_tanh_reduce = op_tanh_reduce
         self.embed = nn.Embedding(self.num_ops + 1, hidden)  # the last index is the start token
         self.lstm = nn.LSTMCell(hidden, hidden)
         self.head = nn.Linear(hidden, self.num_ops)
@@ -57,7 +60,8 @@ class Controller(nn.Module):
                 kind, key, allowed = self.rule.decision(ct, i, made)
                 h, c = self.lstm(inp, (h, c))
                 head = self.head if kind == "op" else self.node_head
-                logits = self.tanh_constant * torch.tanh(head(h)[0] / self.temperature)
+                squash = self.tanh_constant / (self.op_tanh_reduce if kind == "op" else 1.0)
+                logits = squash * torch.tanh(head(h)[0] / self.temperature)
                 mask = torch.zeros(logits.shape[0], dtype=torch.bool)
                 mask[allowed] = True
                 logits = logits.masked_fill(~mask, float("-inf"))
@@ -125,3 +129,29 @@ class Reinforce:
         self.controller.load_state_dict(state["controller"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.baseline = state["baseline"]
+
+
+class AggregatedReinforce(Reinforce):
+    """ENAS's controller training as its code does it (melodyguan/enas ``src/cifar10/micro_controller.py:231-248``
+    and ``main.py:276-291``): the reward of a sample is its accuracy plus ``entropy_weight`` times its entropy (the
+    entropy bonus is in the reward, line 237-238); the baseline, from 0, moves towards each reward before it is used
+    (``bl -= (1 - bl_dec) * (bl - reward)``, lines 241-246); the loss is ``-log_prob * (reward - baseline)``; with
+    ``--controller_sync_replicas`` the gradients of ``num_aggregate`` samples are averaged into one Adam step."""
+
+    def start(self) -> None:
+        """Before a group of samples: no gradient left over."""
+        self.optimizer.zero_grad(set_to_none=True)
+
+    def add(self, log_prob: torch.Tensor, entropy: torch.Tensor, accuracy: float, num_aggregate: int) -> float:
+        """Accumulate one sample's gradient (divided by ``num_aggregate``); returns its advantage."""
+        reward = float(accuracy) + self.entropy_weight * float(entropy.detach())
+        baseline = 0.0 if self.baseline is None else self.baseline
+        self.baseline = baseline - (1 - self.baseline_decay) * (baseline - reward)
+        advantage = reward - self.baseline
+        (-advantage * log_prob / num_aggregate).backward()
+        return advantage
+
+    def apply(self) -> None:
+        """One Adam step on the averaged gradient of the group."""
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)

@@ -13,8 +13,14 @@ Perturbed rows are clipped to [0, 1] and renormalised over each edge's candidate
 search, as in the paper's code.  The component works on what a method's supernet runs on: a tensor
 of edge x op weights per cell type, or rows wrapped with edge factors (``ScaledRows``, PC-DARTS),
 so it combines with any method whose supernet takes continuous weights (darts, pcdarts, drnas).
-The ascent runs with batch statistics and without touching BN running statistics; random numbers
-come from the global generator, which the runner checkpoints.
+Random numbers come from the global generator, which the runner checkpoints.
+
+The ascent follows the authors' code (xiangning-chen/SmoothDARTS ``attacker/perturb.py``,
+``Linf_PGD_alpha``): the network is in eval mode during the attack (lines 12-14: BN normalises with
+its running statistics and leaves them as they were, dropout and drop-path are off), each step's
+gradient is taken at the current, already projected weights, and the step, the clamp to the
+eps-ball and the projection are done outside autograd (lines 24-34: ``optimizer.step()`` then
+``p.data.copy_`` and ``model.clip()`` on ``.data``), so no gradient flows through the projection.
 """
 from __future__ import annotations
 
@@ -93,27 +99,34 @@ class Perturbation:
         start = {ct: torch.empty_like(c).uniform_(-eps, eps) * fmask[ct] for ct, c in clean.items()}
         if self.kind == "random":
             return perturbed(start)
-        return self._pgd(model, weights, perturbed, start, fmask, batch, eps)
+        return self._pgd(model, weights, perturbed, clean, start, fmask, batch, eps)
 
     def _pgd(self, model: nn.Module, weights: dict[str, Any], perturbed: Callable[[dict], dict[str, Any]],
-             deltas: dict[str, torch.Tensor], fmask: dict[str, torch.Tensor], batch: Batch, eps: float) -> dict[str, Any]:
-        from nascore.curvature import frozen_batch_stats
-
+             clean: dict[str, torch.Tensor], deltas: dict[str, torch.Tensor], fmask: dict[str, torch.Tensor],
+             batch: Batch, eps: float) -> dict[str, Any]:
+        """SmoothDARTS's ``Linf_PGD_alpha`` (attacker/perturb.py:11-44): eval mode, signed steps of ``2 eps / steps``
+        from a projected random start, clamp and projection without autograd, kept only if the loss rose."""
         x, y = batch
         step = 2 * eps / max(self.steps, 1)
-        with frozen_batch_stats(model):
+        was_training = model.training
+        model.eval()  # perturb.py:12-14
+        try:
             with torch.no_grad():
-                loss_clean = F.cross_entropy(model(x, weights), y)
+                loss_clean = F.cross_entropy(model(x, weights), y)  # perturb.py:17-18
+                current = perturbed(deltas)  # the random start, projected (perturb.py:19-22)
             for _ in range(self.steps):
-                leaves = {ct: d.detach().requires_grad_() for ct, d in deltas.items()}
-                loss = F.cross_entropy(model(x, perturbed(leaves)), y)
+                leaves = {ct: rows_of(w).detach().requires_grad_() for ct, w in current.items()}
+                loss = F.cross_entropy(model(x, {ct: with_rows(weights[ct], a) for ct, a in leaves.items()}), y)
                 grads = torch.autograd.grad(loss, list(leaves.values()), allow_unused=True)
-                deltas = {ct: ((d.detach() + step * g.sign()) if g is not None else d.detach()).clamp(-eps, eps)
-                          * fmask[ct] for (ct, d), g in zip(leaves.items(), grads)}
-            adversarial = perturbed(deltas)
+                with torch.no_grad():  # perturb.py:29-34: step, clamp to the ball, clip, all on .data
+                    deltas = {ct: (((a + step * g.sign()) if g is not None else a) - clean[ct]).clamp(-eps, eps)
+                              * fmask[ct] for (ct, a), g in zip(leaves.items(), grads)}
+                    current = perturbed(deltas)
             with torch.no_grad():
-                loss_adv = F.cross_entropy(model(x, adversarial), y)
-        return adversarial if loss_adv >= loss_clean else {ct: with_rows(w, rows_of(w).detach()) for ct, w in weights.items()}
+                loss_adv = F.cross_entropy(model(x, current), y)  # perturb.py:38-42
+        finally:
+            model.train(was_training)
+        return current if loss_adv >= loss_clean else {ct: with_rows(w, rows_of(w).detach()) for ct, w in weights.items()}
 
 
 PERTURBATIONS_REGISTRY.add("none", None, "the weights train on the relaxation's weights",

@@ -9,7 +9,7 @@ optimizers; a relaxation reads them through ``self.method``.
 """
 from __future__ import annotations
 
-from typing import Any, ClassVar, TYPE_CHECKING
+from typing import Any, Callable, ClassVar, TYPE_CHECKING
 
 import torch
 from torch.nn import functional as F
@@ -109,7 +109,14 @@ class Relaxation:
         self.method.gradient_arch_step(train, val)
 
     def update_after(self, train: Batch, val: Batch) -> None:
-        """An architecture update after the weight step (ENAS's controller)."""
+        """An architecture update after the weight step, on the weights it has just trained."""
+
+    #: the architecture learns after each epoch of weight steps (:meth:`update_epoch`), not between them
+    epoch_updates: ClassVar[bool] = False
+
+    def update_epoch(self, next_val: Callable[[], Batch]) -> None:
+        """An architecture update after the epoch's weight steps (ENAS's controller); ``next_val()`` is the next
+        batch of the validation stream."""
 
     def end_epoch(self) -> None:
         """After each epoch (schedules on the edges)."""

@@ -1,8 +1,14 @@
 """DrNAS's Dirichlet relaxation (Chen et al., ICLR 2021, section 2.2): the op weights of each edge are a sample of
 ``Dir(elu(alpha) + 1)``, drawn with the reparameterised (implicit-gradient) sampler so that the architecture
-gradient reaches the concentration; validated on, and derived from, the Dirichlet mean.  Edges with fewer
-candidates than the space's ops draw over their candidates only.  The random numbers are the global generator's,
-which the runner checkpoints.  DrNAS's KL term is a regulariser (:mod:`~nascore.optimizers.components.regularizers`).
+gradient reaches the concentration; validated on the Dirichlet mean.  Edges with fewer candidates than the space's
+ops draw over their candidates only.  The random numbers are the global generator's, which the runner checkpoints.
+
+The architecture is read, and shown, as the authors' code reads it: from ``softmax(alpha)`` over each edge's
+candidates, not from the Dirichlet mean (xiangning-chen/DrNAS ``DARTS-space/model_search.py:251-254`` and
+``201-space/search_model.py:106``, ``genotype()``: ``process_step_matrix(alphas, 'softmax', mask)``).  The two agree
+on each edge's best op (``elu + 1`` is increasing) but not on which two inputs a DARTS node keeps.
+
+DrNAS's KL term is a regulariser (:mod:`~nascore.optimizers.components.regularizers`).
 """
 from __future__ import annotations
 
@@ -16,7 +22,7 @@ from nascore.optimizers.components.relaxations.base import RELAXATIONS, Relaxati
                       "DrNAS (Chen et al., ICLR 2021), section 2.2")
 class DirichletRelaxation(Relaxation):
     name = "dirichlet"
-    distribution_kind = "dirichlet"
+    distribution_kind = "softmax"  # the heatmap shows softmax(alpha), what the genotype is read from
     continuous = True
 
     @staticmethod
@@ -30,9 +36,6 @@ class DirichletRelaxation(Relaxation):
             conc = self.concentration(alpha) * self.method.masks[ct]
             out[ct] = conc / conc.sum(-1, keepdim=True)
         return out
-
-    def distribution(self) -> dict[str, torch.Tensor]:
-        return self.weights_from(list(self.method.alphas.values()))
 
     def sample(self, alphas: list[torch.Tensor]) -> dict[str, torch.Tensor]:
         """A Dirichlet sample per edge, as normalised Gamma draws (reparameterised)."""
