@@ -17,3 +17,21 @@ def stop_after(checks: int) -> Callable[[], bool]:
         return calls > checks
 
     return stop_check
+
+
+def tiny_optimizer(name: str, space: str = "s3", **settings):
+    """A method set up on a 3-cell, 4-channel supernet of ``space`` (seeded), for unit tests of its steps."""
+    import torch
+
+    from nascore.config import validate_config
+    from nascore.optimizers import get_optimizer
+    from nascore.spaces import get_space
+
+    torch.manual_seed(0)
+    config = validate_config({"space": space, "optimizer": name, "channels": 4, "layers": 3, "device": "cpu",
+                              **settings})
+    sp = get_space(space)
+    opt = get_optimizer(name)(sp, config)
+    model = sp.build_supernet(opt.edge_factory(), 4, 3, 1, 10)
+    opt.setup(model, torch.device("cpu"))
+    return opt

@@ -28,7 +28,7 @@ from nascore.optimizers.components.sampling import generator_for
 from nascore.optimizers.components.schedules import drop_path_rate
 from nascore.runner import run_search
 from nascore.spaces import get_space
-from tests.nascore.support import stop_after
+from tests.nascore.support import stop_after, tiny_optimizer
 
 NEW = ["gdas", "pcdarts", "proxyless", "drnas", "oneshot", "rsws", "spos", "enas", "re", "rs"]
 DARTS_OPS = get_space("darts").ops
@@ -149,13 +149,7 @@ def test_edge_scale_multiplies_each_edge_before_the_node_sums():
 
 
 def _optimizer(name, space="s3", **cfg):
-    torch.manual_seed(0)
-    config = validate_config({"space": space, "optimizer": name, "channels": 4, "layers": 3, "device": "cpu", **cfg})
-    sp = get_space(space)
-    opt = get_optimizer(name)(sp, config)
-    model = sp.build_supernet(opt.edge_factory(), 4, 3, 1, 10)
-    opt.setup(model, torch.device("cpu"))
-    return opt
+    return tiny_optimizer(name, space, **cfg)
 
 
 def test_pcdarts_edge_weights_are_a_softmax_per_node_and_shape_the_derivation():

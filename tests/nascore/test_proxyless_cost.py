@@ -9,20 +9,13 @@ from nascore.config import validate_config
 from nascore.evaluation.measure import count_flops
 from nascore.events import read_events
 from nascore.ops import build_op
-from nascore.optimizers import get_optimizer
 from nascore.optimizers.components.cost import additive, cost_table, edge_sites, expected_cost
 from nascore.runner import run_search
-from nascore.spaces import get_space
+from tests.nascore.support import tiny_optimizer
 
 
 def _optimizer(name, space="darts", **cfg):
-    torch.manual_seed(0)
-    config = validate_config({"space": space, "optimizer": name, "channels": 4, "layers": 3, "device": "cpu", **cfg})
-    sp = get_space(space)
-    opt = get_optimizer(name)(sp, config)
-    model = sp.build_supernet(opt.edge_factory(), 4, 3, 1, 10)
-    opt.setup(model, torch.device("cpu"))
-    return opt
+    return tiny_optimizer(name, space, **cfg)
 
 
 def _batch():

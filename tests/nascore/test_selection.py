@@ -1,6 +1,5 @@
 """Choosing the final architecture: rank correlations, running a genotype inside the supernet, the samplers, the
 selection stage on digits (choice, determinism, cancel and resume, never the test split), its settings."""
-import math
 import random
 
 import pytest

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from tests.webapp.support import SEARCH_FORM, TABLE_SEARCH_FORM, form_data, login, token_for, unsent_experiment
+from tests.webapp.support import SEARCH_FORM, form_data, login, token_for, unsent_experiment
 from webapp.experiments.models import Experiment, Status
 from webapp.experiments.presenters import leaderboard, regret
 from webapp.experiments.services import runs

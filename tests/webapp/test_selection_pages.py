@@ -12,7 +12,6 @@ from django.conf import settings
 from django.test import Client
 
 from tests.webapp.support import SEARCH_FORM, form_data, unsent_experiment
-from webapp.experiments import services
 from webapp.experiments.models import Event, Experiment, Result, Status
 from webapp.experiments.services import runs
 
