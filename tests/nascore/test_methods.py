@@ -347,7 +347,7 @@ LEARN_CASES = {
     "oneshot": {"space": "s3", "w_lr": 0.1, "drop_path": 0.2, "drop_path_schedule": "linear"},
     "rsws": {"space": "s3", "w_lr": 0.1},
     "spos": {"space": "s3", "w_lr": 0.1},
-    "enas": {"space": "s3", "w_lr": 0.1},
+    "enas": {"space": "s3", "w_lr": 0.1, "controller_train_steps": 3, "controller_num_aggregate": 5},
     "re": {"space": "s3", "w_lr": 0.1, "eval_steps": 20, "population_size": 2, "tournament_size": 2},
     "rs": {"space": "s3", "w_lr": 0.1, "eval_steps": 20},
 }
@@ -389,7 +389,7 @@ TINY = {"space": "s3", "dataset": "digits", "epochs": 2, "channels": 4, "layers"
 @pytest.mark.parametrize("name", NEW)
 def test_seeded_runs_are_deterministic_and_resume_exactly(name, tmp_path):
     extra = {"oneshot": {"drop_path": 0.3}, "re": {"eval_steps": 3, "population_size": 2, "tournament_size": 1},
-             "rs": {"eval_steps": 3}}
+             "rs": {"eval_steps": 3}, "enas": {"controller_train_steps": 3, "controller_num_aggregate": 4}}
     cfg = {**TINY, "optimizer": name, **extra.get(name, {})}
     a = run_search(cfg, tmp_path / "a").result
     stop_in_epoch_two = stop_after(TINY["steps_per_epoch"] + 2)
