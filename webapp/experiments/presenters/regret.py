@@ -63,10 +63,11 @@ def _runs_text(runs: Sequence[dict[str, Any]]) -> str:
 def blackbox_lines(optimizer: str, config: dict[str, Any], runs: Sequence[dict[str, Any]],
                    optimum_valid: float | None) -> dict[str, str]:
     """``blackbox_title`` and ``blackbox_summary`` of the experiment page, for the runs stored so far."""
-    point = last_point(runs, axis_unit(config, runs))
+    unit = axis_unit(config, runs)
+    point = last_point(runs, unit)
     if point is None:
         return {}
-    seconds = axis_unit(config, runs) == "seconds"
+    seconds = unit == "seconds"
     at = f"{fixed(point['x'], 0)} simulated training seconds" if seconds else f"{point['x']} queries"
     seeds = ", ".join(str(r["seed"]) for r in runs)
     (valid_mean, valid_std), (test_mean, test_std) = point["valid"], point["test"]
