@@ -78,6 +78,23 @@ def _add_benchmark(sub: Any) -> None:
     add_arguments(p)
 
 
+def _add_data(sub: Any) -> None:
+    p = sub.add_parser("data", help="your own datasets: check an image folder or a CSV table",
+                       description="Your own datasets live in the data folder: folder:NAME is the image folder "
+                                   "<data_dir>/NAME, csv:NAME the table <data_dir>/NAME.csv or <data_dir>/NAME/data.csv.")
+    dsub = p.add_subparsers(dest="data_command", required=True)
+    check = dsub.add_parser("check", help="what a dataset holds and what is wrong with it",
+                            description="Counts per split and class, image sizes and channels (images) or columns "
+                                        "and first rows (tables), and every problem, each naming its file or folder. "
+                                        "Exit status: 0 no problems, 1 problems, 2 no such path.")
+    check.add_argument("path", metavar="PATH", help="an image folder, a CSV file, a folder holding data.csv, or a "
+                                                    "name folder:NAME / csv:NAME in --data-dir")
+    check.add_argument("--data-dir", default="data", help="the data folder names are looked up in (default: data)")
+    check.add_argument("--target", default=None, help="a table's target column (default: nasboard.yaml's target, "
+                                                      "else 'target')")
+    check.add_argument("--json", action="store_true", help="the summary as JSON")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m nascore", description="NASBoard engine: neural architecture search.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -86,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_describe(sub)
     _add_bench(sub)
     _add_benchmark(sub)
+    _add_data(sub)
     sub.add_parser("list", help="the spaces, optimizers, datasets, ops and published genotypes there are")
     settings = sub.add_parser("settings", help="every setting: type, default, bounds, what it does, where its default "
                                                "comes from", description="The settings reference, generated from "
@@ -278,6 +296,18 @@ def cmd_settings(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_data(args: argparse.Namespace) -> int:
+    from nascore.userdata import check_dataset, render_check
+
+    try:
+        summary = check_dataset(args.path, data_dir=args.data_dir, target=args.target)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(json.dumps(summary, indent=2) if args.json else render_check(summary))
+    return EXIT_FAILED if summary["problems"] else EXIT_OK
+
+
 def cmd_components(args: argparse.Namespace) -> int:
     from nascore.optimizers.catalogue import catalogue, render_text
 
@@ -300,7 +330,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     handlers = {"search": cmd_search, "evaluate": cmd_evaluate, "describe": cmd_describe, "list": cmd_list,
-                "settings": cmd_settings, "components": cmd_components, "protocols": cmd_protocols}
+                "settings": cmd_settings, "components": cmd_components, "protocols": cmd_protocols,
+                "data": cmd_data}
     if args.command == "bench":
         from nascore.bench import run_from_args
 

@@ -87,12 +87,13 @@ def as_stored(config: Mapping[str, Any]) -> dict[str, Any]:
 def effective(config: Mapping[str, Any]) -> dict[str, Any]:
     """``config`` with the settings whose None means "the dataset's" resolved (``search_augment``), so two configs
     that run alike compare equal (a checkpoint stored before the setting, and today's config of the same run)."""
-    from nascore.data import DATASETS, resolve_augment
+    from nascore.data import DATASETS, default_augment_of
+    from nascore.userdata import is_user_name
 
     out = dict(config)
-    spec = DATASETS.get(out.get("dataset"))
-    if spec is not None and "search_augment" in out:
-        out["search_augment"] = resolve_augment(spec, out["search_augment"])
+    name = out.get("dataset")
+    if (name in DATASETS or is_user_name(name)) and "search_augment" in out and out["search_augment"] is None:
+        out["search_augment"] = default_augment_of(name)
     return out
 
 

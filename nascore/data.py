@@ -31,6 +31,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 
+from nascore import userdata
 from nascore.settings import Settings, setting
 
 Batch = tuple[Tensor, Tensor]
@@ -120,15 +121,30 @@ class DataSettings(Settings):
 
     title = "Data"
 
-    dataset: str = setting("digits", "The dataset (torchvision datasets are read from data_dir).",
+    dataset: str = setting("digits", "The dataset: a built-in one (torchvision datasets are read from data_dir), or "
+                                     "your own in data_dir: folder:NAME for the image folder data_dir/NAME, csv:NAME "
+                                     "for the table data_dir/NAME.csv (a search needs images).",
                            source="NASBoard's choice: scikit-learn's handwritten digits, offline and fast",
-                           choices=lambda: {name: spec.title for name, spec in sorted(DATASETS.items())}, basic=True)
+                           choices=lambda: {name: spec.title for name, spec in sorted(DATASETS.items())},
+                           pattern=userdata.USER_NAME_PATTERN, pattern_text=userdata.USER_NAME_TEXT, basic=True)
     data_dir: str = setting("data", "The folder that holds the datasets' files, one subfolder per dataset.", min_length=1,
                             expects="a folder path", source="NASBoard's choice", label='Data folder')
     download: bool = setting(False, "Download a torchvision dataset that is not in data_dir.",
                              source="NASBoard's choice: nothing is fetched unless asked")
     num_workers: int = setting(0, "DataLoader worker processes (0: load in the training process).", ge=0,
                                source="NASBoard's choice", label='Data loader workers')
+
+    @classmethod
+    def checks(cls, config: Mapping[str, Any]) -> dict[str, str]:
+        name = config["dataset"]
+        if isinstance(name, str) and name.startswith(userdata.CSV_PREFIX):
+            return {"dataset": table_refusal(name)}
+        return {}
+
+
+def table_refusal(name: str) -> str:
+    return (f"{name} is a table (CSV), and the networks searched and trained here read images; "
+            f"use an image dataset (a built-in one, or folder:NAME)")
 
 
 #: the augmentations a search's batches may get, with what they do (the form's choices)
@@ -139,16 +155,22 @@ SEARCH_AUGMENTATIONS: dict[str, str] = {
 }
 
 
-def default_augment(spec: DatasetSpec) -> str:
+def default_augment(spec: DatasetSpec | None) -> str:
     """A search's augmentation on ``spec`` when the config names none: the papers' crop + flip on CIFAR (DARTS,
     PC-DARTS, GDAS, RobustDARTS all search CIFAR with it); none elsewhere, since no paper searched there with one
     and flipping digits changes their class."""
-    return "crop_flip" if spec.augmentable else "none"
+    return "crop_flip" if spec is not None and spec.augmentable else "none"
 
 
 def default_augment_text() -> str:
     on = sorted(name for name, spec in DATASETS.items() if default_augment(spec) != "none")
     return f"the dataset's: crop_flip on {', '.join(on)}; none on the others (digits must not be flipped)"
+
+
+def default_augment_of(name: str) -> str:
+    """A search's augmentation on the dataset called ``name`` when the config names none, without loading it: your
+    own datasets get none (NASBoard cannot know whether a mirrored image keeps its class)."""
+    return default_augment(DATASETS.get(name))
 
 
 def crop_padding(spec: DatasetSpec) -> int:
@@ -159,6 +181,11 @@ def crop_padding(spec: DatasetSpec) -> int:
 def resolve_augment(spec: DatasetSpec, chosen: str | None) -> str:
     """The augmentation a search applies: the config's, or the dataset's default when it names none."""
     return default_augment(spec) if chosen is None else chosen
+
+
+def resolve_augment_of(name: str, chosen: str | None) -> str:
+    """:func:`resolve_augment` by the dataset's name, without loading a user dataset."""
+    return default_augment_of(name) if chosen is None else chosen
 
 
 class SearchSplitSettings(Settings):
@@ -187,12 +214,20 @@ class SearchSplitSettings(Settings):
         return {}
 
 
-def get_spec(name: str) -> DatasetSpec:
-    """The spec called ``name``; an unknown name raises :class:`DataError` listing the known ones."""
+def get_spec(name: str, data_dir: str | Path | None = None) -> DatasetSpec:
+    """The spec called ``name``; an unknown name raises :class:`DataError` listing the known ones.
+
+    A user image folder (``folder:NAME``) is read from ``data_dir`` (its channels, classes and image size come
+    from the data; the decoded images are cached, so this is cheap after the first load)."""
+    if userdata.is_user_name(name):
+        if data_dir is None:
+            raise DataError(f"dataset {name!r} is read from the data folder, and none was given")
+        return load_dataset(name, data_dir)[2]
     try:
         return DATASETS[name]
     except (KeyError, TypeError):
-        raise DataError(f"unknown dataset {name!r}; known datasets: {', '.join(sorted(DATASETS))}") from None
+        raise DataError(f"unknown dataset {name!r}; known datasets: {', '.join(sorted(DATASETS))}, "
+                        f"or your own: {userdata.USER_NAME_TEXT}") from None
 
 
 # ---- datasets -----------------------------------------------------------------------
@@ -309,9 +344,41 @@ def load_dataset(name: str, data_dir: str | Path = "data", download: bool = Fals
     :class:`DataError` that says where they were expected and how to get them.
     ``augment`` adds the standard train augmentation where the dataset has one (CIFAR).
     """
+    if userdata.is_user_name(name):
+        return load_user_images(name, data_dir)
     spec = get_spec(name)
     train_set, test_set = spec.loader(spec, spec.folder(data_dir), bool(download), bool(augment))
     return train_set, test_set, spec
+
+
+def _user_images_loader(spec: DatasetSpec, folder: Path, download: bool, augment: bool) -> tuple[Dataset, Dataset]:
+    raise DataError(f"dataset {spec.name!r} is loaded with load_dataset(name, data_dir)")
+
+
+def load_user_images(name: str, data_dir: str | Path) -> tuple[Dataset, Dataset, DatasetSpec]:
+    """``(train_set, test_set, spec)`` of the image folder ``folder:NAME`` in ``data_dir``: tensors held in memory
+    (normalised by the training split's per-channel mean and std), so batches are indexed as digits' are.
+
+    The decoded images are cached under ``<data_dir>/.nasboard-cache/``; a missing or unreadable folder, or a
+    ``csv:`` name, raises DataError saying where it looked."""
+    if name.startswith(userdata.CSV_PREFIX):
+        raise DataError(table_refusal(name))
+    located = userdata.locate(name, data_dir)
+    assert located.root is not None
+    data = userdata.load_image_folder(located.root, cache_dir=Path(data_dir) / userdata.CACHE_DIR,
+                                      cache_key=userdata.bare_name(name))
+    mean, std = data.mean_std()
+    m = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
+    s = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
+
+    def normalised(x: Tensor) -> Tensor:
+        return ((x.float() / 255.0) - m) / s
+
+    spec = DatasetSpec(name=name, title=f"{userdata.bare_name(name)} (your image folder)", in_channels=data.channels,
+                       num_classes=len(data.classes), image_size=data.image_size, loader=_user_images_loader,
+                       mean=mean, std=std, augmentable=False, flippable=True)
+    return (TensorDataset(normalised(data.train_x), data.train_y), TensorDataset(normalised(data.test_x), data.test_y),
+            spec)
 
 
 def _as_tensors(dataset: Dataset, spec: DatasetSpec) -> Batch | None:

@@ -19,7 +19,7 @@ from torch.nn import functional as F
 from nascore import checkpoint as ckpt
 from nascore import run_folder
 from nascore.config import SearchConfig, validate_config
-from nascore.data import get_spec, resolve_augment, search_loaders
+from nascore.data import resolve_augment_of, search_loaders
 from nascore.device import resolve_device
 from nascore.early_stopping import collapse_or_none
 from nascore.events import (ArchDistribution, EpochMetrics, ExpectedCost, GenotypeDerived, LogMessage, RunStarted,
@@ -55,7 +55,7 @@ class SearchRun:
         self.data = search_loaders(self.cfg.dataset, self.cfg.data_dir, self.cfg.download, self.cfg.batch_size,
                                    train_portion=self.cfg.train_portion, seed=self.cfg.seed,
                                    num_workers=self.cfg.num_workers, device=self.device,
-                                   augment=resolve_augment(get_spec(self.cfg.dataset), self.cfg.search_augment))
+                                   augment=resolve_augment_of(self.cfg.dataset, self.cfg.search_augment))
         self.steps_per_epoch = self.data.steps_per_epoch
         if self.cfg.steps_per_epoch:
             self.steps_per_epoch = min(self.steps_per_epoch, self.cfg.steps_per_epoch)

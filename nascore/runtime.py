@@ -19,7 +19,7 @@ class RuntimeSettings(Settings):
     seed: int = setting(0, "Seed of every random number the run draws (weights, data order, samples).", ge=0,
                         source="NASBoard's choice", basic=True)
     device: str = setting("auto", "Where the run computes: auto (CUDA when present), cpu, cuda or cuda:N.",
-                          choices=DEVICE_CHOICES, pattern=r"cuda:\d+", source="NASBoard's choice", basic=True)
+                          choices=DEVICE_CHOICES, pattern=r"cuda:\d+", pattern_text="cuda:N", source="NASBoard's choice", basic=True)
     steps_per_epoch: int | None = setting(None, "A cap on the steps of each epoch, for quick runs.", gt=0,
                                           none_means="the whole split", source="NASBoard's choice", label='Steps per epoch')
     step_log_every: int = setting(10, "A step event (loss, accuracy) every N steps and at the first, for live "

@@ -58,8 +58,11 @@ class SettingInfo:
     hint: str | None = None
     #: overrides the generated "must be ..." phrase (e.g. "a folder path")
     expects: str | None = None
-    #: the choices accept other values of this form too (the device's "cuda:N")
+    #: the choices accept other values of this form too (the device's "cuda:N", a user dataset's "folder:NAME"):
+    #: a regular expression a whole value must match
     pattern: str | None = None
+    #: how that form is written for a person ("cuda:N"); default: the pattern itself
+    pattern_text: str | None = None
     #: shown in the advanced part of forms (the basic ones are what most runs change)
     basic: bool = False
 
@@ -84,22 +87,29 @@ class SettingInfo:
         if self.none_means:
             schema["x-none-means"] = self.none_text()
         names = self.choice_names()
-        if names and not self.pattern:
-            target = schema
-            for option in schema.get("anyOf", []):  # Optional[...]: the enum goes on the non-null branch
-                if option.get("type") != "null":
-                    target = option
+        target = schema
+        for option in schema.get("anyOf", []):  # Optional[...]: the enum goes on the non-null branch
+            if option.get("type") != "null":
+                target = option
+        if names and self.pattern:  # a listed name, or any value of the pattern's form: say both, claim no enum
+            target["anyOf"] = [{"enum": names}, {"pattern": f"^(?:{self.pattern})$"}]
+        elif names:
             target["enum"] = names
+
+    def other_values_text(self) -> str:
+        """How the values outside the listed choices are written ("cuda:N"), or ""."""
+        return self.pattern_text or self.pattern or ""
 
 
 def setting(default: Any, description: str, *, source: str, label: str | None = None,
             choices: Choices | Sequence[str] | None = None, none_means: str | Callable[[], str] | None = None,
             hint: str | None = None,
-            expects: str | None = None, pattern: str | None = None, basic: bool = False, **bounds: Any) -> Any:
+            expects: str | None = None, pattern: str | None = None, pattern_text: str | None = None,
+            basic: bool = False, **bounds: Any) -> Any:
     """A field of a :class:`Settings` model: ``description`` says what it does, ``source`` where its default
     comes from (a paper and section, or "NASBoard's choice"); ``bounds`` are pydantic's (gt, ge, lt, le, ...)."""
     info = SettingInfo(source=source, label=label, choices=choices, none_means=none_means, hint=hint,
-                       expects=expects, pattern=pattern, basic=basic)
+                       expects=expects, pattern=pattern, pattern_text=pattern_text, basic=basic)
     return Field(default, description=description, json_schema_extra=info, **bounds)
 
 
@@ -203,7 +213,8 @@ def field_message(name: str, field_info: FieldInfo, value: Any) -> str:
 
 def choice_message(name: str, field_info: FieldInfo, value: Any) -> str:
     names = info_of(field_info).choice_names()
-    extra = " (or cuda:N)" if info_of(field_info).pattern else ""
+    other = info_of(field_info).other_values_text()
+    extra = f" (or {other})" if other else ""
     return f"unknown {name} {value!r}{_did_you_mean(value, names)}; choose one of: {', '.join(names)}{extra}"
 
 

@@ -19,7 +19,8 @@ def markers(kind: str) -> tuple[str, str]:
 def _bounds_text(field_info: Any) -> str:
     info = info_of(field_info)
     if info.choices is not None:
-        return ", ".join(f"`{c}`" for c in info.choice_names()) + (" or `cuda:N`" if info.pattern else "")
+        return ", ".join(f"`{c}`" for c in info.choice_names()) + (
+            " or " + " or ".join(f"`{form}`" for form in info.other_values_text().split(" or ")) if info.pattern else "")
     parts = []
     for item in field_info.metadata:
         for name, sign in (("gt", ">"), ("ge", "≥"), ("lt", "<"), ("le", "≤"), ("min_length", "length ≥")):

@@ -210,7 +210,7 @@ def evaluate_genotype(space_name: str, genotype: Any, config: EvalConfig | dict[
     cfg = validate_eval_config({**base, "space": space.name})
     parsed = space.resolve(genotype)
     device = resolve_device(cfg.device)
-    spec = get_spec(cfg.dataset)
+    spec = get_spec(cfg.dataset, cfg.data_dir)
     channels = cfg.channels or space.default_channels
     layers = cfg.layers or space.default_layers
     checkpoint_path = Path(checkpoint) if checkpoint is not None else None
