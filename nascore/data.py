@@ -32,6 +32,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 
 from nascore import userdata
+from nascore.userdata import DataError
 from nascore.settings import Settings, setting
 
 Batch = tuple[Tensor, Tensor]
@@ -55,10 +56,6 @@ SVHN_MEAN = (0.4376821, 0.4437697, 0.47280442)
 SVHN_STD = (0.19803012, 0.20101562, 0.19703614)
 #: CIFAR's standard train augmentation: random 32x32 crop from a 4-pixel zero-padded image
 CROP_PADDING = 4
-
-
-class DataError(ValueError):
-    """A dataset that cannot be loaded (unknown name, files missing, download failed)."""
 
 
 @dataclass(frozen=True)

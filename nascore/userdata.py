@@ -48,9 +48,12 @@ GRAY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"})
 ROWS_SHOWN = 5
 
 
-def _data_error(message: str) -> Exception:
-    from nascore.data import DataError
+class DataError(ValueError):
+    """A dataset that cannot be loaded (unknown name, files missing, download failed); ``nascore.data.DataError``
+    is this class (declared here, below the data module, so that both raise the same one)."""
 
+
+def _data_error(message: str) -> Exception:
     return DataError(message)
 
 

@@ -4,6 +4,7 @@ from django.urls import path
 from webapp.experiments.api import endpoints as api
 from webapp.experiments.views import compare as views_compare
 from webapp.experiments.views import curation as views_curation
+from webapp.experiments.views import datasets as views_datasets
 from webapp.experiments.views import experiments as views
 
 pages = (
@@ -23,6 +24,8 @@ pages = (
         path("compare/filter/", views_compare.compare_filter, name="compare_filter"),
         path("compare/filter/export.<str:fmt>", views_compare.compare_filter_export, name="compare_filter_export"),
         path("leaderboard/", views_compare.leaderboard, name="leaderboard"),
+        path("datasets/", views_datasets.dataset_list, name="datasets"),
+        path("datasets/<str:name>/", views_datasets.dataset_detail, name="dataset"),
     ],
     "experiments",
 )

@@ -151,6 +151,12 @@ class ExperimentForm(forms.Form):
         self.fields["batch_size"].widget.attrs["max"] = settings.NASBOARD_MAX_BATCH_SIZE
         self.fields["device"].help_text = "cuda runs on a GPU worker, cpu on a CPU worker, auto where there is room"
         self.fields["device"].choices = [(d, d) for d in services.DEVICES]
+        from webapp.experiments.selectors.datasets import user_dataset_names
+
+        own = [(n, f"{n} (your image folder)") for n in user_dataset_names() if n.startswith("folder:")]
+        self.fields["dataset"].choices = list(self.fields["dataset"].choices) + own
+        if own:
+            self.fields["dataset"].help_text += "; yours are the image folders found in the server's data folder"
         from webapp.experiments.presenters.benchmark import status_text
 
         self.fields["evaluator"].help_text += f". {status_text()}"

@@ -77,6 +77,9 @@ def clean_config(config: Any) -> dict[str, Any]:
             problem = _table_budget_problem(cfg)
             if problem:
                 errors["budget"] = problem
+        problem = _user_dataset_problem(cfg["dataset"])
+        if problem:
+            errors["dataset"] = problem
         if cfg["batch_size"] > settings.NASBOARD_MAX_BATCH_SIZE:
             errors["batch_size"] = (
                 f"the batch size may be at most {settings.NASBOARD_MAX_BATCH_SIZE} on this server, not {cfg['batch_size']}"
@@ -87,6 +90,20 @@ def clean_config(config: Any) -> dict[str, Any]:
     cfg.pop("data_dir", None)
     cfg.pop("benchmark_dir", None)
     return cfg
+
+
+def _user_dataset_problem(name: str) -> str | None:
+    """Why the workers cannot read the user dataset ``name`` (``folder:NAME``) from NASBOARD_DATA_DIR, or None; a
+    built-in name is the engine validator's business. Only the folder is looked for: reading its images is the run's."""
+    from nascore.userdata import is_user_name, locate
+
+    if not is_user_name(name):
+        return None
+    try:
+        locate(name, settings.NASBOARD_DATA_DIR)
+    except ValueError as exc:
+        return f"{exc} (the server's data folder)"
+    return None
 
 
 def _table_budget_problem(cfg: dict[str, Any]) -> str | None:
