@@ -329,6 +329,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="search epoch length for the comparison (default: CIFAR-10's 25,000-image search half)")
     c.add_argument("--full-method", choices=("hvp", "autograd"), default="hvp",
                    help="full Hessian by one product per parameter, or torch.autograd.functional.hessian")
+    d = p.add_argument_group("your own datasets (an image folder)")
+    d.add_argument("--data", action="store_true",
+                   help="build an image folder of --images PNGs in a temporary folder and time its check, its first "
+                        "load (decoding every image) and a cached load")
+    d.add_argument("--images", type=int, default=10000, help="--data: images in all (default 10,000)")
+    d.add_argument("--data-classes", type=int, default=10, help="--data: classes (default 10)")
+    d.add_argument("--data-size", type=int, default=32, help="--data: side of the square RGB images (default 32)")
     t = p.add_argument_group("tabular benchmark (NAS-Bench-201)")
     t.add_argument("--table", action="store_true",
                    help="import and query speed, and the time of seeded black-box runs on the table")
@@ -340,7 +347,55 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     t.add_argument("--table-budget", type=int, default=150, help="queries per run")
 
 
+def measure_data(images: int = 10000, classes: int = 10, size: int = 32) -> dict[str, Any]:
+    """Seconds to check, first load (decode) and load again (cache) an image folder of ``images`` random RGB PNGs
+    of ``size`` pixels in ``classes`` classes, built in a temporary folder (removed afterwards)."""
+    import shutil
+    import tempfile
+    import time
+    from pathlib import Path
+
+    import numpy as np
+    from PIL import Image
+
+    from nascore.data import load_dataset
+    from nascore.userdata import check_dataset
+
+    if images < 2 * classes or classes < 1 or size < 1:
+        raise ValueError("--images must be at least twice --data-classes, both positive, and --data-size positive")
+    data_dir = Path(tempfile.mkdtemp(prefix="nascore-bench-data-"))
+    try:
+        rng = np.random.default_rng(0)
+        started = time.perf_counter()
+        for i in range(images):
+            folder = data_dir / "bench" / f"class{i % classes:02d}"
+            if i < classes:
+                folder.mkdir(parents=True)
+            Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(folder / f"{i:06d}.png")
+        built = time.perf_counter() - started
+        started = time.perf_counter()
+        summary = check_dataset("folder:bench", data_dir)
+        check = time.perf_counter() - started
+        started = time.perf_counter()
+        train, test, _ = load_dataset("folder:bench", data_dir)
+        first = time.perf_counter() - started
+        started = time.perf_counter()
+        load_dataset("folder:bench", data_dir)
+        cached = time.perf_counter() - started
+        cache_bytes = sum(f.stat().st_size for f in (data_dir / ".nasboard-cache").glob("*.pt"))
+        folder_bytes = sum(f.stat().st_size for f in (data_dir / "bench").rglob("*.png"))
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+    return {"images": images, "classes": classes, "size": size, "folder_mb": round(folder_bytes / 2**20, 1),
+            "build_s": round(built, 2), "check_s": round(check, 3), "first_load_s": round(first, 3),
+            "cached_load_s": round(cached, 3), "cache_mb": round(cache_bytes / 2**20, 1),
+            "train": len(train), "test": len(test), "problems": len(summary["problems"])}
+
+
 def run_from_args(args: argparse.Namespace) -> int:
+    if args.data:
+        print(json.dumps(measure_data(args.images, args.data_classes, args.data_size), indent=None if args.json else 2))
+        return 0
     if args.table:
         from nascore.benchmarks.bench import measure_table
 

@@ -42,7 +42,7 @@ SETTINGS_FILE = "nasboard.yaml"
 TABLE_FILE = "data.csv"
 CACHE_DIR = ".nasboard-cache"
 #: bump when the cached tensors' meaning changes
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 #: PIL modes whose images have one channel of information (alpha aside)
 GRAY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"})
 ROWS_SHOWN = 5
@@ -557,22 +557,42 @@ class ImageFolderData:
     classes: list[str]
     image_size: int
     channels: int
+    #: per-channel mean and std of the training split, in [0, 1] units (computed once, kept in the cache)
+    mean: list[float] = field(default_factory=list)
+    std: list[float] = field(default_factory=list)
     from_cache: bool = False
 
+    def __post_init__(self) -> None:
+        if not self.mean:
+            self.mean, self.std = channel_stats(self.train_x)
+
     def mean_std(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
-        """Per-channel mean and std of the training split, in [0, 1] units."""
-        x = self.train_x.to(torch.float64) / 255.0
-        mean = x.mean(dim=(0, 2, 3))
-        std = x.std(dim=(0, 2, 3)).clamp_min(1e-6)
-        return tuple(float(v) for v in mean), tuple(float(v) for v in std)
+        return tuple(self.mean), tuple(self.std)
+
+
+def channel_stats(x: Tensor) -> tuple[list[float], list[float]]:
+    """Per-channel mean and (sample) std of uint8 images ``(N, C, H, W)`` in [0, 1] units, summed in float64 one
+    channel at a time (no float copy of the whole split)."""
+    means, stds = [], []
+    for c in range(x.shape[1]):
+        values = x[:, c].reshape(-1).to(torch.float64)
+        n = values.numel()
+        total, squares = float(values.sum()), float((values * values).sum())
+        mean = total / n
+        var = max(squares - n * mean * mean, 0.0) / max(n - 1, 1)
+        means.append(mean / 255.0)
+        stds.append(max(math.sqrt(var) / 255.0, 1e-6))
+    return means, stds
 
 
 def fingerprint(paths: Sequence[Path], root: Path, settings: dict[str, Any]) -> str:
     """Names, sizes and modification times of every file, and the settings: a changed file changes it."""
     h = hashlib.sha256(f"nascore.userdata:{CACHE_VERSION}:{json.dumps(settings, sort_keys=True)}".encode())
+    start = len(str(root)) + 1
     for path in paths:
-        st = path.stat()
-        h.update(f"{path.relative_to(root).as_posix()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        text = str(path)
+        st = os.stat(text)
+        h.update(f"{text[start:]}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return h.hexdigest()
 
 
@@ -673,7 +693,8 @@ def _store(cache_file: Path, key: str, data: ImageFolderData) -> None:
                 old.unlink(missing_ok=True)
         tmp = cache_file.with_name(f".{cache_file.name}.{os.getpid()}.tmp")
         torch.save({"train_x": data.train_x, "train_y": data.train_y, "test_x": data.test_x, "test_y": data.test_y,
-                    "classes": data.classes, "image_size": data.image_size, "channels": data.channels}, tmp)
+                    "classes": data.classes, "image_size": data.image_size, "channels": data.channels,
+                    "mean": data.mean, "std": data.std}, tmp)
         os.replace(tmp, cache_file)
     except OSError:
         pass
