@@ -102,3 +102,18 @@ def test_the_form_offers_the_users_image_folders_and_creates_a_run_on_one(client
     response = client.post("/experiments/new", form_data(SEARCH_FORM, dataset="folder:shapes"))
     assert response.status_code == 302, response.content.decode()[:3000]
     assert Experiment.objects.get().config["dataset"] == "folder:shapes"
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_browser_shows_the_thumbnails(live_server: Any, page: Any, alice: Any, data_dir: Path) -> None:
+    from tests.webapp.browser_support import log_in
+
+    image_folder(data_dir / "shapes", {"circle": 3, "square": 3}, size=(12, 12))
+    log_in(page, live_server.url, "alice")
+    page.click("nav >> text=Datasets")
+    page.click("a[href='/datasets/folder:shapes/']")
+    thumbs = page.locator("#dataset-samples img.thumb")
+    assert thumbs.count() == 6
+    assert all(page.evaluate("(img) => img.complete && img.naturalWidth === 12", thumbs.nth(i).element_handle())
+               for i in range(6))
