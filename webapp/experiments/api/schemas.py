@@ -43,6 +43,7 @@ def search_config_schema() -> dict[str, Any]:
     props = schema["properties"]
     props["epochs"]["maximum"] = settings.NASBOARD_MAX_EPOCHS
     props["batch_size"]["maximum"] = settings.NASBOARD_MAX_BATCH_SIZE
+    props["device"].pop("anyOf", None)  # the engine's "a choice or cuda:N": this server takes its queues' names only
     props["device"]["enum"] = list(services.DEVICES)
     return schema
 
@@ -56,6 +57,7 @@ def retrain_config_schema() -> dict[str, Any]:
     props = schema["properties"]
     props["epochs"]["maximum"] = settings.NASBOARD_MAX_EPOCHS
     props["batch_size"]["maximum"] = settings.NASBOARD_MAX_BATCH_SIZE
+    props["device"].pop("anyOf", None)  # the engine's "a choice or cuda:N": this server takes its queues' names only
     props["device"]["enum"] = list(services.DEVICES)
     for name, prop in props.items():
         options = prop.pop("anyOf", None) or [{k: prop.pop(k) for k in list(prop) if k in _TYPE_KEYS}]
