@@ -95,6 +95,27 @@ def _add_data(sub: Any) -> None:
     check.add_argument("--json", action="store_true", help="the summary as JSON")
 
 
+def _add_space(sub: Any) -> None:
+    p = sub.add_parser("space", help="search spaces written as documents: export a built-in, check your own",
+                       description="A search space is a YAML or JSON document (ops, cell graphs, the rule, the macro "
+                                   "skeleton); `space export darts` prints one to start from.")
+    ssub = p.add_subparsers(dest="space_command", required=True)
+    export = ssub.add_parser("export", help="print a space's document (a built-in, or a document path)")
+    export.add_argument("name", metavar="NAME")
+    export.add_argument("--json", action="store_true", help="as JSON instead of YAML")
+    check = ssub.add_parser("check", help="validate a space document and summarise it; registers nothing",
+                            description="Every problem is named with its place in the document. Exit status: 0 "
+                                        "valid, 1 problems, 2 no such file.")
+    check.add_argument("file", metavar="FILE")
+    check.add_argument("--channels", type=int, help="initial channels for the supernet count (default: the space's)")
+    check.add_argument("--layers", type=int, help="cells for the supernet count (default: the space's)")
+    check.add_argument("--in-channels", type=int, default=3, help="input image channels (default 3)")
+    check.add_argument("--classes", type=int, default=10, help="classes (default 10)")
+    check.add_argument("--image-size", type=int, default=32, help="input image side, checked against the "
+                                                                  "reductions (default 32)")
+    check.add_argument("--json", action="store_true", help="the summary (or the problems) as JSON")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m nascore", description="NASBoard engine: neural architecture search.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -104,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_bench(sub)
     _add_benchmark(sub)
     _add_data(sub)
+    _add_space(sub)
     sub.add_parser("list", help="the spaces, optimizers, datasets, ops and published genotypes there are")
     settings = sub.add_parser("settings", help="every setting: type, default, bounds, what it does, where its default "
                                                "comes from", description="The settings reference, generated from "
@@ -323,6 +345,49 @@ def cmd_protocols(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_space(args: argparse.Namespace) -> int:
+    from nascore.spaces import SPACES, get_space
+    from nascore.spaces.document import DocumentError, check_document, dump, read_file, size_problems
+    from nascore.spaces.document_space import DocumentSpace
+    from nascore.spaces.summary import render, summarize
+
+    if args.space_command == "export":
+        if args.name in SPACES and not args.json:
+            print((Path(__file__).parent / "spaces" / "documents" / f"{args.name}.yaml").read_text(), end="")
+            return EXIT_OK
+        try:
+            space = get_space(args.name)
+        except KeyError as exc:
+            raise UsageError(str(exc.args[0])) from None
+        print(dump(space.to_document(), as_json=args.json), end="")  # type: ignore[attr-defined]
+        return EXIT_OK
+    if not Path(args.file).is_file():
+        raise UsageError(f"no space document at {args.file}")
+    try:
+        doc, problems = check_document(read_file(args.file))
+    except DocumentError as exc:
+        doc, problems = None, exc.problems
+    if doc is not None and not problems:
+        for key, msg in size_problems(doc, args.channels, args.layers, args.image_size).items():
+            problems[f"--{key.replace('_', '-')}"] = msg
+    for flag, value in (("--channels", args.channels), ("--layers", args.layers), ("--in-channels", args.in_channels),
+                        ("--classes", args.classes), ("--image-size", args.image_size)):
+        if value is not None and value < 1:
+            problems[flag] = f"{flag} must be a positive integer, not {value}"
+    if problems:
+        if args.json:
+            print(json.dumps({"valid": False, "problems": problems}, indent=2))
+        else:
+            print(f"{args.file}: {len(problems)} problem{'s' if len(problems) > 1 else ''}", file=sys.stderr)
+            for where, msg in problems.items():
+                print(f"  {where}: {msg}", file=sys.stderr)
+        return EXIT_FAILED
+    summary = summarize(DocumentSpace(doc, source=args.file), args.channels, args.layers, args.in_channels,
+                        args.classes)
+    print(json.dumps({"valid": True, **summary}, indent=2) if args.json else render(summary))
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from nascore.config import ConfigError
     from nascore.data import DataError
@@ -331,7 +396,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {"search": cmd_search, "evaluate": cmd_evaluate, "describe": cmd_describe, "list": cmd_list,
                 "settings": cmd_settings, "components": cmd_components, "protocols": cmd_protocols,
-                "data": cmd_data}
+                "data": cmd_data, "space": cmd_space}
     if args.command == "bench":
         from nascore.bench import run_from_args
 

@@ -25,7 +25,7 @@ from nascore.runtime import RuntimeSettings, SearchLoopSettings, device_errors
 from nascore.selection import DEFAULT_SELECT_SAMPLES, SelectionSettings, effective_select_samples
 from nascore.settings import (PLACEMENT_FIELDS, ConfigError, RunConfig, Settings, defaults_of, fields_of, info_of,
                               validate_settings, without_placement)
-from nascore.spaces import SPACES, SpaceSettings, size_errors
+from nascore.spaces import SpaceSettings, get_space, size_errors
 
 #: the settings models a search is composed of, in the order forms and help show them
 SEARCH_SETTINGS: list[type[Settings]] = [
@@ -56,7 +56,7 @@ class SearchConfig(RunConfig):
 
 def method_errors(config: dict[str, Any]) -> dict[str, str]:
     """What the chosen method says of the whole config (e.g. PC-DARTS: channels a multiple of K)."""
-    return OPTIMIZERS[config["optimizer"]].config_errors(SPACES[config["space"]], config)
+    return OPTIMIZERS[config["optimizer"]].config_errors(get_space(config["space"]), config)
 
 
 def validate_config(raw: Mapping[str, Any] | SearchConfig, check_device: bool = True) -> SearchConfig:

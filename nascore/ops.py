@@ -32,11 +32,51 @@ def register_op(name: str) -> Callable[[OpFactory], OpFactory]:
 
 def build_op(name: str, C: int, stride: int, affine: bool) -> nn.Module:
     """Build the op called ``name``; unknown names raise a KeyError that lists the known ones."""
+    return op_factory(name)(C, stride, affine)
+
+
+def op_factory(name: str) -> OpFactory:
+    """The constructor of a registered op, or of a family op named by its kernel (``sep_conv_9x9``)."""
+    factory = OPS.get(name)
+    if factory is not None:
+        return factory
+    for family in OP_FAMILIES.values():
+        kernel = family.kernel_of(name)
+        if kernel is not None:
+            return lambda C, stride, affine: family.build(C, stride, affine, kernel)
+    raise KeyError(f"unknown op {name!r}; known ops: {', '.join(sorted(OPS))}, or a family op "
+                   f"({', '.join(f.example for f in OP_FAMILIES.values())}) with an odd kernel up to {MAX_KERNEL}")
+
+
+def is_op(name: str) -> bool:
+    """Whether ``name`` is a registered op or a family op with a valid kernel."""
     try:
-        factory = OPS[name]
+        op_factory(name)
     except KeyError:
-        raise KeyError(f"unknown op {name!r}; known ops: {', '.join(sorted(OPS))}") from None
-    return factory(C, stride, affine)
+        return False
+    return True
+
+
+#: the largest kernel a family op may have (a 13x13 separable conv is already past anything published)
+MAX_KERNEL = 11
+
+
+class OpFamily:
+    """Ops that differ by their kernel only, named ``prefix_KxK`` (``sep_conv_5x5``): a space written as a document
+    asks for ``{family: sep_conv, kernel: 9}`` and gets ``sep_conv_9x9`` without anything being registered."""
+
+    def __init__(self, family: str, build: Callable[[int, int, bool, int], nn.Module], template: str = "{f}_{k}x{k}"):
+        self.family, self.build, self.template = family, build, template
+        self.example = template.format(f=family, k="K")
+
+    def name(self, kernel: int) -> str:
+        return self.template.format(f=self.family, k=kernel)
+
+    def kernel_of(self, name: str) -> int | None:
+        for kernel in range(1, MAX_KERNEL + 1, 2):
+            if self.name(kernel) == name:
+                return kernel
+        return None
 
 
 class Zero(nn.Module):
@@ -159,6 +199,17 @@ register_op("dil_conv_5x5")(lambda C, stride, affine: DilConv(C, C, 5, stride, 4
 register_op("conv_7x1_1x7")(lambda C, stride, affine: Conv7x1_1x7(C, stride, affine))
 register_op("nor_conv_1x1")(lambda C, stride, affine: ReLUConvBN(C, C, 1, stride, 0, affine))
 register_op("nor_conv_3x3")(lambda C, stride, affine: ReLUConvBN(C, C, 3, stride, 1, affine))
+
+
+#: op families by name (the kernel is the argument); the registered ops above are members where their names match
+OP_FAMILIES: dict[str, OpFamily] = {f.family: f for f in (
+    OpFamily("sep_conv", lambda C, stride, affine, k: SepConv(C, C, k, stride, k // 2, affine)),
+    OpFamily("dil_conv", lambda C, stride, affine, k: DilConv(C, C, k, stride, k - 1, 2, affine)),
+    OpFamily("nor_conv", lambda C, stride, affine, k: ReLUConvBN(C, C, k, stride, k // 2, affine)),
+    OpFamily("avg_pool", lambda C, stride, affine, k: nn.AvgPool2d(k, stride=stride, padding=k // 2,
+                                                                  count_include_pad=False)),
+    OpFamily("max_pool", lambda C, stride, affine, k: nn.MaxPool2d(k, stride=stride, padding=k // 2)),
+)}
 
 
 def starts_with_relu(module: nn.Module) -> bool:

@@ -6,7 +6,7 @@ drop-path and an optional auxiliary head), so both are built from the same cell 
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Sequence
 
 import networkx as nx
 import torch
@@ -30,13 +30,18 @@ class DartsCell(nn.Module):
                  edge_factory: EdgeFactory, affine: bool):
         super().__init__()
         self.reduction = reduction
-        self.pre0 = FactorizedReduce(C_pp, C, affine) if reduction_prev else ReLUConvBN(C_pp, C, 1, 1, 0, affine)
+        #: a cell of one input takes the previous cell's output only (a space written as a document may say so)
+        self.two_inputs = len(graph.graph["inputs"]) == 2
+        if self.two_inputs:
+            self.pre0 = FactorizedReduce(C_pp, C, affine) if reduction_prev else ReLUConvBN(C_pp, C, 1, 1, 0, affine)
         self.pre1 = ReLUConvBN(C_p, C, 1, 1, 0, affine)
         self.dag = CompiledCell(graph, C, edge_factory, reduction=reduction)
         output = graph.graph["output"]
         self.multiplier = len(output) if isinstance(output, (list, tuple)) else 1
 
     def forward(self, s0: torch.Tensor, s1: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+        if not self.two_inputs:
+            return self.dag([self.pre1(s1)], weights)
         return self.dag([self.pre0(s0), self.pre1(s1)], weights)
 
 
@@ -65,16 +70,20 @@ class DartsSkeleton(LayoutMixin, nn.Module):
     """Stem, ``layers`` cells, global pooling and a linear classifier.
 
     ``graph_of(cell_type)`` gives each cell type's graph and ``edge_factory`` what its
-    edges become.  ``forward(x, weights)`` passes ``weights[cell_type]`` to each cell.
+    edges become.  ``forward(x, weights)`` passes ``weights[cell_type]`` to each cell.  ``reductions`` (default
+    DARTS's :func:`reduction_layers`) are the positions of the ``reduce_type`` cells, each multiplying the channels
+    by ``channel_growth``.
     """
 
     def __init__(self, graph_of: Callable[[str], nx.MultiDiGraph], edge_factory: EdgeFactory, C: int, layers: int,
-                 in_channels: int, num_classes: int, affine: bool, stem_multiplier: int = 3, auxiliary: bool = False):
+                 in_channels: int, num_classes: int, affine: bool, stem_multiplier: int = 3, auxiliary: bool = False,
+                 normal_type: str = "normal", reduce_type: str = "reduce", reductions: Sequence[int] | None = None,
+                 channel_growth: int = 2):
         super().__init__()
         C_curr = stem_multiplier * C
         self.stem = nn.Sequential(nn.Conv2d(in_channels, C_curr, 3, padding=1, bias=False), nn.BatchNorm2d(C_curr))
         C_pp, C_p, C_curr = C_curr, C_curr, C
-        reductions = reduction_layers(layers)
+        reductions = reduction_layers(layers) if reductions is None else tuple(reductions)
         self.cells = nn.ModuleList()
         self.cell_types: list[str] = []
         self.aux_index = 2 * layers // 3
@@ -83,8 +92,8 @@ class DartsSkeleton(LayoutMixin, nn.Module):
         for i in range(layers):
             reduction = i in reductions
             if reduction:
-                C_curr *= 2
-            cell_type = "reduce" if reduction else "normal"
+                C_curr *= channel_growth
+            cell_type = reduce_type if reduction else normal_type
             cell = DartsCell(graph_of(cell_type), C_pp, C_p, C_curr, reduction, reduction_prev, edge_factory, affine)
             self.cells.append(cell)
             self.cell_types.append(cell_type)

@@ -28,13 +28,14 @@ class ResidualReduction(nn.Module):
 
 class NB201Skeleton(LayoutMixin, nn.Module):
     def __init__(self, graph: nx.MultiDiGraph, edge_factory: EdgeFactory, C: int, N: int, in_channels: int,
-                 num_classes: int):
+                 num_classes: int, stages: int = 3, channel_growth: int = 2, cell_type: str = "cell"):
         super().__init__()
         self.stem = nn.Sequential(nn.Conv2d(in_channels, C, 3, padding=1, bias=False), nn.BatchNorm2d(C))
         blocks: list[nn.Module] = []
         self.is_cell: list[bool] = []
         C_prev = C
-        for stage, C_stage in enumerate((C, 2 * C, 4 * C)):
+        self.cell_type = cell_type
+        for stage, C_stage in enumerate(C * channel_growth ** k for k in range(stages)):
             if stage > 0:
                 blocks.append(ResidualReduction(C_prev, C_stage))
                 self.is_cell.append(False)
@@ -49,7 +50,7 @@ class NB201Skeleton(LayoutMixin, nn.Module):
         self.aux_logits = None
 
     def forward(self, x: torch.Tensor, weights: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
-        w = None if weights is None else weights["cell"]
+        w = None if weights is None else weights[self.cell_type]
         x = self.stem(self.to_input_layout(x))
         for block, is_cell in zip(self.blocks, self.is_cell):
             x = block([x], w) if is_cell else block(x)

@@ -10,7 +10,7 @@ row in the architecture-weight matrix).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Sequence
+from typing import Any
 
 import networkx as nx
 import torch
@@ -18,10 +18,7 @@ from torch import nn
 
 from nascore.networks.edges import EdgeFactory
 from nascore.spaces.architectures import ABSENT, Columns, OneOpPerEdge
-
-
-class GenotypeError(ValueError):
-    """An architecture that does not belong to the space it is read for."""
+from nascore.spaces.genotypes import GenotypeError
 
 
 class SearchSpace(ABC):
@@ -160,13 +157,3 @@ class SearchSpace(ABC):
         if isinstance(value, str) and value in self.published:
             value = self.published[value]
         return self.parse_genotype(value)
-
-
-def require_ops(names: Sequence[str], known: Sequence[str], where: str) -> None:
-    from nascore.ops import OPS
-
-    for name in names:
-        if name not in OPS:
-            raise GenotypeError(f"unknown op {name!r} in {where}; known ops: {', '.join(sorted(OPS))}")
-        if known and name not in known:
-            raise GenotypeError(f"op {name!r} in {where} is not an op of this space ({', '.join(known)})")

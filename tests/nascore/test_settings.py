@@ -1,6 +1,7 @@
 """Settings declared once beside their components: composition, the one validator, generated CLI flags, and
 everything stored before the models existed (configs, result.json, checkpoints) still working."""
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -86,7 +87,12 @@ def test_the_json_schema_carries_bounds_sources_and_live_choices():
     from nascore.spaces import SpaceSettings
 
     schema = SpaceSettings.model_json_schema()
-    assert schema["properties"]["space"]["enum"] == ["darts", "nb201", "s1", "s2", "s3", "s4"]
+    # a space may also be a saved space's name or a document's path: the schema gives their pattern, not an enum
+    space = schema["properties"]["space"]
+    assert "enum" not in space and space["anyOf"][0] == {"enum": ["darts", "nb201", "s1", "s2", "s3", "s4"]}
+    pattern = space["anyOf"][1]["pattern"]
+    assert all(re.fullmatch(pattern, name) for name in ["mine", "mine@2", "spaces/fabric.yaml"])
+    assert not re.fullmatch(pattern, "Not A Space")
     assert "DARTS" in schema["properties"]["space"]["x-source"]
     channels = schema["properties"]["channels"]["anyOf"][0]
     assert channels == {"type": "integer", "exclusiveMinimum": 0}

@@ -5,7 +5,10 @@ import torch
 
 from nascore.networks.edges import mixed_op_factory
 from nascore.spaces import SPACES, GenotypeError, get_space
-from nascore.spaces.darts import DARTS_OPS, S1_EDGE_OPS
+import yaml
+
+from nascore.spaces import BUILTIN_DIR
+from nascore.spaces.darts import DARTS_OPS
 from nascore.spaces.nb201 import PUBLISHED, format_arch, parse_arch
 
 
@@ -36,7 +39,9 @@ def test_robust_spaces_op_sets():
     for ct in ("normal", "reduce"):
         mask = s1.op_mask(ct)
         assert mask.shape[0] == 14 and (mask.sum(1) == 2).all()
-        for row, ops in enumerate(S1_EDGE_OPS[ct]):
+        edge_ops = yaml.safe_load((BUILTIN_DIR / "s1.yaml").read_text())["cells"][ct]["edge_ops"]
+        assert len(edge_ops) == 14
+        for row, ops in enumerate(edge_ops):
             assert {s1.ops[c] for c in mask[row].nonzero().flatten().tolist()} == set(ops)
     assert s1.num_arch_params() == 56
     assert get_space("darts").num_arch_params() == 224
