@@ -220,7 +220,7 @@ class SearchRun:
         size = self.derived_size(genotype)
         return {
             "status": status,
-            "space": self.space.name,
+            "space": self.cfg.space,
             "optimizer": self.cfg.optimizer,
             "order": self.cfg.order,
             "dataset": self.cfg.dataset,

@@ -189,7 +189,7 @@ class TableSearchRun:
         trajectories = self.trajectories()
         summaries = [t.summary() for t in trajectories]
         result: dict[str, Any] = {
-            "status": status, "space": self.space.name, "optimizer": self.cfg.optimizer, "order": self.cfg.order,
+            "status": status, "space": self.cfg.space, "optimizer": self.cfg.optimizer, "order": self.cfg.order,
             "evaluator": "table", "dataset": self.cfg.dataset, "ops": list(self.space.ops),
             "edges": {ct: self.space.edge_labels(ct) for ct in self.space.cell_types},
             "alphas": self.distribution(), "genotype": None, "metrics": {}, "epochs_completed": self.epoch,

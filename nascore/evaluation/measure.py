@@ -146,7 +146,7 @@ def describe(space_name: str, genotype: Any = None, supernet: bool = False, chan
     problems = space.check_size(channels, layers)
     if problems:
         raise ValueError("; ".join(problems.values()))
-    info: dict[str, Any] = {"space": space.name, "channels": channels, "layers": layers, "num_classes": num_classes,
+    info: dict[str, Any] = {"space": space_name, "channels": channels, "layers": layers, "num_classes": num_classes,
                             "in_channels": in_channels, "image_size": image_size, "supernet": bool(supernet)}
     shape = (in_channels, image_size, image_size)
     if supernet:

@@ -207,7 +207,7 @@ def evaluate_genotype(space_name: str, genotype: Any, config: EvalConfig | dict[
     except KeyError as exc:
         raise ValueError(exc.args[0]) from None
     base = config.to_dict() if isinstance(config, EvalConfig) else dict(config or {})
-    cfg = validate_eval_config({**base, "space": space.name})
+    cfg = validate_eval_config({**base, "space": space_name})
     parsed = space.resolve(genotype)
     device = resolve_device(cfg.device)
     spec = get_spec(cfg.dataset, cfg.data_dir)
@@ -289,7 +289,7 @@ def evaluate_genotype(space_name: str, genotype: Any, config: EvalConfig | dict[
     except Exception as exc:
         bus.emit(RunFailed(epoch=epoch, reason=f"{type(exc).__name__}: {exc}"))
         raise
-    result = {"space": space.name, "genotype": parsed, "params": params, "flops": flops, **last,
+    result = {"space": space_name, "genotype": parsed, "params": params, "flops": flops, **last,
               "epochs": epoch, "status": status, "dataset": cfg.dataset, "device": str(device),
               "config": config_record, "seed": cfg.seed, "seconds": elapsed + time.time() - started}
     bus.emit(RunFinished(status=status, epoch=epoch, result=result))

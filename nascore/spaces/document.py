@@ -163,10 +163,12 @@ def read_file(path: str | Path) -> Any:
 
 def _place(loc: tuple[Any, ...]) -> str:
     out = ""
+    if len(loc) > 1 and loc[0] == "macro" and loc[1] in ("cells", "stages"):
+        loc = (loc[0], *loc[2:])  # the skeleton's tag: the writer wrote macro.stages, not macro.stages.stages
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in ("str", "FamilyOp", "list[EdgeDoc]", "literal['dense']", "cells", "stages") and out:
+        elif part in ("str", "FamilyOp", "list[EdgeDoc]", "literal['dense']") and out:
             continue  # a union's branch name says nothing to the writer
         else:
             out += ("." if out else "") + str(part)
