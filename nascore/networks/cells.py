@@ -6,7 +6,7 @@ there is no graph walk per batch.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import networkx as nx
 import torch
@@ -40,12 +40,17 @@ class CompiledCell(nn.Module):
     architecture weights).  ``stride_of(src)`` tells the stride of edges leaving ``src``.
     """
 
-    def __init__(self, graph: nx.MultiDiGraph, C: int, edge_factory: EdgeFactory, reduction: bool = False):
+    def __init__(self, graph: nx.MultiDiGraph, C: int, edge_factory: EdgeFactory, reduction: bool = False,
+                 adapter: Callable[[int, int], tuple[nn.Module, int]] | None = None):
+        """``adapter(source, target)``, where a cell's nodes live at different resolutions and widths (a macro
+        graph such as a neural fabric), gives the fixed module that brings ``source`` to ``target``'s resolution
+        and width, and that width: the edge's searchable ops then run at it with stride 1."""
         super().__init__()
         inputs = list(graph.graph["inputs"])
         self.inputs = inputs
         self.output = graph.graph["output"]
         self.edges = nn.ModuleList()
+        self.adapters = nn.ModuleList() if adapter is not None else None
         self.edge_rows: list[int] = []
         plan: list[tuple[int, list[tuple[int, int]]]] = []
         for node in nx.topological_sort(graph):
@@ -53,8 +58,13 @@ class CompiledCell(nn.Module):
                 continue
             incoming = []
             for src, _, data in sorted(graph.in_edges(node, data=True), key=lambda e: e[2]["index"]):
-                stride = 2 if reduction and src in inputs else 1
-                self.edges.append(edge_factory(data["ops"], C, stride))
+                if self.adapters is not None and adapter is not None:
+                    module, width = adapter(src, node)
+                    self.adapters.append(module)
+                    self.edges.append(edge_factory(data["ops"], width, 1))
+                else:
+                    stride = 2 if reduction and src in inputs else 1
+                    self.edges.append(edge_factory(data["ops"], C, stride))
                 self.edge_rows.append(data["index"])
                 incoming.append((src, len(self.edges) - 1))
             plan.append((node, incoming))
@@ -70,7 +80,8 @@ class CompiledCell(nn.Module):
             total = None
             for src, slot in incoming:
                 row = None if weights is None else weights[self.edge_rows[slot]]
-                out = self.edges[slot](states[src], row)
+                x = states[src] if self.adapters is None else self.adapters[slot](states[src])
+                out = self.edges[slot](x, row)
                 if scale is not None:
                     out = scale[self.edge_rows[slot]] * out
                 total = out if total is None else total + out

@@ -73,6 +73,8 @@ class CellDoc(_Strict):
     edge_ops: list[list[OpEntry]] | None = Field(None, description="Candidate ops per edge row (dense edges).")
     combine: Literal["sum"] = Field("sum", description="How a node combines its incoming edges.")
     reduction: bool = Field(False, description="Edges leaving the inputs halve the resolution (stride 2).")
+    scales: dict[int, int] | None = Field(None, description="graph skeleton: each node's scale (how many times its "
+                                                            "resolution is halved); inputs are at scale 0.")
     output: OutputDoc
 
 
@@ -117,7 +119,20 @@ class StagesMacro(_Strict):
     search_pool_bn: bool = Field(False, description="A BN after pooling ops in the supernet.")
 
 
-Macro = Annotated[Union[CellsMacro, StagesMacro], Field(discriminator="skeleton")]
+class GraphMacro(_Strict):
+    """The macro level as a searched graph (hierarchical spaces, neural fabrics): a stem, the one cell type whose
+    nodes are feature maps at scales and whose edges are candidates, pooling and a linear classifier; the graph
+    fixes the depth, so ``layers`` must stay the document's default."""
+
+    skeleton: Literal["graph"]
+    cell: str
+    stem_multiplier: int = Field(1, ge=1)
+    channel_growth: int = Field(2, ge=1, description="Channel factor per scale.")
+    head: Literal["pool_linear"] = "pool_linear"
+    search_pool_bn: bool = Field(True, description="A BN after pooling ops in the supernet.")
+
+
+Macro = Annotated[Union[CellsMacro, StagesMacro, GraphMacro], Field(discriminator="skeleton")]
 
 
 class SizeDoc(_Strict):
@@ -163,7 +178,7 @@ def read_file(path: str | Path) -> Any:
 
 def _place(loc: tuple[Any, ...]) -> str:
     out = ""
-    if len(loc) > 1 and loc[0] == "macro" and loc[1] in ("cells", "stages"):
+    if len(loc) > 1 and loc[0] == "macro" and loc[1] in ("cells", "stages", "graph"):
         loc = (loc[0], *loc[2:])  # the skeleton's tag: the writer wrote macro.stages, not macro.stages.stages
     for part in loc:
         if isinstance(part, int):
@@ -375,6 +390,26 @@ def _macro_problems(doc: SpaceDocument) -> dict[str, str]:
             out[f"cells.{macro.reduction_cell}.reduction"] = "the reduction cell needs reduction: true"
         if macro.normal_cell in doc.cells and doc.cells[macro.normal_cell].reduction:
             out[f"cells.{macro.normal_cell}.reduction"] = "the normal cell cannot reduce"
+    elif isinstance(macro, GraphMacro):
+        used = [("macro.cell", macro.cell)]
+        cell = doc.cells.get(macro.cell)
+        if cell is not None:
+            if len(cell.inputs) != 1:
+                out[f"cells.{macro.cell}.inputs"] = "the macro graph takes one input (the stem's output)"
+            if cell.output.node is None:
+                out[f"cells.{macro.cell}.output"] = "the macro graph outputs one node (the classifier reads it)"
+            scales = cell.scales or {}
+            for src, dst in cell_edges(cell):
+                if abs(scales.get(dst, 0) - scales.get(src, 0)) > 1:
+                    out.setdefault(f"cells.{macro.cell}.scales", f"the edge {src}→{dst} jumps from scale "
+                                   f"{scales.get(src, 0)} to {scales.get(dst, 0)}: an edge moves one scale at most")
+            if any(n in cell.inputs and s != 0 for n, s in scales.items()) or any(s < 0 for s in scales.values()):
+                out.setdefault(f"cells.{macro.cell}.scales", "inputs are at scale 0 and no scale is negative")
+            if any("none" in ops for ops in cell_candidates(doc, cell)):
+                out.setdefault(f"cells.{macro.cell}.ops", "a macro graph's node must always have an input: the edges "
+                                                          "choose among ops other than none (the rule picks the inputs)")
+        if doc.defaults.layers != 1:
+            out["defaults.layers"] = "the macro graph fixes the depth: layers is 1"
     else:
         used = [("macro.cell", macro.cell)]
         cell = doc.cells.get(macro.cell)
@@ -385,6 +420,9 @@ def _macro_problems(doc: SpaceDocument) -> dict[str, str]:
                 out[f"cells.{macro.cell}.output"] = "a cell of the stages skeleton outputs one node (channels stay the same)"
             if cell.reduction:
                 out[f"cells.{macro.cell}.reduction"] = "the stages skeleton reduces between stages, not in cells"
+    for ct, cell in doc.cells.items():
+        if cell.scales is not None and not isinstance(macro, GraphMacro):
+            out[f"cells.{ct}.scales"] = "scales belong to a macro graph (macro skeleton: graph)"
     for place, ct in used:
         if ct not in doc.cells:
             out[place] = f"no cell type {ct!r}; the document's cells are {', '.join(doc.cells)}"
@@ -418,11 +456,18 @@ def size_problems(doc: SpaceDocument, channels: int | None, layers: int | None,
     fewest = min_layers(doc)
     if layers is not None and layers < fewest:
         out["layers"] = f"the {doc.name} space needs at least {fewest} layers, not {layers}"
+    if isinstance(doc.macro, GraphMacro) and layers not in (None, 1):
+        out["layers"] = f"the {doc.name} space's macro graph fixes its depth: layers is 1, not {layers}"
     if channels is not None and channels < 1:
         out["channels"] = "channels must be at least 1"
     if image_size is not None:
         macro = doc.macro
-        halvings = len(macro.reductions_at) if isinstance(macro, CellsMacro) else macro.stages - 1
+        if isinstance(macro, CellsMacro):
+            halvings = len(macro.reductions_at)
+        elif isinstance(macro, GraphMacro):
+            halvings = max((doc.cells[macro.cell].scales or {0: 0}).values()) if macro.cell in doc.cells else 0
+        else:
+            halvings = macro.stages - 1
         if image_size >> halvings < 1:
             out["image_size"] = (f"the skeleton halves the resolution {halvings} times: an image of {image_size} "
                                  f"pixels would shrink below one pixel")

@@ -13,7 +13,7 @@ from torch import nn
 from nascore.networks.edges import EdgeFactory, categorical_factory
 from nascore.spaces.architectures import Columns, InputsPerNode, OneOpPerEdge
 from nascore.spaces.base import SearchSpace
-from nascore.spaces.document import (CellDoc, CellsMacro, SpaceDocument, StagesMacro, cell_candidates, cell_edges,
+from nascore.spaces.document import (CellDoc, CellsMacro, GraphMacro, SpaceDocument, StagesMacro, cell_candidates, cell_edges,
                                      min_layers, op_name, parse_fraction, reduction_positions, size_problems)
 from nascore.spaces.genotypes import DEFAULT_NOTATION, NOTATIONS, Notation
 
@@ -43,8 +43,22 @@ def _stages_skeleton(space: "DocumentSpace", graph_of: Callable[[str], nx.MultiD
                          stages=macro.stages, channel_growth=macro.channel_growth, cell_type=macro.cell)
 
 
+def _graph_skeleton(space: "DocumentSpace", graph_of: Callable[[str], nx.MultiDiGraph], factory: EdgeFactory,
+                    channels: int, layers: int, in_channels: int, num_classes: int, affine: bool,
+                    auxiliary: bool) -> nn.Module:
+    from nascore.networks.macro_graph import GraphSkeleton
+
+    macro = space.document.macro
+    assert isinstance(macro, GraphMacro)
+    return GraphSkeleton(graph_of(macro.cell), factory, channels, in_channels, num_classes,
+                         scales=space.cell_doc(macro.cell).scales or {}, affine=affine,
+                         stem_multiplier=macro.stem_multiplier, channel_growth=macro.channel_growth,
+                         cell_type=macro.cell)
+
+
 #: the macro skeletons a document may name, by its ``macro.skeleton``
-SKELETONS: dict[str, Callable[..., nn.Module]] = {"cells": _darts_skeleton, "stages": _stages_skeleton}
+SKELETONS: dict[str, Callable[..., nn.Module]] = {"cells": _darts_skeleton, "stages": _stages_skeleton,
+                                                  "graph": _graph_skeleton}
 
 
 class DocumentSpace(SearchSpace):

@@ -83,8 +83,6 @@ class Pairs(Notation):
             if list(cell.inputs) != list(range(n_in)) or list(cell.nodes) != list(range(n_in, n_in + len(cell.nodes))):
                 out[f"cells.{ct}.nodes"] = (f"the pairs notation numbers the inputs 0..{n_in - 1} and the intermediate "
                                             f"nodes from {n_in} on, in order")
-            if cell.output.concat is None:
-                out[f"cells.{ct}.output"] = "the pairs notation writes a cell whose output concatenates nodes (concat)"
         return out
 
     def parse(self, space: "DocumentSpace", value: Any) -> dict[str, Any]:
@@ -133,7 +131,7 @@ class Pairs(Notation):
                 for row in strongest[:space.rule_inputs]:
                     gene.append([space.ops[_best_column(weights, mask, row, excluded)[1]], edges[row][0]])
             genotype[ct] = gene
-            genotype[f"{ct}_concat"] = list(space.cell_doc(ct).output.concat or [])
+            genotype[f"{ct}_concat"] = _outputs(space, ct)
         return genotype
 
     def of_path(self, space: "DocumentSpace", columns: Columns) -> dict[str, Any]:
@@ -147,7 +145,7 @@ class Pairs(Notation):
                     if dst == node and columns[ct][row] != ABSENT:
                         gene.append([space.ops[columns[ct][row]], src])
             genotype[ct] = gene
-            genotype[f"{ct}_concat"] = list(space.cell_doc(ct).output.concat or [])
+            genotype[f"{ct}_concat"] = _outputs(space, ct)
         return genotype
 
     def graph(self, space: "DocumentSpace", genotype: Any, cell_type: str) -> nx.MultiDiGraph:
@@ -155,12 +153,21 @@ class Pairs(Notation):
         inputs = list(space.cell_doc(cell_type).inputs)
         k = space.rule_inputs
         n_nodes = len(gene) // k
-        graph = nx.MultiDiGraph(inputs=inputs, output=list(concat), cell_type=cell_type)
+        single = space.cell_doc(cell_type).output.node
+        # a cell whose output is one node (a macro graph's) keeps that form: _concat then lists that node alone
+        output = concat[0] if single is not None and len(concat) == 1 else list(concat)
+        graph = nx.MultiDiGraph(inputs=inputs, output=output, cell_type=cell_type)
         graph.add_nodes_from(inputs, kind="input")
         graph.add_nodes_from(range(len(inputs), len(inputs) + n_nodes), kind="intermediate")
         for i, (op, src) in enumerate(gene):
             graph.add_edge(src, len(inputs) + i // k, ops=[op], index=i)
         return graph
+
+
+def _outputs(space: "DocumentSpace", ct: str) -> list[int]:
+    """The nodes a cell outputs (its concat list, or its one output node)."""
+    cell = space.cell_doc(ct)
+    return list(cell.output.concat) if cell.output.concat is not None else [cell.output.node]  # type: ignore[list-item]
 
 
 class EdgeOps(Notation):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from nascore.spaces.document import CellsMacro, parse_fraction, reduction_positions
+from nascore.spaces.document import CellsMacro, GraphMacro, parse_fraction, reduction_positions
 from nascore.spaces.document_space import DocumentSpace
 
 
@@ -17,6 +17,9 @@ def macro_positions(space: DocumentSpace, layers: int) -> list[dict[str, Any]]:
         reductions = set(reduction_positions(fractions, layers))  # type: ignore[arg-type]
         return [{"kind": "cell", "cell_type": macro.reduction_cell if i in reductions else macro.normal_cell,
                  "reduction": i in reductions} for i in range(layers)]
+    if isinstance(macro, GraphMacro):  # the macro graph's nodes, each at its scale
+        scales = space.cell_doc(macro.cell).scales or {}
+        return [{"kind": "node", "node": n, "scale": scales.get(n, 0)} for n in space.cell_doc(macro.cell).nodes]
     out: list[dict[str, Any]] = []
     for stage in range(macro.stages):
         if stage:
@@ -71,8 +74,12 @@ def render(summary: dict[str, Any]) -> str:
     lines.append(f"rule: {rule_text}; genotypes in the {summary['genotype_notation']} notation")
     size = summary["size"]
     positions = summary["macro"]["positions"]
-    kinds = ", ".join(p["cell_type"] if p["kind"] == "cell" else p["block"] for p in positions)
-    lines.append(f"macro ({summary['macro']['skeleton']}, {size['layers']} layers): {kinds}")
+    if positions and positions[0]["kind"] == "node":
+        scales = sorted({p["scale"] for p in positions})
+        lines.append(f"macro (graph): {len(positions)} nodes over {len(scales)} scales")
+    else:
+        kinds = ", ".join(p["cell_type"] if p["kind"] == "cell" else p["block"] for p in positions)
+        lines.append(f"macro ({summary['macro']['skeleton']}, {size['layers']} layers): {kinds}")
     lines.append(f"architecture parameters: {summary['architecture_parameters']:,}")
     lines.append(f"architectures: {int(summary['architectures']):,} (about 10^{summary['architectures_log10']})")
     lines.append(f"supernet parameters at C={size['channels']}, {size['layers']} layers, {size['in_channels']} input "

@@ -265,3 +265,38 @@ def test_curvature_early_stopping_selection_and_retraining_on_a_user_space(space
                                 {"dataset": "digits", "epochs": 1, "channels": 4, "layers": space.default_layers,
                                  "batch_size": 32, "steps_per_epoch": 2, "device": "cpu", "seed": 0})
     assert trained["status"] == "finished" and 0.0 <= trained["test_acc"] <= 1.0 and trained["params"] > 0
+
+
+# ---- a hierarchical space: the macro level as a searched graph ----------------------------------------------------
+FABRIC = str(Path(__file__).parents[2] / "nascore" / "spaces" / "examples" / "fabric.yaml")
+ONE_SHOT = ["darts", "pcdarts", "drnas", "gdas", "proxyless", "spos", "rsws", "oneshot", "enas"]
+
+
+def test_the_fabric_is_a_trellis_of_layers_by_scales():
+    space = get_space(FABRIC)
+    cell = space.cell_doc("fabric")
+    assert len(cell.nodes) == 12 and set(cell.scales.values()) == {0, 1, 2}
+    for src, dst in space.edges("fabric"):
+        assert abs(cell.scales[dst] - cell.scales.get(src, 0)) <= 1  # edges move one scale at most
+    net = space.build_supernet(mixed_op_factory(space.ops, space.pool_bn), 4, 1, 1, 10)
+    probs = {"fabric": torch.full(space.op_mask("fabric").shape, 0.25)}
+    assert net(torch.randn(2, 1, 8, 8), probs).shape == (2, 10)
+    # the coarsest scale is a quarter of the input's side, with four times the channels
+    features = {}
+    net.graph.register_forward_hook(lambda m, args, out: features.setdefault("out", out))
+    net(torch.randn(2, 1, 8, 8), probs)
+    assert features["out"].shape == (2, 16, 2, 2)
+    problems = check_document({**json.loads(json.dumps(space.to_document())), "defaults": {"channels": 8, "layers": 3}})[1]
+    assert "fixes the depth" in problems["defaults.layers"]
+
+
+@pytest.mark.parametrize("method", ONE_SHOT)
+def test_every_one_shot_method_searches_the_fabric(method, tmp_path):
+    settings = {"enas": {"controller_train_steps": 2, "controller_num_aggregate": 2},
+                "pcdarts": {"warmup_epochs": 0, "pc_k": 2}}.get(method, {})
+    result = run_search({**TINY, "space": FABRIC, "optimizer": method, "steps_per_epoch": 2, **settings},
+                        tmp_path).result
+    space = get_space(FABRIC)
+    genotype = space.parse_genotype(result["genotype"])
+    assert len(genotype["fabric"]) == 12 and genotype["fabric_concat"] == [12]  # each node keeps one input
+    assert space.build_network(genotype, 4, 1, 1, 10)(torch.randn(2, 1, 8, 8)).shape == (2, 10)

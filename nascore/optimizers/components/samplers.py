@@ -51,8 +51,12 @@ class PolicySampler(RandomSampler):
         self.logits = {ct: np.zeros(m.shape) for ct, m in self.allowed.items()}
         self.moments = {ct: (np.zeros(m.shape), np.zeros(m.shape)) for ct, m in self.allowed.items()}
         #: the input decisions' logits, one row per ("input", node, slot) key, over the nodes (none per edge rule)
-        keys = {ct: sorted({self.rule.decision(ct, i, [0] * i)[1] for i in range(self.rule.num_decisions(ct))
-                            if self.rule.decision(ct, i, [0] * i)[0] == "input"}) for ct in self.masks}
+        # probed along one valid architecture: a made-up one (every input node 0) is no architecture of a sparse
+        # graph, whose nodes need not all take node 0
+        probe = self.rule.sample(torch.Generator().manual_seed(0))
+        made = {ct: self.rule.values(ct, probe[ct]) for ct in self.masks}
+        keys = {ct: sorted({self.rule.decision(ct, i, made[ct][:i])[1] for i in range(self.rule.num_decisions(ct))
+                            if self.rule.decision(ct, i, made[ct][:i])[0] == "input"}) for ct in self.masks}
         #: the input decisions' keys in row order (the decisions made before one do not change its key)
         self.input_rows = {ct: {key: i for i, key in enumerate(ks)} for ct, ks in keys.items()}
         self.input_logits = {ct: np.zeros((len(ks), self.rule.num_nodes)) for ct, ks in keys.items()}
