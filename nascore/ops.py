@@ -6,6 +6,7 @@ is the one-shot (search) setting of DARTS; stand-alone networks use ``affine=Tru
 """
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Callable
 
 import torch
@@ -35,9 +36,16 @@ def build_op(name: str, C: int, stride: int, affine: bool) -> nn.Module:
     return op_factory(name)(C, stride, affine)
 
 
+#: while a hierarchical space builds its network: the constructors of its ``cell:NAME`` ops (a whole cell as the op
+#: of a macro edge), which only that space knows
+CELL_OPS: ContextVar[dict[str, OpFactory]] = ContextVar("cell_ops", default={})
+CELL_OP_PREFIX = "cell:"
+
+
 def op_factory(name: str) -> OpFactory:
-    """The constructor of a registered op, or of a family op named by its kernel (``sep_conv_9x9``)."""
-    factory = OPS.get(name)
+    """The constructor of a registered op, of a family op named by its kernel (``sep_conv_9x9``), or of a cell op
+    of the space being built (``cell:normal``)."""
+    factory = OPS.get(name) or CELL_OPS.get().get(name)
     if factory is not None:
         return factory
     for family in OP_FAMILIES.values():
@@ -49,7 +57,10 @@ def op_factory(name: str) -> OpFactory:
 
 
 def is_op(name: str) -> bool:
-    """Whether ``name`` is a registered op or a family op with a valid kernel."""
+    """Whether ``name`` is a registered op, a family op with a valid kernel or a cell op (``cell:NAME``, checked
+    against its space's cells where the space is read)."""
+    if name.startswith(CELL_OP_PREFIX):
+        return True
     try:
         op_factory(name)
     except KeyError:
@@ -238,6 +249,6 @@ def build_search_op(name: str, C: int, stride: int, pool_bn: bool) -> nn.Module:
     """An op as it sits in a one-shot supernet: no affine BN, and (DARTS) a BN after pools
     so that parameter-free ops are on the same scale as the convs they compete with."""
     op = build_op(name, C, stride, affine=False)
-    if pool_bn and "pool" in name:
+    if pool_bn and "pool" in name and not name.startswith(CELL_OP_PREFIX):
         op = nn.Sequential(op, nn.BatchNorm2d(C, affine=False))
     return op

@@ -5,7 +5,7 @@ down, nearest upsampling and a 1x1 convolution up).  Convolutional neural fabric
 2016: a trellis of layers by scales, every edge a candidate) are one such graph (``documents/fabric.yaml``)."""
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Any, Mapping
 
 import networkx as nx
 import torch
@@ -15,6 +15,28 @@ from nascore.networks.cells import CompiledCell
 from nascore.networks.edges import CategoricalOp, EdgeFactory
 from nascore.networks.layout import LayoutMixin
 from nascore.ops import ReLUConvBN
+
+
+class CellOp(nn.Module):
+    """A whole cell as the op of a macro edge (``cell:NAME``): a hierarchical space chooses among cell types per
+    position with the same relaxation as any op.  The skeleton hands every cell op the weights of its forward pass
+    (``weights``, kept until the next one: a relaxation may run an op again in its backward pass); a cell that
+    outputs several nodes is projected back to the edge's width by a 1x1 convolution."""
+
+    def __init__(self, graph: nx.MultiDiGraph, C: int, stride: int, edge_factory: EdgeFactory, cell_type: str,
+                 affine: bool):
+        super().__init__()
+        self.cell_type = cell_type
+        self.dag = CompiledCell(graph, C, edge_factory, reduction=stride == 2)
+        output = graph.graph["output"]
+        width = len(output) if isinstance(output, (list, tuple)) else 1
+        self.project = ReLUConvBN(width * C, C, 1, 1, 0, affine) if width > 1 else None
+        self.weights: Mapping[str, Any] | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weights = self.weights
+        out = self.dag([x], None if weights is None else weights[self.cell_type])
+        return out if self.project is None else self.project(out)
 
 
 class Resample(nn.Module):
@@ -50,6 +72,8 @@ class GraphSkeleton(LayoutMixin, nn.Module):
             return Resample(width(src), width(dst), step, affine), width(dst)
 
         self.graph = CompiledCell(graph, C, edge_factory, adapter=adapter)
+        #: the cells that are ops of macro edges (a plain list: they are registered where they sit)
+        self.cell_ops = [m for m in self.graph.modules() if isinstance(m, CellOp)]
         self.cell_type = cell_type
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(width(graph.graph["output"]), num_classes)
@@ -57,6 +81,8 @@ class GraphSkeleton(LayoutMixin, nn.Module):
 
     def forward(self, x: torch.Tensor, weights: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
         w = None if weights is None else weights[self.cell_type]
+        for op in self.cell_ops:
+            op.weights = weights
         out = self.graph([self.stem(self.to_input_layout(x))], w)
         return self.classifier(self.pool(out).flatten(1))
 

@@ -9,6 +9,8 @@ update that needs the new weights (ENAS's controller).  Everything random draws 
 """
 from __future__ import annotations
 
+from collections import OrderedDict
+
 from typing import Any, Callable, ClassVar, Mapping, TYPE_CHECKING
 
 import torch
@@ -82,8 +84,10 @@ class ComposedOptimizer(ArchitectureGradient, SearchOptimizer):
         self.masks = {ct: self.space.op_mask(ct).to(device) for ct in self.space.cell_types}
         #: how often each op was sampled on each edge (the heatmap of the relaxations without alphas)
         self.counter = FrequencyCounter(self.masks)
-        self.alphas = nn.ParameterDict({ct: nn.Parameter(1e-3 * torch.randn(mask.shape, device=device))
-                                        for ct, mask in self.masks.items()} if self.relaxation.has_alphas else {})
+        # an OrderedDict keeps the space's cell-type order (a plain dict's keys would be sorted, and alphas would no
+        # longer line up with the masks where cell types are not in alphabetical order)
+        self.alphas = nn.ParameterDict(OrderedDict({ct: nn.Parameter(1e-3 * torch.randn(mask.shape, device=device))
+                                        for ct, mask in self.masks.items()} if self.relaxation.has_alphas else {}))
         self.edge_norm = EdgeNormalization(self.space, device) if self.recipe.edge_normalization else None
         self.trainer = WeightTrainer(model, cfg)
         params = self.arch_parameters()

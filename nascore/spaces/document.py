@@ -217,9 +217,14 @@ def op_name(entry: OpEntry) -> str:
     return family.name(entry.kernel) if family else f"{entry.family}_{entry.kernel}x{entry.kernel}"
 
 
-def _op_problem(entry: OpEntry) -> str | None:
-    from nascore.ops import MAX_KERNEL, OP_FAMILIES, OPS, is_op
+def _op_problem(entry: OpEntry, cells: dict[str, "CellDoc"] | None = None) -> str | None:
+    from nascore.ops import CELL_OP_PREFIX, MAX_KERNEL, OP_FAMILIES, OPS, is_op
 
+    if isinstance(entry, str) and entry.startswith(CELL_OP_PREFIX):
+        name = entry[len(CELL_OP_PREFIX):]
+        if cells is not None and name not in cells:
+            return f"{entry!r} names no cell type of the document ({', '.join(cells)})"
+        return None
     if isinstance(entry, FamilyOp):
         if entry.family not in OP_FAMILIES:
             return f"unknown op family {entry.family!r}; families: {', '.join(sorted(OP_FAMILIES))}"
@@ -408,6 +413,16 @@ def _macro_problems(doc: SpaceDocument) -> dict[str, str]:
             if any("none" in ops for ops in cell_candidates(doc, cell)):
                 out.setdefault(f"cells.{macro.cell}.ops", "a macro graph's node must always have an input: the edges "
                                                           "choose among ops other than none (the rule picks the inputs)")
+            for name in sorted({op[5:] for ops in cell_candidates(doc, cell) for op in ops if op.startswith("cell:")}):
+                inner = doc.cells.get(name)
+                used.append((f"cells.{macro.cell}", name))
+                if inner is None:
+                    continue
+                if name == macro.cell:
+                    out[f"cells.{macro.cell}.ops"] = "the macro graph cannot hold itself as an op"
+                elif len(inner.inputs) != 1 or inner.reduction or inner.scales is not None:
+                    out[f"cells.{name}"] = ("a cell that is an op of a macro edge takes one input (the edge's source), "
+                                            "at the edge's resolution: no reduction, no scales")
         if doc.defaults.layers != 1:
             out["defaults.layers"] = "the macro graph fixes the depth: layers is 1"
     else:
@@ -421,6 +436,9 @@ def _macro_problems(doc: SpaceDocument) -> dict[str, str]:
             if cell.reduction:
                 out[f"cells.{macro.cell}.reduction"] = "the stages skeleton reduces between stages, not in cells"
     for ct, cell in doc.cells.items():
+        inner_cell_ops = [op for ops in cell_candidates(doc, cell) for op in ops if op.startswith("cell:")]
+        if inner_cell_ops and not (isinstance(macro, GraphMacro) and ct == macro.cell):
+            out[f"cells.{ct}.ops"] = f"{inner_cell_ops[0]!r}: a cell is an op only on the edges of a macro graph"
         if cell.scales is not None and not isinstance(macro, GraphMacro):
             out[f"cells.{ct}.scales"] = "scales belong to a macro graph (macro skeleton: graph)"
     for place, ct in used:
@@ -481,19 +499,21 @@ def check_document(data: Any) -> tuple[SpaceDocument | None, dict[str, str]]:
         return None, problems
     names = [op_name(o) for o in doc.ops]
     for k, entry in enumerate(doc.ops):
-        problem = _op_problem(entry)
+        problem = _op_problem(entry, doc.cells)
         if problem:
             problems[f"ops[{k}]"] = problem
     if len(set(names)) != len(names):
         problems["ops"] = "an op is listed twice"
     for ct, cell in doc.cells.items():
         for k, entry in enumerate([*(cell.ops or []), *(o for row in cell.edge_ops or [] for o in row)]):
-            problem = _op_problem(entry)
+            problem = _op_problem(entry, doc.cells)
             if problem:
                 problems.setdefault(f"cells.{ct}.ops", problem)
     for ct, cell in doc.cells.items():
-        problems.update(_cell_problems(doc, ct, cell, names))
-    problems.update(_macro_problems(doc))
+        for place, message in _cell_problems(doc, ct, cell, names).items():
+            problems.setdefault(place, message)  # the first problem found at a place is the one said
+    for place, message in _macro_problems(doc).items():
+        problems.setdefault(place, message)
     if problems:
         return doc, problems
     problems.update(_rule_problems(doc, names))

@@ -46,14 +46,24 @@ def _stages_skeleton(space: "DocumentSpace", graph_of: Callable[[str], nx.MultiD
 def _graph_skeleton(space: "DocumentSpace", graph_of: Callable[[str], nx.MultiDiGraph], factory: EdgeFactory,
                     channels: int, layers: int, in_channels: int, num_classes: int, affine: bool,
                     auxiliary: bool) -> nn.Module:
-    from nascore.networks.macro_graph import GraphSkeleton
+    from nascore.networks.macro_graph import CellOp, GraphSkeleton
+    from nascore.ops import CELL_OP_PREFIX, CELL_OPS
 
     macro = space.document.macro
     assert isinstance(macro, GraphMacro)
-    return GraphSkeleton(graph_of(macro.cell), factory, channels, in_channels, num_classes,
-                         scales=space.cell_doc(macro.cell).scales or {}, affine=affine,
-                         stem_multiplier=macro.stem_multiplier, channel_growth=macro.channel_growth,
-                         cell_type=macro.cell)
+
+    def cell_op(ct: str) -> Callable[[int, int, bool], nn.Module]:
+        return lambda C, stride, op_affine: CellOp(graph_of(ct), C, stride, factory, ct, op_affine)
+
+    # a cell:NAME op on a macro edge is that cell, built with the edges of this network (mixed or chosen)
+    token = CELL_OPS.set({CELL_OP_PREFIX + ct: cell_op(ct) for ct in space.cell_types if ct != macro.cell})
+    try:
+        return GraphSkeleton(graph_of(macro.cell), factory, channels, in_channels, num_classes,
+                             scales=space.cell_doc(macro.cell).scales or {}, affine=affine,
+                             stem_multiplier=macro.stem_multiplier, channel_growth=macro.channel_growth,
+                             cell_type=macro.cell)
+    finally:
+        CELL_OPS.reset(token)
 
 
 #: the macro skeletons a document may name, by its ``macro.skeleton``

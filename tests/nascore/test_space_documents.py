@@ -300,3 +300,48 @@ def test_every_one_shot_method_searches_the_fabric(method, tmp_path):
     genotype = space.parse_genotype(result["genotype"])
     assert len(genotype["fabric"]) == 12 and genotype["fabric_concat"] == [12]  # each node keeps one input
     assert space.build_network(genotype, 4, 1, 1, 10)(torch.randn(2, 1, 8, 8)).shape == (2, 10)
+
+
+HIERARCHICAL = str(Path(__file__).parents[2] / "nascore" / "spaces" / "examples" / "hierarchical.yaml")
+
+
+def test_a_hierarchical_space_chooses_among_cells_with_the_same_relaxation():
+    """The macro graph's edges choose among two searched cells and a skip; one softmax weight matrix per cell type,
+    and the loss reaches every one of them (the cells' own weights through the macro edges that hold them)."""
+    space = get_space(HIERARCHICAL)
+    assert space.cell_types == ("macro", "conv_cell", "pool_cell")
+    net = space.build_supernet(mixed_op_factory(space.ops, space.pool_bn), 4, 1, 1, 10)
+    alphas = {ct: torch.zeros(space.op_mask(ct).shape, requires_grad=True) for ct in space.cell_types}
+    weights = {ct: torch.softmax(a.masked_fill(~space.op_mask(ct), float("-inf")), -1) for ct, a in alphas.items()}
+    net(torch.randn(4, 1, 8, 8), weights).logsumexp(1).mean().backward()
+    for ct, a in alphas.items():
+        assert a.grad is not None and a.grad[space.op_mask(ct)].abs().sum() > 0, ct
+    # a stand-alone network: the macro edges that keep a cell run that cell's chosen ops
+    genotype = space.derive({ct: torch.rand(space.op_mask(ct).shape) for ct in space.cell_types})
+    built = space.build_network(genotype, 4, 1, 1, 10)
+    kept_cells = {op for op, _ in genotype["macro"] if op.startswith("cell:")}
+    cell_ops = built.cell_ops
+    assert {"cell:" + op.cell_type for op in cell_ops} == kept_cells
+    assert built(torch.randn(2, 1, 8, 8)).shape == (2, 10)
+
+
+def test_cells_as_ops_are_checked_where_they_are_written():
+    data = json.loads(json.dumps(get_space(HIERARCHICAL).to_document()))
+    data["cells"]["conv_cell"]["ops"] = ["nor_conv_3x3", "cell:pool_cell"]
+    problems = _problems(data)
+    assert "a cell is an op only on the edges of a macro graph" in problems["cells.conv_cell.ops"]
+    data = json.loads(json.dumps(get_space(HIERARCHICAL).to_document()))
+    data["cells"]["macro"]["ops"] = ["cell:conv_cell", "cell:nothing"]
+    assert "names no cell type" in _problems(data)["cells.macro.ops"]
+
+
+@pytest.mark.parametrize("method", ONE_SHOT)
+def test_every_one_shot_method_searches_the_hierarchical_space(method, tmp_path):
+    settings = {"enas": {"controller_train_steps": 2, "controller_num_aggregate": 2},
+                "pcdarts": {"warmup_epochs": 0, "pc_k": 2}}.get(method, {})
+    result = run_search({**TINY, "space": HIERARCHICAL, "optimizer": method, "steps_per_epoch": 2, **settings},
+                        tmp_path).result
+    space = get_space(HIERARCHICAL)
+    genotype = space.parse_genotype(result["genotype"])
+    assert set(result["alphas"]) == {"macro", "conv_cell", "pool_cell"}
+    assert space.build_network(genotype, 4, 1, 1, 10)(torch.randn(2, 1, 8, 8)).shape == (2, 10)

@@ -5,6 +5,8 @@ of the validation loss, and the architecture is derived from the op distribution
 the paper's code."""
 from __future__ import annotations
 
+from collections import OrderedDict
+
 from typing import Any
 
 import torch
@@ -47,9 +49,10 @@ class EdgeNormalization:
 
     def __init__(self, space: Any, device: torch.device):
         self.node_rows = {ct: incoming_rows(space.edges(ct)) for ct in space.cell_types}
-        self.betas = nn.ParameterDict({
+        # an OrderedDict: a plain dict's keys would be sorted, and the betas would no longer follow the cell types
+        self.betas = nn.ParameterDict(OrderedDict({
             ct: nn.Parameter(1e-3 * torch.randn(len(space.edges(ct)), device=device)) for ct in space.cell_types
-        })
+        }))
 
     def edge_weights(self, cell_type: str, beta: torch.Tensor) -> torch.Tensor:
         """Each edge's factor: the softmax of the betas over its target node's incoming edges."""
