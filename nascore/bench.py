@@ -298,7 +298,7 @@ def best_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--space", default="darts")
+    p.add_argument("--space", default="darts", help="a built-in space, or a path to a space document")
     p.add_argument("--optimizer", default="darts")
     p.add_argument("--order", type=int, default=1, choices=(1, 2))
     p.add_argument("--channels", type=int, default=None, help="default 16 (8 with --curvature)")

@@ -52,7 +52,7 @@ def _add_evaluate(sub: Any) -> None:
 
 def _add_describe(sub: Any) -> None:
     p = sub.add_parser("describe", help="parameters and FLOPs of a genotype's network or of a supernet")
-    p.add_argument("--space", default="darts")
+    p.add_argument("--space", default="darts", help="a built-in space, or a path to a space document")
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--genotype", help="a published name, a JSON genotype, an nb201 string, or a JSON file")
     what.add_argument("--supernet", action="store_true", help="describe the one-shot search network")

@@ -345,3 +345,10 @@ def test_every_one_shot_method_searches_the_hierarchical_space(method, tmp_path)
     genotype = space.parse_genotype(result["genotype"])
     assert set(result["alphas"]) == {"macro", "conv_cell", "pool_cell"}
     assert space.build_network(genotype, 4, 1, 1, 10)(torch.randn(2, 1, 8, 8)).shape == (2, 10)
+
+
+def test_the_readme_example_document_is_a_valid_space():
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    start = readme.index("format: nasboard-space/1\nname: ladder")
+    doc, problems = check_document(read_text(readme[start:readme.index("```", start)]))
+    assert problems == {} and doc.name == "ladder"
