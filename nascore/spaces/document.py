@@ -374,67 +374,83 @@ def _rule_problems(doc: SpaceDocument, ops: list[str]) -> dict[str, str]:
     return out
 
 
-def _macro_problems(doc: SpaceDocument) -> dict[str, str]:
+def _one_input_one_output(doc: "SpaceDocument", ct: str, what: str) -> dict[str, str]:
+    """A cell that takes one input and outputs one node (a stage's cell, a macro graph)."""
     out: dict[str, str] = {}
+    cell = doc.cells.get(ct)
+    if cell is not None:
+        if len(cell.inputs) != 1:
+            out[f"cells.{ct}.inputs"] = f"{what} takes one input"
+        if cell.output.node is None:
+            out[f"cells.{ct}.output"] = f"{what} outputs one node (its width stays the same)"
+    return out
+
+
+def _cells_problems(doc: "SpaceDocument", macro: "CellsMacro") -> tuple[list[tuple[str, str]], dict[str, str]]:
+    out: dict[str, str] = {}
+    used = [("macro.normal_cell", macro.normal_cell)]
+    if macro.reduction_cell is not None:
+        used.append(("macro.reduction_cell", macro.reduction_cell))
+    elif macro.reductions_at:
+        out["macro.reductions_at"] = "reductions need a reduction_cell"
+    for k, text in enumerate(macro.reductions_at):
+        if parse_fraction(text) is None:
+            out[f"macro.reductions_at[{k}]"] = f"a fraction of the depth strictly between 0 and 1 (1/3), not {text!r}"
+    for _, ct in used:
+        cell = doc.cells.get(ct)
+        if cell is not None and len(cell.inputs) not in (1, 2):
+            out[f"cells.{ct}.inputs"] = "a cell of the cells skeleton takes the one or two previous cells' outputs"
+    if macro.reduction_cell in doc.cells and not doc.cells[macro.reduction_cell].reduction:
+        out[f"cells.{macro.reduction_cell}.reduction"] = "the reduction cell needs reduction: true"
+    if macro.normal_cell in doc.cells and doc.cells[macro.normal_cell].reduction:
+        out[f"cells.{macro.normal_cell}.reduction"] = "the normal cell cannot reduce"
+    return used, out
+
+
+def _stages_problems(doc: "SpaceDocument", macro: "StagesMacro") -> tuple[list[tuple[str, str]], dict[str, str]]:
+    out = _one_input_one_output(doc, macro.cell, "a cell of the stages skeleton")
+    if macro.cell in doc.cells and doc.cells[macro.cell].reduction:
+        out[f"cells.{macro.cell}.reduction"] = "the stages skeleton reduces between stages, not in cells"
+    return [("macro.cell", macro.cell)], out
+
+
+def _graph_problems(doc: "SpaceDocument", macro: "GraphMacro") -> tuple[list[tuple[str, str]], dict[str, str]]:
+    used = [("macro.cell", macro.cell)]
+    out = _one_input_one_output(doc, macro.cell, "the macro graph (the stem's output in, the classifier's input out)")
+    cell = doc.cells.get(macro.cell)
+    if cell is not None:
+        where = f"cells.{macro.cell}"
+        scales = cell.scales or {}
+        for src, dst in cell_edges(cell):
+            if abs(scales.get(dst, 0) - scales.get(src, 0)) > 1:
+                out.setdefault(f"{where}.scales", f"the edge {src}→{dst} jumps from scale {scales.get(src, 0)} to "
+                                                  f"{scales.get(dst, 0)}: an edge moves one scale at most")
+        if any(n in cell.inputs and s != 0 for n, s in scales.items()) or any(s < 0 for s in scales.values()):
+            out.setdefault(f"{where}.scales", "inputs are at scale 0 and no scale is negative")
+        candidates = cell_candidates(doc, cell)
+        if any("none" in ops for ops in candidates):
+            out.setdefault(f"{where}.ops", "a macro graph's node must always have an input: the edges choose among "
+                                           "ops other than none (the rule picks the inputs)")
+        for name in sorted({op[5:] for ops in candidates for op in ops if op.startswith("cell:")}):
+            inner = doc.cells.get(name)
+            used.append((where, name))
+            if name == macro.cell:
+                out[f"{where}.ops"] = "the macro graph cannot hold itself as an op"
+            elif inner is not None and (len(inner.inputs) != 1 or inner.reduction or inner.scales is not None):
+                out[f"cells.{name}"] = ("a cell that is an op of a macro edge takes one input (the edge's source), "
+                                        "at the edge's resolution: no reduction, no scales")
+    if doc.defaults.layers != 1:
+        out["defaults.layers"] = "the macro graph fixes the depth: layers is 1"
+    return used, out
+
+
+#: per macro skeleton, the cell types it uses (with where it names them) and its problems
+MACRO_CHECKS = {"cells": _cells_problems, "stages": _stages_problems, "graph": _graph_problems}
+
+
+def _macro_problems(doc: SpaceDocument) -> dict[str, str]:
     macro = doc.macro
-    used: list[tuple[str, str]] = []
-    if isinstance(macro, CellsMacro):
-        used = [("macro.normal_cell", macro.normal_cell)]
-        if macro.reduction_cell is not None:
-            used.append(("macro.reduction_cell", macro.reduction_cell))
-        elif macro.reductions_at:
-            out["macro.reductions_at"] = "reductions need a reduction_cell"
-        for k, text in enumerate(macro.reductions_at):
-            if parse_fraction(text) is None:
-                out[f"macro.reductions_at[{k}]"] = f"a fraction of the depth strictly between 0 and 1 (1/3), not {text!r}"
-        for place, ct in used:
-            cell = doc.cells.get(ct)
-            if cell is not None and len(cell.inputs) not in (1, 2):
-                out[f"cells.{ct}.inputs"] = "a cell of the cells skeleton takes the one or two previous cells' outputs"
-        if macro.reduction_cell in doc.cells and not doc.cells[macro.reduction_cell].reduction:
-            out[f"cells.{macro.reduction_cell}.reduction"] = "the reduction cell needs reduction: true"
-        if macro.normal_cell in doc.cells and doc.cells[macro.normal_cell].reduction:
-            out[f"cells.{macro.normal_cell}.reduction"] = "the normal cell cannot reduce"
-    elif isinstance(macro, GraphMacro):
-        used = [("macro.cell", macro.cell)]
-        cell = doc.cells.get(macro.cell)
-        if cell is not None:
-            if len(cell.inputs) != 1:
-                out[f"cells.{macro.cell}.inputs"] = "the macro graph takes one input (the stem's output)"
-            if cell.output.node is None:
-                out[f"cells.{macro.cell}.output"] = "the macro graph outputs one node (the classifier reads it)"
-            scales = cell.scales or {}
-            for src, dst in cell_edges(cell):
-                if abs(scales.get(dst, 0) - scales.get(src, 0)) > 1:
-                    out.setdefault(f"cells.{macro.cell}.scales", f"the edge {src}→{dst} jumps from scale "
-                                   f"{scales.get(src, 0)} to {scales.get(dst, 0)}: an edge moves one scale at most")
-            if any(n in cell.inputs and s != 0 for n, s in scales.items()) or any(s < 0 for s in scales.values()):
-                out.setdefault(f"cells.{macro.cell}.scales", "inputs are at scale 0 and no scale is negative")
-            if any("none" in ops for ops in cell_candidates(doc, cell)):
-                out.setdefault(f"cells.{macro.cell}.ops", "a macro graph's node must always have an input: the edges "
-                                                          "choose among ops other than none (the rule picks the inputs)")
-            for name in sorted({op[5:] for ops in cell_candidates(doc, cell) for op in ops if op.startswith("cell:")}):
-                inner = doc.cells.get(name)
-                used.append((f"cells.{macro.cell}", name))
-                if inner is None:
-                    continue
-                if name == macro.cell:
-                    out[f"cells.{macro.cell}.ops"] = "the macro graph cannot hold itself as an op"
-                elif len(inner.inputs) != 1 or inner.reduction or inner.scales is not None:
-                    out[f"cells.{name}"] = ("a cell that is an op of a macro edge takes one input (the edge's source), "
-                                            "at the edge's resolution: no reduction, no scales")
-        if doc.defaults.layers != 1:
-            out["defaults.layers"] = "the macro graph fixes the depth: layers is 1"
-    else:
-        used = [("macro.cell", macro.cell)]
-        cell = doc.cells.get(macro.cell)
-        if cell is not None:
-            if len(cell.inputs) != 1:
-                out[f"cells.{macro.cell}.inputs"] = "a cell of the stages skeleton takes one input (the previous cell)"
-            if cell.output.node is None:
-                out[f"cells.{macro.cell}.output"] = "a cell of the stages skeleton outputs one node (channels stay the same)"
-            if cell.reduction:
-                out[f"cells.{macro.cell}.reduction"] = "the stages skeleton reduces between stages, not in cells"
+    used, out = MACRO_CHECKS[macro.skeleton](doc, macro)  # type: ignore[operator]
     for ct, cell in doc.cells.items():
         inner_cell_ops = [op for ops in cell_candidates(doc, cell) for op in ops if op.startswith("cell:")]
         if inner_cell_ops and not (isinstance(macro, GraphMacro) and ct == macro.cell):
