@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from nascore.spaces.document import CellsMacro, GraphMacro, parse_fraction, reduction_positions
+from nascore.spaces.schema import CellsMacro, GraphMacro, parse_fraction, reduction_positions
 from nascore.spaces.document_space import DocumentSpace
 
 
