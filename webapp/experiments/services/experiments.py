@@ -87,6 +87,9 @@ def clean_config(config: Any) -> dict[str, Any]:
     if errors:
         raise ExperimentInvalid(errors)
     assert cfg is not None
+    from webapp.experiments.services.spaces import pin
+
+    cfg["space"] = pin(cfg["space"])  # a saved space's version is fixed when the run is created
     cfg.pop("data_dir", None)
     cfg.pop("benchmark_dir", None)
     return cfg

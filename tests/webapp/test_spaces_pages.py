@@ -1,0 +1,196 @@
+"""Saved search spaces: the service (save, versions, immutability, names), the engine's source (name and name@N),
+the Spaces pages (list, check with problems by place, preview, save, detail, 404), and experiments on a saved space
+(the form offers it, the version is pinned, the pages link it)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from django.test import Client
+
+from nascore.spaces import get_space, space_choices
+from tests.webapp.support import SEARCH_FORM, form_data, login, unsent_experiment
+from webapp.experiments.forms.experiment import ExperimentForm
+from webapp.experiments.models import Experiment, SavedSpace
+from webapp.experiments.selectors import spaces as saved_spaces
+from webapp.experiments.services import spaces as actions
+
+pytestmark = pytest.mark.django_db
+
+DOCS = Path(__file__).resolve().parents[1] / "nascore" / "spaces"
+LADDER = (DOCS / "ladder.yaml").read_text()
+FORK = (DOCS / "fork.yaml").read_text()
+
+
+def renamed(text: str, name: str, **changes: Any) -> str:
+    data = yaml.safe_load(text)
+    data.update(name=name, **changes)
+    return yaml.safe_dump(data, sort_keys=False)
+
+
+# ---- the service ---------------------------------------------------------------------------------------------------
+def test_save_stores_version_one_then_the_next_versions(alice: Any) -> None:
+    first = actions.save(alice, LADDER)
+    assert (first.name, first.version, first.owner, first.document) == ("ladder", 1, alice, LADDER)
+    assert first.summary["architectures"] and first.summary["supernet_parameters"] > 0
+    second = actions.save(alice, renamed(LADDER, "ladder", title="Ladder, again"), of="ladder")
+    assert (second.version, second.title) == (2, "Ladder, again")
+    first.refresh_from_db()
+    assert first.document == LADDER and first.version == 1  # the first version is unchanged
+    assert saved_spaces.latest("ladder") == second
+
+
+def test_a_built_in_name_and_another_owners_name_are_refused(alice: Any, bob: Any) -> None:
+    with pytest.raises(actions.SpaceInvalid) as exc:
+        actions.save(alice, renamed(LADDER, "darts"))
+    assert "built-in" in exc.value.errors["name"]
+    actions.save(alice, LADDER)
+    with pytest.raises(actions.SpaceInvalid) as exc:
+        actions.save(bob, LADDER)
+    assert "another user" in exc.value.errors["name"]
+    assert SavedSpace.objects.count() == 1
+
+
+def test_an_invalid_document_creates_nothing_and_names_every_problem(alice: Any) -> None:
+    data = yaml.safe_load(LADDER)
+    data["cells"]["rung"]["edges"][3] = {"from": 2, "to": 9}
+    data["rule"]["kind"] = "best"
+    with pytest.raises(actions.SpaceInvalid) as exc:
+        actions.save(alice, yaml.safe_dump(data))
+    assert "rule.kind" in exc.value.errors
+    with pytest.raises(actions.SpaceInvalid) as exc:
+        actions.save(alice, "name: [unclosed")
+    assert any(place.startswith("line") for place in exc.value.errors)
+    data = yaml.safe_load(LADDER)
+    data["cells"]["rung"]["edges"][3] = {"from": 2, "to": 9}
+    with pytest.raises(actions.SpaceInvalid) as exc:
+        actions.save(alice, yaml.safe_dump(data))
+    assert "cells.rung.edges[3]" in exc.value.errors
+    assert not SavedSpace.objects.exists()
+
+
+def test_a_new_version_keeps_its_name(alice: Any) -> None:
+    actions.save(alice, LADDER)
+    with pytest.raises(actions.SpaceInvalid) as exc:
+        actions.save(alice, FORK, of="ladder")
+    assert "keeps its name" in exc.value.errors["name"]
+
+
+def test_the_source_resolves_name_and_name_at_version(alice: Any) -> None:
+    actions.save(alice, LADDER)
+    actions.save(alice, renamed(LADDER, "ladder", title="second"), of="ladder")
+    assert get_space("ladder").title == "second"
+    assert get_space("ladder@1").title.startswith("Ladder cell")
+    assert get_space("ladder@2") is get_space("ladder@2")  # parsed once
+    with pytest.raises(KeyError):
+        get_space("ladder@3")
+    assert "ladder" in space_choices()
+
+
+# ---- pages ---------------------------------------------------------------------------------------------------------
+def test_the_list_shows_builtins_with_exports_and_saved_spaces(client: Client, alice: Any) -> None:
+    actions.save(alice, LADDER)
+    html = login(client, alice).get("/spaces/").content.decode()
+    assert 'id="builtin-spaces"' in html and 'href="/spaces/darts/document.yaml"' in html
+    row = html.split('id="saved-spaces"')[1].split('data-name="ladder"')[1].split("</tr>")[0]
+    assert 'href="/spaces/ladder/"' in row and "alice" in row
+    assert 'href="/spaces/"' in html  # in the navigation
+    export = client.get("/spaces/darts/document.yaml")
+    assert export.status_code == 200 and yaml.safe_load(export.content)["name"] == "darts"
+
+
+def test_check_lists_every_problem_by_its_place(client: Client, alice: Any) -> None:
+    data = yaml.safe_load(LADDER)
+    data["cells"]["rung"]["edges"][3] = {"from": 2, "to": 9}
+    data["ops"][2] = {"family": "dil_conv", "kernel": 4}
+    response = login(client, alice).post("/spaces/new", {"document": yaml.safe_dump(data), "action": "check"})
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'data-place="cells.rung.edges[3]"' in html and 'data-place="ops[2]"' in html
+    assert 'id="space-preview"' not in html
+    assert not SavedSpace.objects.exists()
+
+
+def test_check_previews_the_cells_the_skeleton_and_the_counts_at_a_size(client: Client, alice: Any) -> None:
+    response = login(client, alice).post("/spaces/new", {"document": FORK, "action": "check", "channels": 4,
+                                                         "layers": 5})
+    html = response.content.decode()
+    summary = actions.check(FORK, 4, 5).summary
+    counts = html.split('id="space-counts"')[1].split("</ul>")[0]
+    assert f"{summary['supernet_parameters']:,} supernet parameters at 4 channels and 5 layers" in counts
+    assert f"{int(summary['architectures']):,} architectures" in counts
+    assert f"{summary['architecture_parameters']:,} architecture parameters" in counts
+    assert html.count('<svg class="cell-graph"') == 2 and 'data-cell-type="shrink"' in html
+    assert "nor_conv_3x3" in html and 'class="macro-graph"' in html
+    assert not SavedSpace.objects.exists()
+    too_small = client.post("/spaces/new", {"document": FORK, "action": "check", "layers": 1}).content.decode()
+    assert 'data-place="layers"' in too_small and 'id="space-preview"' not in too_small
+
+
+def test_save_then_the_detail_page_and_a_new_version(client: Client, alice: Any, bob: Any) -> None:
+    response = login(client, alice).post("/spaces/new", {"document": LADDER, "action": "save"})
+    assert response.status_code == 302 and response["Location"] == "/spaces/ladder@1/"
+    html = client.get("/spaces/ladder/").content.decode()
+    assert "version 1" in html and "Ladder cell" in html and 'id="space-preview"' in html
+    assert 'href="/spaces/new?of=ladder"' in html and "ladder@1" in html
+    form = client.get("/spaces/new?of=ladder").content.decode()
+    assert "sep_conv_7x7" in form  # pre-filled with the latest document
+    response = client.post("/spaces/new", {"document": renamed(LADDER, "ladder", title="Two"), "action": "save",
+                                           "of": "ladder"})
+    assert response["Location"] == "/spaces/ladder@2/"
+    assert "Two" in client.get("/spaces/ladder/").content.decode()
+    old = client.get("/spaces/ladder@1/").content.decode()
+    assert "Ladder cell" in old and 'data-version="2"' in old
+    assert client.get("/spaces/ladder/v1/").status_code == 200
+    assert client.get("/spaces/ladder@1/document.yaml").content.decode() == LADDER
+    # bob sees it but cannot add a version
+    assert login(client, bob).get("/spaces/ladder/").status_code == 200
+    assert client.get("/spaces/new?of=ladder").status_code == 404
+
+
+def test_an_unknown_space_is_a_404_page(client: Client, alice: Any) -> None:
+    login(client, alice)
+    for url in ("/spaces/nothing/", "/spaces/darts@2/", "/spaces/Bad-Name/", "/spaces/nothing/document.yaml"):
+        assert client.get(url).status_code == 404, url
+
+
+def test_a_builtin_detail_page_is_read_only(client: Client, alice: Any) -> None:
+    html = login(client, alice).get("/spaces/nb201/").content.decode()
+    assert "built in (read-only)" in html and 'id="new-version"' not in html and 'id="space-preview"' in html
+
+
+def test_the_pages_need_a_login(client: Client) -> None:
+    assert client.get("/spaces/")["Location"].startswith("/accounts/login")
+
+
+# ---- experiments on a saved space ----------------------------------------------------------------------------------
+def test_the_form_offers_a_saved_space(client: Client, alice: Any) -> None:
+    actions.save(alice, LADDER)
+    assert ("ladder", "ladder: Ladder cell (sparse edges, family ops)") in ExperimentForm().fields["space"].choices
+    assert '<option value="ladder"' in login(client, alice).get("/experiments/new").content.decode()
+
+
+def test_an_experiment_on_a_saved_space_pins_its_version_and_links_it(client: Client, alice: Any) -> None:
+    actions.save(alice, LADDER)
+    config = {"space": "ladder", "dataset": "digits", "epochs": 1, "channels": 4, "steps_per_epoch": 2,
+              "device": "cpu"}
+    exp = unsent_experiment(alice, "on ladder", config)
+    assert exp.config["space"] == "ladder@1" and exp.space == "ladder@1"
+    actions.save(alice, renamed(LADDER, "ladder", title="second"), of="ladder")
+    html = login(client, alice).get(f"/experiments/{exp.pk}/").content.decode()
+    assert 'href="/spaces/ladder@1/"' in html
+    page = client.get("/spaces/ladder@1/").content.decode()
+    assert f'href="/experiments/{exp.pk}/"' in page
+    assert 'data-version="1"' in page
+
+
+def test_the_form_creates_an_experiment_on_a_saved_space(client: Client, alice: Any, monkeypatch: Any) -> None:
+    from webapp.experiments.services import experiments as exp_services
+
+    monkeypatch.setattr(exp_services, "_send", lambda e: None)
+    actions.save(alice, FORK)
+    response = login(client, alice).post("/experiments/new", form_data(SEARCH_FORM, space="fork", layers=3))
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert Experiment.objects.get().space == "fork@1"

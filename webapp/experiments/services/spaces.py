@@ -1,0 +1,131 @@
+"""Saved spaces: check a document (every problem by its place), save it as a new space or as the next version of
+one the user owns, and pin a config's ``name`` to ``name@N``.
+
+A version is never changed once saved; an invalid document is never saved (nothing half-created). Pages, the API
+and the admin all come here."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+
+from nascore.spaces import BUILTIN_NAMES, SPACES
+from nascore.spaces.document import DocumentError, check_document, read_text, size_problems
+from nascore.spaces.document_space import DocumentSpace
+from nascore.spaces.summary import summarize
+from webapp.experiments.models import SavedSpace
+from webapp.experiments.selectors import spaces as saved
+
+#: the largest document text taken, and the largest size a preview builds its supernet at
+MAX_DOCUMENT = 100_000
+MAX_CHANNELS = 128
+MAX_LAYERS = 40
+
+
+class SpaceInvalid(Exception):
+    """A document (or a size) that cannot be saved or previewed; ``errors`` maps each place to what is wrong."""
+
+    def __init__(self, errors: dict[str, str]):
+        self.errors = dict(errors)
+        super().__init__("; ".join(f"{k}: {v}" for k, v in self.errors.items()))
+
+
+@dataclass
+class Checked:
+    """What checking a document found: its data, the space (when valid), every problem, the summary at a size."""
+
+    text: str
+    data: Any = None
+    space: DocumentSpace | None = None
+    problems: dict[str, str] = field(default_factory=dict)
+    summary: dict[str, Any] | None = None
+
+    @property
+    def valid(self) -> bool:
+        return self.space is not None and not self.problems
+
+
+def _size_value(value: Any, name: str, bound: int, problems: dict[str, str]) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        problems[name] = f"{name} is a whole number, not {value!r}"
+        return None
+    if number < 1 or number > bound:
+        problems[name] = f"{name} must be between 1 and {bound} for a preview, not {number}"
+        return None
+    return number
+
+
+def check(text: Any, channels: Any = None, layers: Any = None, with_summary: bool = True) -> Checked:
+    """Read and check a document; for a valid one, the summary at ``channels`` and ``layers`` (the document's defaults
+    when empty). Problems of the size are named ``channels`` and ``layers``."""
+    if not isinstance(text, str) or not text.strip():
+        return Checked(text="" if not isinstance(text, str) else text, problems={"document": "paste or upload a space document (YAML or JSON)"})
+    out = Checked(text=text)
+    if len(text) > MAX_DOCUMENT:
+        out.problems["document"] = f"a space document may have at most {MAX_DOCUMENT:,} characters, not {len(text):,}"
+        return out
+    try:
+        out.data = read_text(text)
+    except DocumentError as exc:
+        out.problems = dict(exc.problems)
+        return out
+    doc, problems = check_document(out.data)
+    out.problems.update(problems)
+    if doc is not None and doc.name in BUILTIN_NAMES:
+        out.problems["name"] = f"{doc.name!r} is a built-in space's name; give yours another name"
+    size: dict[str, str] = {}
+    chosen_channels = _size_value(channels, "channels", MAX_CHANNELS, size)
+    chosen_layers = _size_value(layers, "layers", MAX_LAYERS, size)
+    if doc is not None and not problems:
+        from nascore.spaces.document_space import DocumentSpace
+
+        out.space = DocumentSpace(doc)
+        if not size:
+            size.update(size_problems(doc, chosen_channels, chosen_layers))
+        if with_summary and not size and not out.problems:
+            out.summary = summarize(out.space, chosen_channels, chosen_layers)
+    out.problems.update(size)
+    return out
+
+
+def save(user: Any, text: Any, of: str | None = None) -> SavedSpace:
+    """Store a valid document as the next version of its name (version 1 for a new name). ``of``: the space the user
+    means to add a version to (the document's name must be it). Raises SpaceInvalid naming every problem; nothing is
+    stored then."""
+    checked = check(text, with_summary=False)
+    if not checked.valid:
+        raise SpaceInvalid(checked.problems)
+    assert checked.space is not None
+    name = checked.space.name
+    if of is not None and name != of:
+        raise SpaceInvalid({"name": f"a new version of {of} keeps its name: the document is named {name!r}"})
+    summary = summarize(checked.space)
+    try:
+        with transaction.atomic():
+            owner = saved.owner_of(name)
+            if owner is not None and owner.pk != user.pk:
+                raise SpaceInvalid({"name": f"the name {name!r} belongs to another user's space; choose another name"})
+            # serialise the versions of one name: lock the rows there are (a first version relies on the constraint)
+            list(SavedSpace.objects.select_for_update().filter(name=name).values_list("pk", flat=True))
+            last = SavedSpace.objects.filter(name=name).aggregate(v=Max("version"))["v"] or 0
+            return SavedSpace.objects.create(owner=user, name=name, version=last + 1, title=checked.space.title,
+                                             document=checked.text, summary=summary)
+    except IntegrityError:
+        raise SpaceInvalid({"name": f"another version of {name!r} was saved at the same moment; save again"}) from None
+
+
+def pin(space: str) -> str:
+    """A config's space as it is stored: a saved space named without its version becomes ``name@latest``."""
+    if space in SPACES:
+        return space
+    ref = saved.parse_reference(space)
+    if ref is None or ref[1] is not None:
+        return space
+    found = saved.latest(ref[0])
+    return found.reference if found is not None else space
