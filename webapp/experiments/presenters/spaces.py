@@ -252,3 +252,31 @@ def version_rows(rows: Iterable[Any], usage: dict[str, int], current: int) -> li
     return [{"version": r.version, "reference": r.reference, "created_at": r.created_at, "current": r.version == current,
              "url": reverse("experiments:space_version", args=[r.name, r.version]),
              "experiments": usage.get(r.reference, 0)} for r in rows]
+
+
+# ---- the API's answers --------------------------------------------------------------------------------------------
+def builtin_item(space: Any, experiments: int) -> dict[str, Any]:
+    return {"name": space.name, "title": space.title, "builtin": True, "owner": None, "version": None, "versions": 1,
+            "ops": len(space.ops), "cell_types": len(space.cell_types), "architectures": str(space.num_architectures()),
+            "experiments": experiments}
+
+
+def saved_item(row: Any, versions: int, experiments: int) -> dict[str, Any]:
+    s = row.summary or {}
+    return {"name": row.name, "title": row.title or row.name, "builtin": False, "owner": row.owner.get_username(),
+            "version": row.version, "versions": versions, "ops": len(s.get("ops", [])),
+            "cell_types": len(s.get("cell_types", {})), "architectures": str(s.get("architectures", "")),
+            "experiments": experiments}
+
+
+def builtin_dict(space: Any, document: str, summary: dict[str, Any]) -> dict[str, Any]:
+    return {"name": space.name, "title": space.title, "builtin": True, "version": None, "reference": space.name,
+            "owner": None, "created_at": None, "document": document, "summary": summary, "versions": []}
+
+
+def saved_dict(row: Any, summary: dict[str, Any], versions: Iterable[Any], usage: dict[str, int]) -> dict[str, Any]:
+    return {"name": row.name, "title": row.title or row.name, "builtin": False, "version": row.version,
+            "reference": row.reference, "owner": row.owner.get_username(), "created_at": row.created_at.isoformat(),
+            "document": row.document, "summary": summary,
+            "versions": [{"version": v.version, "reference": v.reference, "created_at": v.created_at.isoformat(),
+                          "experiments": usage.get(v.reference, 0)} for v in versions]}

@@ -69,14 +69,14 @@ def owner_of(name: str) -> Any:
 
 def latest_versions() -> list[SavedSpace]:
     """The latest version of every saved space, by name."""
-    newest = SavedSpace.objects.values("name").annotate(v=Max("version"))
+    newest = SavedSpace.objects.order_by().values("name").annotate(v=Max("version"))
     wanted = {row["name"]: row["v"] for row in newest}
     rows = SavedSpace.objects.filter(name__in=list(wanted)).select_related("owner").order_by("name")
     return [row for row in rows if wanted[row.name] == row.version]
 
 
 def version_counts() -> dict[str, int]:
-    return {row["name"]: row["n"] for row in SavedSpace.objects.values("name").annotate(n=Count("id"))}
+    return {row["name"]: row["n"] for row in SavedSpace.objects.order_by().values("name").annotate(n=Count("id"))}
 
 
 def experiments_using(reference: str, user: Any | None = None) -> QuerySet[Experiment]:
@@ -92,7 +92,7 @@ def usage_counts(name: str, user: Any | None = None) -> dict[str, int]:
     from webapp.experiments.selectors.experiments import visible_experiments
 
     base = visible_experiments(user) if user is not None else Experiment.objects.all()
-    rows = base.filter(space__startswith=f"{name}@").values("space").annotate(n=Count("id"))
+    rows = base.filter(space__startswith=f"{name}@").order_by().values("space").annotate(n=Count("id"))
     return {row["space"]: row["n"] for row in rows}
 
 
@@ -101,8 +101,20 @@ def usage_counts_all(user: Any | None = None) -> dict[str, int]:
     from webapp.experiments.selectors.experiments import visible_experiments
 
     base = visible_experiments(user) if user is not None else Experiment.objects.all()
-    rows = base.filter(space__contains="@").values("space").annotate(n=Count("id"))
+    rows = base.filter(space__contains="@").order_by().values("space").annotate(n=Count("id"))
     return {row["space"]: row["n"] for row in rows}
+
+
+_BUILTIN_SUMMARIES: dict[str, dict[str, Any]] = {}
+
+
+def builtin_summary(name: str) -> dict[str, Any]:
+    """A built-in's summary at its default size (computed once per process)."""
+    if name not in _BUILTIN_SUMMARIES:
+        from nascore.spaces.summary import summarize
+
+        _BUILTIN_SUMMARIES[name] = summarize(SPACES[name])  # type: ignore[arg-type]
+    return _BUILTIN_SUMMARIES[name]
 
 
 # ---- the engine's source ------------------------------------------------------------------------------------------

@@ -20,8 +20,8 @@ from webapp.experiments.selectors import spaces as saved
 
 #: the largest document text taken, and the largest size a preview builds its supernet at
 MAX_DOCUMENT = 100_000
-MAX_CHANNELS = 128
-MAX_LAYERS = 40
+MAX_CHANNELS = 64
+MAX_LAYERS = 20
 
 
 class SpaceInvalid(Exception):
