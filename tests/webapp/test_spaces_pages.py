@@ -194,3 +194,17 @@ def test_the_form_creates_an_experiment_on_a_saved_space(client: Client, alice: 
     response = login(client, alice).post("/experiments/new", form_data(SEARCH_FORM, space="fork", layers=3))
     assert response.status_code == 302, response.content.decode()[:3000]
     assert Experiment.objects.get().space == "fork@1"
+
+
+def test_the_admin_lists_versions_read_only(client: Client, alice: Any, make_user: Any) -> None:
+    from django.contrib.auth import get_user_model
+
+    row = actions.save(alice, LADDER)
+    staff = make_user("admin", staff=True)
+    get_user_model().objects.filter(pk=staff.pk).update(is_superuser=True)
+    login(client, staff)
+    listing = client.get("/admin/experiments/savedspace/").content.decode()
+    assert "ladder" in listing and "alice" in listing and 'href="/spaces/ladder@1/"' in listing
+    page = client.get(f"/admin/experiments/savedspace/{row.pk}/change/")
+    assert page.status_code == 200 and "sep_conv_7x7" in page.content.decode() and 'name="document"' not in page.content.decode()
+    assert client.get("/admin/experiments/savedspace/add/").status_code == 403
