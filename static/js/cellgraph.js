@@ -1,6 +1,8 @@
 /* Draws a NAS cell as an SVG graph: nodes in columns by depth, edges labelled with their op.
  * No graphviz: the layout is a longest-path layering, which for cells (small DAGs) reads well.
- * NASCell.fromGenotype(genotype, cellType) and NASCell.fromWeights(arch) build {nodes, edges};
+ * NASCell.fromGenotype(genotype, cellType, shape) and NASCell.fromWeights(arch) build {nodes, edges}; a genotype
+ * written one op per edge row ({cell: [op, ...]}, a document space's edge_ops) needs the cell's shape, which the
+ * server sends ({inputs, output, edges: [[from, to], ...]}, presenters/spaces.py cell_shapes);
  * NASCell.render(container, graph, title) draws it. */
 (function () {
   "use strict";
@@ -58,8 +60,36 @@
     return { nodes, edges };
   }
 
-  function fromGenotype(genotype, cellType) {
+  /* One op per edge row: row i of the shape is the edge that ops[i] sits on; "none" removes the edge. */
+  function fromEdgeOps(ops, shape) {
+    if (!shape || !Array.isArray(shape.edges) || !Array.isArray(ops)) return null;
+    const inputs = new Set((shape.inputs || []).map(String));
+    const output = shape.output;
+    const ids = [];
+    const seen = new Set();
+    const add = (id) => { if (!seen.has(String(id))) { seen.add(String(id)); ids.push(id); } };
+    for (const id of shape.inputs || []) add(id);
+    for (const [from, to] of shape.edges) { add(from); add(to); }
+    const nodes = ids.map((id) => ({
+      id, label: inputs.has(String(id)) ? `in ${id}` : String(id),
+      kind: inputs.has(String(id)) ? "input" : String(output) === String(id) ? "output" : "inner",
+    }));
+    const edges = [];
+    ops.forEach((op, i) => {
+      const row = shape.edges[i];
+      if (row && op !== "none") edges.push({ from: row[0], to: row[1], op: String(op) });
+    });
+    if (Array.isArray(output)) {
+      nodes.push({ id: "out", label: "out", kind: "output" });
+      for (const n of output) edges.push({ from: n, to: "out", op: "" });
+    }
+    return { nodes, edges };
+  }
+
+  function fromGenotype(genotype, cellType, shape) {
     if (typeof genotype === "string") return fromNb201String(genotype);
+    const gene = genotype && typeof genotype === "object" ? genotype[cellType] : null;
+    if (Array.isArray(gene) && gene.length && gene.every((op) => typeof op === "string")) return fromEdgeOps(gene, shape);
     if (genotype && typeof genotype === "object") return fromDartsGenotype(genotype, cellType);
     return null;
   }
@@ -168,5 +198,5 @@
     container.appendChild(svg);
   }
 
-  window.NASCell = { fromGenotype, fromWeights, render };
+  window.NASCell = { fromGenotype, fromEdgeOps, fromWeights, render };
 })();

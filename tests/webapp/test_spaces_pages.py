@@ -208,3 +208,44 @@ def test_the_admin_lists_versions_read_only(client: Client, alice: Any, make_use
     page = client.get(f"/admin/experiments/savedspace/{row.pk}/change/")
     assert page.status_code == 200 and "sep_conv_7x7" in page.content.decode() and 'name="document"' not in page.content.decode()
     assert client.get("/admin/experiments/savedspace/add/").status_code == 403
+
+
+def test_pages_exports_and_retraining_of_a_saved_space_run_with_an_edge_ops_genotype(client: Client, alice: Any,
+                                                                                      monkeypatch: Any) -> None:
+    """A finished search on a saved space whose genotype is one op per edge row: the detail page sends the cells'
+    shapes so the script draws them, the comparison marks the right edges, exports and a retrain work."""
+    import json
+
+    from webapp.experiments.models import Event, Result, Status
+    from webapp.experiments.services import experiments as exp_services
+    from webapp.experiments.services.retrain import create_retrain
+
+    monkeypatch.setattr(exp_services, "_send", lambda e: None)
+    actions.save(alice, LADDER)
+    config = {"space": "ladder", "dataset": "digits", "epochs": 1, "channels": 4, "steps_per_epoch": 2,
+              "device": "cpu"}
+    genotypes = [{"rung": ["dil_conv_5x5", "sep_conv_7x7", "skip_connect", "dil_conv_5x5", "skip_connect", "none"]},
+                 {"rung": ["dil_conv_5x5", "sep_conv_7x7", "skip_connect", "dil_conv_5x5", "skip_connect",
+                           "sep_conv_7x7"]}]
+    runs = []
+    for k, genotype in enumerate(genotypes):
+        exp = unsent_experiment(alice, f"ladder {k}", config, status=Status.FINISHED)
+        Result.objects.create(experiment=exp, genotype=genotype, val_acc=0.5, best_val_acc=0.5, epochs_completed=1)
+        Event.objects.create(experiment=exp, seq=1, type="genotype", payload={"epoch": 1, "genotype": genotype})
+        runs.append(exp)
+    login(client, alice)
+    html = client.get(f"/experiments/{runs[0].pk}/").content.decode()
+    page_config = json.loads(html.split('id="page-config" type="application/json">')[1].split("</script>")[0])
+    assert page_config["cellShapes"]["rung"] == {"inputs": [0], "output": 4,
+                                                 "edges": [[0, 1], [1, 2], [0, 2], [2, 3], [1, 4], [3, 4]]}
+    compare = client.get(f"/compare/?ids={runs[0].pk},{runs[1].pk}")
+    assert compare.status_code == 200
+    cfg = json.loads(compare.content.decode().split('id="compare-config" type="application/json">')[1].split("</script>")[0])
+    assert cfg["cells"][1]["differing"] == {"rung": [["3", "4", "sep_conv_7x7"]]}
+    assert cfg["cells"][0]["differing"] == {"rung": []}  # its "none" edge is no edge
+    assert client.get(f"/api/experiments/{runs[0].pk}/events").status_code == 200
+    assert "ladder@1" in b"".join(client.get("/experiments/export.csv").streaming_content).decode()
+    assert client.get("/experiments/export.json").status_code == 200
+    retrain = create_retrain(runs[1], {"epochs": 1})
+    assert retrain.space == "ladder@1"
+    assert client.get(f"/experiments/{retrain.pk}/").status_code == 200

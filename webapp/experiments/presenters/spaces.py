@@ -59,6 +59,25 @@ def genotype_cell(graph: Any) -> dict[str, Any]:
     return {"nodes": nodes, "edges": edges}
 
 
+def cell_shapes(space_name: Any) -> dict[str, dict[str, Any]]:
+    """Each cell type's shape (inputs, output, and the (from, to) of every edge row in order) of the space a run
+    names, so the pages can draw a genotype written one op per edge row (``edge_ops``); {} when the space is gone."""
+    from nascore.spaces import get_space
+    from nascore.spaces.document import DocumentError
+
+    try:
+        space = get_space(space_name)
+    except (KeyError, DocumentError, TypeError):
+        return {}
+    out = {}
+    for ct in getattr(space, "cell_types", ()):
+        graph = space.cell_graph(ct)
+        rows = sorted(graph.edges(data=True), key=lambda e: e[2].get("index", 0))
+        out[ct] = {"inputs": list(graph.graph.get("inputs", [])), "output": graph.graph.get("output"),
+                   "edges": [[src, dst] for src, dst, _ in rows]}
+    return out
+
+
 def _layout(cell: dict[str, Any]) -> tuple[dict[str, tuple[float, float]], int, int]:
     key = str
     depth = {key(n["id"]): 0 for n in cell["nodes"]}
