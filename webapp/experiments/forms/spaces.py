@@ -31,7 +31,7 @@ class SpaceDocumentForm(forms.Form):
             except UnicodeDecodeError:
                 self.add_error("upload", "the file is not UTF-8 text")
                 return ""
-        return self.cleaned_data.get("document") or ""
+        return (self.cleaned_data.get("document") or "").replace("\r\n", "\n")  # a browser posts a textarea's lines so
 
     def size(self) -> dict[str, Any]:
         return {"channels": self.cleaned_data.get("channels"), "layers": self.cleaned_data.get("layers")}

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 
 #: candidate ops written out on an edge; more are counted (the full list is the edge's tooltip)
-OPS_ON_EDGE = 3
+OPS_ON_EDGE = 2
 COL_W, ROW_H, PAD_X, PAD_Y, RADIUS = 150, 80, 50, 40, 20
 
 
@@ -78,7 +78,8 @@ def cell_shapes(space_name: Any) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _layout(cell: dict[str, Any]) -> tuple[dict[str, tuple[float, float]], int, int]:
+def _layout(cell: dict[str, Any]) -> tuple[dict[str, tuple[float, float]], dict[str, int]]:
+    """Each node's position and column: nodes in columns by their longest path from an input."""
     key = str
     depth = {key(n["id"]): 0 for n in cell["nodes"]}
     kinds = {key(n["id"]): n["kind"] for n in cell["nodes"]}
@@ -95,28 +96,27 @@ def _layout(cell: dict[str, Any]) -> tuple[dict[str, tuple[float, float]], int, 
     for n in cell["nodes"]:
         columns.setdefault(depth[key(n["id"])], []).append(key(n["id"]))
     rows = max(len(c) for c in columns.values())
-    height = PAD_Y * 2 + max(1, rows - 1) * ROW_H + 20
+    height = PAD_Y * 2 + max(1, rows - 1) * ROW_H
     pos = {}
     for d, col in columns.items():
         offset = (height - (len(col) - 1) * ROW_H) / 2
         for i, n in enumerate(col):
             pos[n] = (PAD_X + d * COL_W, offset + i * ROW_H + (18 if d % 2 else 0))
-    width = PAD_X * 2 + max(columns) * COL_W
-    return pos, int(width), int(height + 20)
+    return pos, depth
 
 
 def cell_svg(cell: dict[str, Any], title: str) -> SafeString:
-    """The cell drawn as an SVG element (nodes by depth, one curved arrow and label per edge)."""
+    """The cell drawn as an SVG element (nodes by depth, one curved arrow and label per edge; an edge that skips
+    columns bends further, alternately up and down, so it clears the nodes between)."""
     if not cell["nodes"]:
         return mark_safe("")
-    pos, width, height = _layout(cell)
+    pos, depth = _layout(cell)
     marker = "arrow-" + "".join(c for c in title if c.isalnum())
-    out = [f'<svg class="cell-graph" viewBox="0 0 {width} {height}" width="100%" role="img" '
-           f'aria-label={quoteattr(title)} style="max-width:{round(width * 1.3)}px" data-cell={quoteattr(title)}>',
-           f'<defs><marker id="{marker}" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
-           'orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#555"/></marker></defs>']
-    labels = []
+    body, labels = [], []
+    xs = [p[0] for p in pos.values()]
+    ys = [p[1] for p in pos.values()]
     seen: dict[tuple[str, str], int] = {}
+    long_edges = 0
     for e in cell["edges"]:
         a, b = pos.get(str(e["from"])), pos.get(str(e["to"]))
         if a is None or b is None:
@@ -124,28 +124,41 @@ def cell_svg(cell: dict[str, Any], title: str) -> SafeString:
         pair = (str(e["from"]), str(e["to"]))
         n = seen.get(pair, 0)
         seen[pair] = n + 1
+        span = abs(depth[str(e["to"])] - depth[str(e["from"])])
         dx, dy = b[0] - a[0], b[1] - a[1]
         length = math.hypot(dx, dy) or 1
         sx, sy = a[0] + dx / length * RADIUS, a[1] + dy / length * RADIUS
         tx, ty = b[0] - dx / length * RADIUS, b[1] - dy / length * RADIUS
-        bend = (-1 if n % 2 else 1) * (18 + 14 * n) * (1 if abs(dx) > 160 else 0.6)
+        sign = -1 if n % 2 else 1
+        if span > 1:
+            long_edges += 1
+            sign = -1 if long_edges % 2 else 1
+        bend = sign * (18 + 14 * n + 38 * max(0, span - 1)) * (1 if abs(dx) > 160 else 0.6)
         cx, cy = (sx + tx) / 2 - dy / length * bend, (sy + ty) / 2 + dx / length * bend
         cls = "edge" if e["label"] else "edge concat"
         tip = f"<title>{escape(str(e['from']))} → {escape(str(e['to']))}: {escape(', '.join(e['ops']))}</title>" if e["ops"] else ""
-        out.append(f'<path class="{cls}" d="M {sx:.1f} {sy:.1f} Q {cx:.1f} {cy:.1f} {tx:.1f} {ty:.1f}" '
-                   f'marker-end="url(#{marker})" data-from="{escape(str(e["from"]))}" data-to="{escape(str(e["to"]))}">'
-                   f'{tip}</path>')
+        body.append(f'<path class="{cls}" d="M {sx:.1f} {sy:.1f} Q {cx:.1f} {cy:.1f} {tx:.1f} {ty:.1f}" '
+                    f'marker-end="url(#{marker})" data-from="{escape(str(e["from"]))}" data-to="{escape(str(e["to"]))}">'
+                    f'{tip}</path>')
         if e["label"]:
             lx, ly = 0.25 * sx + 0.5 * cx + 0.25 * tx, 0.25 * sy + 0.5 * cy + 0.25 * ty
+            ys.append(ly)
             labels.append(f'<text class="edge-label" x="{lx:.1f}" y="{ly:.1f}" text-anchor="middle">{tip}'
                           f'{escape(e["label"])}</text>')
-    out += labels
     for node in cell["nodes"]:
         x, y = pos[str(node["id"])]
-        out.append(f'<circle class="node node-{node["kind"]}" cx="{x:.1f}" cy="{y:.1f}" r="{RADIUS}"/>'
-                   f'<text class="node-label" x="{x:.1f}" y="{y + 4:.1f}" text-anchor="middle">{escape(node["label"])}</text>')
-    out.append("</svg>")
-    return mark_safe("".join(out))
+        body.append(f'<circle class="node node-{node["kind"]}" cx="{x:.1f}" cy="{y:.1f}" r="{RADIUS}"/>'
+                    f'<text class="node-label" x="{x:.1f}" y="{y + 4:.1f}" text-anchor="middle">{escape(node["label"])}</text>')
+    top, bottom = min(ys) - RADIUS - 16, max(ys) + RADIUS + 16
+    left, right = min(xs) - PAD_X, max(xs) + PAD_X
+    width, height = right - left, bottom - top
+    head = (f'<svg class="cell-graph" viewBox="{left:.0f} {top:.0f} {width:.0f} {height:.0f}" width="100%" role="img" '
+            f'aria-label={quoteattr(title)} style="max-width:{round(width * 1.3)}px" data-cell={quoteattr(title)}>'
+            f'<defs><marker id="{marker}" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
+            'orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#555"/></marker></defs>')
+    # labels last, so no edge is drawn over them
+    return mark_safe(head + "".join(body[: len(body) - len(cell["nodes"])]) + "".join(labels)
+                     + "".join(body[len(body) - len(cell["nodes"]):]) + "</svg>")
 
 
 def macro_svg(positions: list[dict[str, Any]]) -> SafeString:
@@ -158,7 +171,7 @@ def macro_svg(positions: list[dict[str, Any]]) -> SafeString:
         else:
             boxes.append({"label": p["block"].replace("_", " "), "cls": "block", "note": "÷2" if p["reduction"] else ""})
     boxes.append({"label": "head", "cls": "stem"})
-    w, h, gap = 84, 40, 14
+    w, h, gap = 100, 40, 14
     width = len(boxes) * (w + gap) + gap
     out = [f'<svg class="macro-graph" viewBox="0 0 {width} {h + 36}" width="100%" role="img" '
            f'aria-label="macro skeleton" style="max-width:{width}px">']
@@ -166,7 +179,7 @@ def macro_svg(positions: list[dict[str, Any]]) -> SafeString:
         x = gap + i * (w + gap)
         out.append(f'<g class="macro-{box["cls"].split()[0]}{" macro-reduction" if "reduction" in box["cls"] else ""}">'
                    f'<rect x="{x}" y="8" width="{w}" height="{h}" rx="6"/>'
-                   f'<text x="{x + w / 2}" y="{8 + h / 2 + 4}" text-anchor="middle">{escape(box["label"][:12])}</text>')
+                   f'<text x="{x + w / 2}" y="{8 + h / 2 + 4}" text-anchor="middle">{escape(box["label"][:16])}</text>')
         if box.get("note"):
             out.append(f'<text class="macro-note" x="{x + w / 2}" y="{h + 26}" text-anchor="middle">{box["note"]}</text>')
         out.append("</g>")
