@@ -249,3 +249,23 @@ def test_pages_exports_and_retraining_of_a_saved_space_run_with_an_edge_ops_geno
     retrain = create_retrain(runs[1], {"epochs": 1})
     assert retrain.space == "ladder@1"
     assert client.get(f"/experiments/{retrain.pk}/").status_code == 200
+
+
+def test_run_again_keeps_the_saved_version(client: Client, alice: Any) -> None:
+    actions.save(alice, LADDER)
+    exp = unsent_experiment(alice, "on ladder", {"space": "ladder", "dataset": "digits", "epochs": 1, "channels": 4,
+                                                 "steps_per_epoch": 2, "device": "cpu"})
+    html = login(client, alice).get(f"/experiments/new?from={exp.pk}").content.decode()
+    assert '<option value="ladder@1" selected>' in html
+
+
+def test_an_uploaded_document_is_checked_and_saved(client: Client, alice: Any) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    login(client, alice)
+    upload = SimpleUploadedFile("fork.yaml", FORK.encode(), content_type="application/yaml")
+    html = client.post("/spaces/new", {"upload": upload, "action": "check"}).content.decode()
+    assert 'id="space-preview"' in html and "shrink" in html
+    upload = SimpleUploadedFile("fork.yaml", FORK.encode(), content_type="application/yaml")
+    response = client.post("/spaces/new", {"upload": upload, "action": "save"})
+    assert response["Location"] == "/spaces/fork@1/" and SavedSpace.objects.get().document == FORK
