@@ -13,8 +13,8 @@ from torch import nn
 from nascore.networks.edges import EdgeFactory, categorical_factory
 from nascore.spaces.architectures import Columns, InputsPerNode, OneOpPerEdge
 from nascore.spaces.base import SearchSpace
-from nascore.spaces.document import (CellDoc, CellsMacro, SpaceDocument, StagesMacro, cell_candidates, cell_edges,
-                                     min_layers, op_name, parse_fraction, reduction_positions, size_problems)
+from nascore.spaces.schema import (CellDoc, CellsMacro, SpaceDocument, StagesMacro, cell_candidates, cell_edges,
+                                   min_layers, op_name, parse_fraction, reduction_positions, size_problems)
 from nascore.spaces.genotypes import DEFAULT_NOTATION, NOTATIONS, Notation
 
 
