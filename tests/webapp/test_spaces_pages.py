@@ -269,3 +269,18 @@ def test_an_uploaded_document_is_checked_and_saved(client: Client, alice: Any) -
     upload = SimpleUploadedFile("fork.yaml", FORK.encode(), content_type="application/yaml")
     response = client.post("/spaces/new", {"upload": upload, "action": "save"})
     assert response["Location"] == "/spaces/fork@1/" and SavedSpace.objects.get().document == FORK
+
+
+def test_documents_too_large_for_the_server_are_refused_by_place(alice: Any) -> None:
+    bomb = "a: &a [x, x]\nb: &b [*a, *a]\nc: [*b, *b]\n"
+    assert "aliases" in actions.check(bomb).problems["document"]
+    data = yaml.safe_load(LADDER)
+    data["cells"]["rung"]["nodes"] = list(range(1, 200))
+    assert "at most 32 nodes" in actions.check(yaml.safe_dump(data)).problems["cells.rung.nodes"]
+    data = yaml.safe_load(LADDER)
+    data["macro"]["stages"] = 50
+    assert "macro.stages" in actions.check(yaml.safe_dump(data)).problems
+    data = yaml.safe_load(LADDER)
+    data["defaults"] = {"channels": 500, "layers": 1}
+    checked = actions.check(yaml.safe_dump(data))
+    assert checked.valid and checked.summary["size"]["channels"] == actions.MAX_CHANNELS

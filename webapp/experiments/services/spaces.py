@@ -22,6 +22,12 @@ from webapp.experiments.selectors import spaces as saved
 MAX_DOCUMENT = 100_000
 MAX_CHANNELS = 64
 MAX_LAYERS = 20
+#: what one document may ask of this server: nodes and candidate ops per cell, cell types, stages, growth factors
+MAX_NODES = 32
+MAX_CELL_OPS = 1024
+MAX_CELL_TYPES = 8
+MAX_STAGES = 6
+MAX_GROWTH = 4
 
 
 class SpaceInvalid(Exception):
@@ -70,12 +76,22 @@ def check(text: Any, channels: Any = None, layers: Any = None, with_summary: boo
     if len(text) > MAX_DOCUMENT:
         out.problems["document"] = f"a space document may have at most {MAX_DOCUMENT:,} characters, not {len(text):,}"
         return out
+    aliases = _alias_problem(text)
+    if aliases:
+        out.problems["document"] = aliases
+        return out
     try:
         out.data = read_text(text)
     except DocumentError as exc:
         out.problems = dict(exc.problems)
         return out
+    limits = _raw_limits(out.data)
+    if limits:
+        out.problems.update(limits)
+        return out
     doc, problems = check_document(out.data)
+    if doc is not None and not problems:
+        problems = _space_limits(doc)
     out.problems.update(problems)
     if doc is not None and doc.name in BUILTIN_NAMES:
         out.problems["name"] = f"{doc.name!r} is a built-in space's name; give yours another name"
@@ -89,7 +105,7 @@ def check(text: Any, channels: Any = None, layers: Any = None, with_summary: boo
         if not size:
             size.update(size_problems(doc, chosen_channels, chosen_layers))
         if with_summary and not size and not out.problems:
-            out.summary = summarize(out.space, chosen_channels, chosen_layers)
+            out.summary = preview_summary(out.space, chosen_channels, chosen_layers)
     out.problems.update(size)
     return out
 
@@ -105,7 +121,7 @@ def save(user: Any, text: Any, of: str | None = None) -> SavedSpace:
     name = checked.space.name
     if of is not None and name != of:
         raise SpaceInvalid({"name": f"a new version of {of} keeps its name: the document is named {name!r}"})
-    summary = summarize(checked.space)
+    summary = preview_summary(checked.space)
     try:
         with transaction.atomic():
             owner = saved.owner_of(name)
@@ -118,6 +134,61 @@ def save(user: Any, text: Any, of: str | None = None) -> SavedSpace:
                                              document=checked.text, summary=summary)
     except IntegrityError:
         raise SpaceInvalid({"name": f"another version of {name!r} was saved at the same moment; save again"}) from None
+
+
+def _alias_problem(text: str) -> str | None:
+    """YAML anchors and aliases are refused: a few lines of them can stand for a document too large to read."""
+    import yaml
+
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent):
+                return "YAML aliases (*name) are not accepted here: write the values out"
+    except yaml.YAMLError:
+        return None  # read_text names the line
+    return None
+
+
+def _raw_limits(data: Any) -> dict[str, str]:
+    """What this server refuses before checking the document's meaning: too many cell types or nodes."""
+    out: dict[str, str] = {}
+    cells = data.get("cells") if isinstance(data, dict) else None
+    if isinstance(cells, dict):
+        if len(cells) > MAX_CELL_TYPES:
+            out["cells"] = f"at most {MAX_CELL_TYPES} cell types on this server, not {len(cells)}"
+        for ct, cell in cells.items():
+            for key in ("inputs", "nodes"):
+                nodes = cell.get(key) if isinstance(cell, dict) else None
+                if isinstance(nodes, list) and len(nodes) > MAX_NODES:
+                    out[f"cells.{ct}.{key}"] = f"at most {MAX_NODES} {key} per cell on this server, not {len(nodes)}"
+    return out
+
+
+def _space_limits(doc: Any) -> dict[str, str]:
+    """What this server refuses of a valid document: too many candidate ops in a cell, too deep a skeleton."""
+    from nascore.spaces.schema import StagesMacro, cell_candidates
+
+    out: dict[str, str] = {}
+    for ct, cell in doc.cells.items():
+        count = sum(len(c) for c in cell_candidates(doc, cell))
+        if count > MAX_CELL_OPS:
+            out[f"cells.{ct}.edges"] = (f"at most {MAX_CELL_OPS} candidate ops in a cell (edges x ops) on this server, "
+                                        f"not {count}")
+    macro = doc.macro
+    if isinstance(macro, StagesMacro) and macro.stages > MAX_STAGES:
+        out["macro.stages"] = f"at most {MAX_STAGES} stages on this server, not {macro.stages}"
+    if macro.channel_growth > MAX_GROWTH:
+        out["macro.channel_growth"] = f"at most {MAX_GROWTH} on this server, not {macro.channel_growth}"
+    if getattr(macro, "stem_multiplier", 1) > MAX_GROWTH:
+        out["macro.stem_multiplier"] = f"at most {MAX_GROWTH} on this server, not {macro.stem_multiplier}"
+    return out
+
+
+def preview_summary(space: DocumentSpace, channels: int | None = None, layers: int | None = None) -> dict[str, Any]:
+    """The summary at a size, a default size beyond this server's preview bounds counted at the bounds."""
+    channels = channels or min(space.default_channels, MAX_CHANNELS)
+    layers = layers or min(space.default_layers, MAX_LAYERS)
+    return summarize(space, channels, layers)
 
 
 def pin(space: str) -> str:

@@ -13,7 +13,6 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from nascore.spaces import SPACES
 from nascore.spaces.document import dump
-from nascore.spaces.summary import summarize
 from webapp.experiments.forms.spaces import SpaceDocumentForm
 from webapp.experiments.presenters import spaces as present
 from webapp.experiments.selectors import spaces as data
@@ -104,7 +103,7 @@ def space_detail(request: HttpRequest, name: str, version: int | None = None) ->
     if not problems:
         problems = space.check_size(size["channels"], size["layers"])
     if not problems:
-        context["preview"] = present.preview(summarize(space, size["channels"], size["layers"]))
+        context["preview"] = present.preview(actions.preview_summary(space, size["channels"], size["layers"]))
     context["problems"] = present.problem_rows(problems)
     context["size"] = {k: v or "" for k, v in size.items()}
     context["defaults"] = {"channels": space.default_channels, "layers": space.default_layers}
