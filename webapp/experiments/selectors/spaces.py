@@ -2,7 +2,7 @@
 that lets the engine (``nascore.spaces.get_space``) resolve ``name`` (the latest version) and ``name@N`` from the
 database, in the web server and in Celery workers alike (registered by the app's ``ready``).
 
-Parsed spaces are cached per (name, version): a version never changes once saved."""
+Parsed spaces are cached per saved version (its row): a version never changes once saved."""
 from __future__ import annotations
 
 import re
@@ -22,7 +22,8 @@ from webapp.experiments.models import Experiment, SavedSpace
 #: ``name`` or ``name@version`` of a saved space (the engine's SPACE_PATTERN, less paths)
 REFERENCE = re.compile(r"^(?P<name>[a-z][a-z0-9_]{0,39})(?:@(?P<version>[1-9][0-9]{0,8}))?$")
 
-_CACHE: dict[tuple[str, int], DocumentSpace] = {}
+#: parsed spaces by the saved row's id (a name@version whose row was deleted and saved again is another row)
+_CACHE: dict[int, DocumentSpace] = {}
 _LOCK = threading.Lock()
 
 
@@ -120,7 +121,7 @@ def builtin_summary(name: str) -> dict[str, Any]:
 # ---- the engine's source ------------------------------------------------------------------------------------------
 def space_of(saved: SavedSpace) -> DocumentSpace:
     """The parsed space of a saved version (cached: versions are immutable)."""
-    key = (saved.name, saved.version)
+    key = saved.pk
     space = _CACHE.get(key)
     if space is None:
         space = load_space(read_text(saved.document), source=f"saved space {saved.reference}")
@@ -135,8 +136,6 @@ def find_space(value: str) -> SearchSpace | None:
     if ref is None or ref[0] in SPACES:
         return None
     name, version = ref
-    if version is not None and (name, version) in _CACHE:
-        return _CACHE[(name, version)]
     try:
         saved = find_version(name, version)
     except (DatabaseError, RuntimeError):  # no database here (a test without one, a command before migrate)
