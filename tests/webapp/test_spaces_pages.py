@@ -125,6 +125,7 @@ def test_check_previews_the_cells_the_skeleton_and_the_counts_at_a_size(client: 
     assert html.count('<svg class="cell-graph"') == 2 and 'data-cell-type="shrink"' in html
     assert "nor_conv_3x3" in html and 'class="macro-graph"' in html
     assert not SavedSpace.objects.exists()
+    assert "Save stores it as fork@1, a new space of yours." in html
     too_small = client.post("/spaces/new", {"document": FORK, "action": "check", "layers": 1}).content.decode()
     assert 'data-place="layers"' in too_small and 'id="space-preview"' not in too_small
 
@@ -284,3 +285,12 @@ def test_documents_too_large_for_the_server_are_refused_by_place(alice: Any) -> 
     data["defaults"] = {"channels": 500, "layers": 1}
     checked = actions.check(yaml.safe_dump(data))
     assert checked.valid and checked.summary["size"]["channels"] == actions.MAX_CHANNELS
+
+
+def test_check_names_another_users_name(client: Client, alice: Any, bob: Any) -> None:
+    actions.save(alice, LADDER)
+    html = login(client, bob).post("/spaces/new", {"document": LADDER, "action": "check"}).content.decode()
+    row = html.split('data-place="name"')[1].split("</tr>")[0]
+    assert "belongs to another user" in row and 'id="save-text"' not in html
+    html = login(client, alice).post("/spaces/new", {"document": LADDER, "action": "check"}).content.decode()
+    assert "Save stores it as ladder@2, the next version of ladder" in html

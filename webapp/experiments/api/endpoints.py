@@ -259,7 +259,7 @@ def create_space(request: HttpRequest, payload: schemas.SpaceDocumentBody, respo
           summary="Check a space document without saving it: every problem by its place, or its summary at a size",
           response={200: schemas.SpaceCheck, **_errors(400, 401, 403)})
 def check_space(request: HttpRequest, payload: schemas.SpaceCheckBody) -> dict[str, Any]:
-    checked = space_actions.check(payload.document, payload.channels, payload.layers)
+    checked = space_actions.check(payload.document, payload.channels, payload.layers, user=request.auth)
     return {"valid": checked.valid, "problems": checked.problems, "summary": checked.summary}
 
 

@@ -229,6 +229,13 @@ def rule_line(summary: dict[str, Any]) -> str:
     return f"{text}; genotypes are written in the {summary['genotype_notation']} notation."
 
 
+def save_text(reference: str) -> str:
+    name, _, version = reference.partition("@")
+    if version == "1":
+        return f"Save stores it as {reference}, a new space of yours."
+    return f"Save stores it as {reference}, the next version of {name} (the earlier ones stay as they are)."
+
+
 def problem_rows(problems: dict[str, str]) -> list[dict[str, str]]:
     return [{"place": place, "message": message} for place, message in problems.items()]
 

@@ -67,9 +67,10 @@ def _size_value(value: Any, name: str, bound: int, problems: dict[str, str]) -> 
     return number
 
 
-def check(text: Any, channels: Any = None, layers: Any = None, with_summary: bool = True) -> Checked:
+def check(text: Any, channels: Any = None, layers: Any = None, with_summary: bool = True, user: Any = None) -> Checked:
     """Read and check a document; for a valid one, the summary at ``channels`` and ``layers`` (the document's defaults
-    when empty). Problems of the size are named ``channels`` and ``layers``."""
+    when empty). Problems of the size are named ``channels`` and ``layers``; with ``user``, a name that belongs to
+    another user's space is a problem of ``name`` too (as saving would say)."""
     if not isinstance(text, str) or not text.strip():
         return Checked(text="" if not isinstance(text, str) else text, problems={"document": "paste or upload a space document (YAML or JSON)"})
     out = Checked(text=text)
@@ -95,6 +96,8 @@ def check(text: Any, channels: Any = None, layers: Any = None, with_summary: boo
     out.problems.update(problems)
     if doc is not None and doc.name in BUILTIN_NAMES:
         out.problems["name"] = f"{doc.name!r} is a built-in space's name; give yours another name"
+    elif doc is not None and user is not None and _taken(doc.name, user):
+        out.problems["name"] = _TAKEN.format(name=doc.name)
     size: dict[str, str] = {}
     chosen_channels = _size_value(channels, "channels", MAX_CHANNELS, size)
     chosen_layers = _size_value(layers, "layers", MAX_LAYERS, size)
@@ -124,9 +127,8 @@ def save(user: Any, text: Any, of: str | None = None) -> SavedSpace:
     summary = preview_summary(checked.space)
     try:
         with transaction.atomic():
-            owner = saved.owner_of(name)
-            if owner is not None and owner.pk != user.pk:
-                raise SpaceInvalid({"name": f"the name {name!r} belongs to another user's space; choose another name"})
+            if _taken(name, user):
+                raise SpaceInvalid({"name": _TAKEN.format(name=name)})
             # serialise the versions of one name: lock the rows there are (a first version relies on the constraint)
             list(SavedSpace.objects.select_for_update().filter(name=name).values_list("pk", flat=True))
             last = SavedSpace.objects.filter(name=name).aggregate(v=Max("version"))["v"] or 0
@@ -134,6 +136,20 @@ def save(user: Any, text: Any, of: str | None = None) -> SavedSpace:
                                              document=checked.text, summary=summary)
     except IntegrityError:
         raise SpaceInvalid({"name": f"another version of {name!r} was saved at the same moment; save again"}) from None
+
+
+_TAKEN = "the name {name!r} belongs to another user's space; choose another name"
+
+
+def _taken(name: str, user: Any) -> bool:
+    owner = saved.owner_of(name)
+    return owner is not None and owner.pk != user.pk
+
+
+def next_reference(name: str) -> str:
+    """What saving a document named ``name`` would store: ``name@1`` for a new name, else the next version."""
+    last = SavedSpace.objects.filter(name=name).aggregate(v=Max("version"))["v"] or 0
+    return f"{name}@{last + 1}"
 
 
 def _alias_problem(text: str) -> str | None:

@@ -59,11 +59,13 @@ def space_new(request: HttpRequest) -> HttpResponse:
                                           f"version) or “{saved.reference}” in a new experiment.")
                 return redirect("experiments:space_version", name=saved.name, version=saved.version)
         if "problems" not in context:
-            checked = actions.check(text, **form.size())
+            checked = actions.check(text, **form.size(), user=request.user)
             context["problems"] = present.problem_rows(checked.problems)
             if checked.summary is not None:
                 context["preview"] = present.preview(checked.summary)
             context["valid"] = checked.valid
+            if checked.valid and checked.space is not None:
+                context["save_text"] = present.save_text(actions.next_reference(checked.space.name))
         if form.cleaned_data.get("upload"):  # show what was read, so a save does not need the file again
             form.data = form.data.copy()
             form.data["document"] = text
