@@ -184,6 +184,8 @@ def test_an_experiment_on_a_saved_space_pins_its_version_and_links_it(client: Cl
     assert 'href="/spaces/ladder@1/"' in html
     page = client.get("/spaces/ladder@1/").content.decode()
     assert f'href="/experiments/{exp.pk}/"' in page
+    listed = client.get("/spaces/").content.decode().split('id="saved-spaces"')[1].split('data-name="ladder"')[1]
+    assert "1 (v1: 1)" in listed.split("</tr>")[0]
     assert 'data-version="1"' in page
 
 

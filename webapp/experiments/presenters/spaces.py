@@ -271,13 +271,21 @@ def builtin_row(space: Any) -> dict[str, Any]:
             "export_url": reverse("experiments:space_export", args=[space.name])}
 
 
-def saved_row(row: Any, versions: int, used: int) -> dict[str, Any]:
+def usage_text(by_version: dict[int, int]) -> str:
+    """The experiments on each version: ``3 (v1: 2, v2: 1)``, ``0`` when none."""
+    total = sum(by_version.values())
+    if not total:
+        return "0"
+    return f"{total} (" + ", ".join(f"v{v}: {n}" for v, n in sorted(by_version.items())) + ")"
+
+
+def saved_row(row: Any, versions: int, used: dict[int, int]) -> dict[str, Any]:
     s = row.summary or {}
     return {"name": row.name, "version": row.version, "versions": versions, "owner": row.owner.get_username(),
             "title": row.title or row.name, "created_at": row.created_at,
             "url": reverse("experiments:space", args=[row.name]),
             "ops": len(s.get("ops", [])), "cell_types": len(s.get("cell_types", {})),
-            "architectures": count_text(s), "experiments": used}
+            "architectures": count_text(s), "experiments": usage_text(used)}
 
 
 def count_text(summary: dict[str, Any]) -> str:

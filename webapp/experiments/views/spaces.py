@@ -23,10 +23,12 @@ from webapp.experiments.services import spaces as actions
 @require_GET
 def space_list(request: HttpRequest) -> HttpResponse:
     counts = data.version_counts()
-    used: dict[str, int] = {}
+    used: dict[str, dict[int, int]] = {}
     for ref, n in data.usage_counts_all(request.user).items():
-        used[ref.split("@")[0]] = used.get(ref.split("@")[0], 0) + n
-    saved = [present.saved_row(row, counts.get(row.name, 1), used.get(row.name, 0)) for row in data.latest_versions()]
+        name, _, version = ref.partition("@")
+        if version.isdigit():
+            used.setdefault(name, {})[int(version)] = n
+    saved = [present.saved_row(row, counts.get(row.name, 1), used.get(row.name, {})) for row in data.latest_versions()]
     return render(request, "experiments/spaces.html",
                   {"builtins": [present.builtin_row(s) for s in SPACES.values()], "saved": saved})
 
