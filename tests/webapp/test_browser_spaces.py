@@ -67,3 +67,36 @@ def test_the_live_page_draws_an_edge_ops_cell(live_server: Any, page: Any, alice
     labels = cell.locator("text.edge-label").all_text_contents()
     assert sorted(labels) == sorted(op for op in genotype["rung"] if op != "none")
     assert "in 0" in cell.locator("text.node-label").all_text_contents()
+
+
+def test_the_retrain_page_draws_a_pairs_cell_of_a_space_numbered_its_own_way(live_server: Any, page: Any,
+                                                                             alice: Any) -> None:
+    """A cells-skeleton space whose cells take one input (node 0, intermediate nodes from 1): its pairs are drawn on
+    the document's nodes, not DARTS's."""
+    import yaml
+
+    fork = yaml.safe_load((Path(__file__).resolve().parents[1] / "nascore" / "spaces" / "fork.yaml").read_text())
+    fork["cells"]["plain"].update(inputs=[0], nodes=[1, 2, 3], output={"concat": [2, 3]})
+    fork["cells"]["shrink"].update(inputs=[0], nodes=[1, 2, 3], output={"concat": [1, 2, 3]})
+    actions.save(alice, yaml.safe_dump(fork))
+    genotype = {"plain": [["max_pool_3x3", 0], ["skip_connect", 1], ["sep_conv_9x9", 0]], "plain_concat": [2, 3],
+                "shrink": [["nor_conv_3x3", 0], ["nor_conv_3x3", 1], ["sep_conv_9x9", 0]],
+                "shrink_concat": [1, 2, 3]}
+    config = {"space": "fork", "dataset": "digits", "epochs": 1, "channels": 4, "layers": 3, "steps_per_epoch": 2,
+              "device": "cpu", "kind": "retrain"}
+    from webapp.experiments.services.retrain import GENOTYPE_KEY
+
+    exp = unsent_experiment(alice, "search", {k: v for k, v in config.items() if k != "kind"}, Status.FINISHED)
+    from webapp.experiments.models import Kind, Result
+
+    Result.objects.create(experiment=exp, genotype=genotype, epochs_completed=1)
+    Experiment.objects.filter(pk=exp.pk).update(kind=Kind.RETRAIN, config={**exp.config, GENOTYPE_KEY: genotype})
+    log_in(page, live_server.url, "alice")
+    page.goto(f"{live_server.url}/experiments/{exp.pk}/")
+    cell = page.locator("#cell-plain svg.cell-graph")
+    cell.wait_for()
+    assert ["in 0", "1", "2", "3", "out"] == cell.locator("text.node-label").all_text_contents()
+    assert sorted(cell.locator("text.edge-label").all_text_contents()) == ["max_pool_3x3", "sep_conv_9x9",
+                                                                           "skip_connect"]
+    edges = cell.locator("path.edge:not(.concat)")
+    assert edges.count() == 3 and cell.locator("path.edge.concat").count() == 2

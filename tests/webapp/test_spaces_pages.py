@@ -239,7 +239,7 @@ def test_pages_exports_and_retraining_of_a_saved_space_run_with_an_edge_ops_geno
     login(client, alice)
     html = client.get(f"/experiments/{runs[0].pk}/").content.decode()
     page_config = json.loads(html.split('id="page-config" type="application/json">')[1].split("</script>")[0])
-    assert page_config["cellShapes"]["rung"] == {"inputs": [0], "output": 4,
+    assert page_config["cellShapes"]["rung"] == {"inputs": [0], "nodes": [1, 2, 3, 4], "output": 4,
                                                  "edges": [[0, 1], [1, 2], [0, 2], [2, 3], [1, 4], [3, 4]]}
     compare = client.get(f"/compare/?ids={runs[0].pk},{runs[1].pk}")
     assert compare.status_code == 200
@@ -296,3 +296,15 @@ def test_check_names_another_users_name(client: Client, alice: Any, bob: Any) ->
     assert "belongs to another user" in row and 'id="save-text"' not in html
     html = login(client, alice).post("/spaces/new", {"document": LADDER, "action": "check"}).content.decode()
     assert "Save stores it as ladder@2, the next version of ladder" in html
+
+
+def test_the_comparison_reads_pairs_of_a_one_input_cell_on_its_own_nodes() -> None:
+    from webapp.experiments.presenters.comparison import cell_edges
+
+    shapes = {"plain": {"inputs": [0], "nodes": [1, 2, 3], "output": [2, 3], "edges": []}}
+    genotype = {"plain": [["max_pool_3x3", 0], ["skip_connect", 1], ["sep_conv_9x9", 0]], "plain_concat": [2, 3]}
+    assert cell_edges(genotype, shapes)["plain"] == [("0", "1", "max_pool_3x3"), ("1", "2", "skip_connect"),
+                                                      ("0", "3", "sep_conv_9x9"), ("2", "out", ""), ("3", "out", "")]
+    darts = {"normal": {"inputs": [0, 1], "nodes": [2, 3], "output": [2, 3], "edges": []}}
+    pairs = {"normal": [["a", 0], ["b", 1], ["c", 2], ["d", 0]], "normal_concat": [2, 3]}
+    assert cell_edges(pairs, darts) == cell_edges(pairs)

@@ -286,6 +286,15 @@ def cell_edges(genotype: Any, shapes: dict[str, Any] | None = None) -> dict[str,
                 cells[cell] += [(str(n), "out", "") for n in shape["output"]]
             continue
         pairs = [p for p in pairs if isinstance(p, (list, tuple)) and len(p) >= 2]
+        nodes = list((shape or {}).get("nodes") or [])
+        if nodes and not (list(shape.get("inputs", [])) == [0, 1] and nodes == list(range(2, len(nodes) + 2))):
+            # a document space's cell numbered its own way (one input): the pairs of each node in turn
+            per = max(1, round(len(pairs) / len(nodes)))
+            edges = [(str(p[1]), str(nodes[min(len(nodes) - 1, i // per)]), str(p[0])) for i, p in enumerate(pairs)]
+            concat = genotype.get(f"{cell}_concat")
+            concat = concat if isinstance(concat, list) else shape.get("output")
+            cells[cell] = edges + ([(str(n), "out", "") for n in concat] if isinstance(concat, list) else [])
+            continue
         concat = genotype.get(f"{cell}_concat")
         concat = [int(n) for n in concat] if isinstance(concat, list) and concat else None
         steps = max(concat) - 1 if concat else math.ceil(len(pairs) / 2)

@@ -60,8 +60,9 @@ def genotype_cell(graph: Any) -> dict[str, Any]:
 
 
 def cell_shapes(space_name: Any) -> dict[str, dict[str, Any]]:
-    """Each cell type's shape (inputs, output, and the (from, to) of every edge row in order) of the space a run
-    names, so the pages can draw a genotype written one op per edge row (``edge_ops``); {} when the space is gone."""
+    """Each cell type's shape (inputs, intermediate nodes, output, and the (from, to) of every edge row in order) of
+    the space a run names, so the pages can draw a genotype written one op per edge row (``edge_ops``), or pairs
+    whose nodes are not DARTS's numbering; {} when the space is gone."""
     from nascore.spaces import get_space
     from nascore.spaces.document import DocumentError
 
@@ -73,8 +74,8 @@ def cell_shapes(space_name: Any) -> dict[str, dict[str, Any]]:
     for ct in getattr(space, "cell_types", ()):
         graph = space.cell_graph(ct)
         rows = sorted(graph.edges(data=True), key=lambda e: e[2].get("index", 0))
-        out[ct] = {"inputs": list(graph.graph.get("inputs", [])), "output": graph.graph.get("output"),
-                   "edges": [[src, dst] for src, dst, _ in rows]}
+        out[ct] = {"inputs": list(graph.graph.get("inputs", [])), "nodes": list(space.cell_doc(ct).nodes),
+                   "output": graph.graph.get("output"), "edges": [[src, dst] for src, dst, _ in rows]}
     return out
 
 
