@@ -182,6 +182,7 @@ def test_an_experiment_on_a_saved_space_pins_its_version_and_links_it(client: Cl
     actions.save(alice, renamed(LADDER, "ladder", title="second"), of="ladder")
     html = login(client, alice).get(f"/experiments/{exp.pk}/").content.decode()
     assert 'href="/spaces/ladder@1/"' in html
+    assert '<a href="/spaces/ladder@1/">ladder@1</a>' in client.get("/").content.decode()  # the list links it too
     page = client.get("/spaces/ladder@1/").content.decode()
     assert f'href="/experiments/{exp.pk}/"' in page
     listed = client.get("/spaces/").content.decode().split('id="saved-spaces"')[1].split('data-name="ladder"')[1]

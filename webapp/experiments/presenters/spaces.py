@@ -230,6 +230,11 @@ def rule_line(summary: dict[str, Any]) -> str:
     return f"{text}; genotypes are written in the {summary['genotype_notation']} notation."
 
 
+def saved_message(name: str, reference: str) -> str:
+    return (f"Saved {reference}: use it as the space “{name}” (its latest version) or “{reference}” in a new "
+            "experiment.")
+
+
 def save_text(reference: str) -> str:
     name, _, version = reference.partition("@")
     if version == "1":

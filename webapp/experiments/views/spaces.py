@@ -57,8 +57,7 @@ def space_new(request: HttpRequest) -> HttpResponse:
             except actions.SpaceInvalid as exc:
                 context["problems"] = present.problem_rows(exc.errors)
             else:
-                messages.success(request, f"Saved {saved.reference}: use it as the space “{saved.name}” (its latest "
-                                          f"version) or “{saved.reference}” in a new experiment.")
+                messages.success(request, present.saved_message(saved.name, saved.reference))
                 return redirect("experiments:space_version", name=saved.name, version=saved.version)
         if "problems" not in context:
             checked = actions.check(text, **form.size(), user=request.user)
