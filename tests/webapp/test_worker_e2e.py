@@ -161,3 +161,10 @@ def test_a_search_on_a_saved_space_finishes(shared_worker: Any, alice: Any, tiny
     client.force_login(alice)
     html = client.get(f"/experiments/{exp.pk}/").content.decode()
     assert 'href="/spaces/ladder@1/"' in html and genotype["rung"][0] in html
+    # its architecture retrains on a worker too
+    from webapp.experiments.services.retrain import create_retrain
+
+    retrain = create_retrain(exp, {"epochs": 1, "steps_per_epoch": 2, "channels": 4, "layers": 1, "batch_size": 32})
+    retrain = wait_for(lambda: ended(retrain.pk), 240, "the retrain to end")
+    assert retrain.status == Status.FINISHED, f"{retrain.error}\n{shared_worker.log()[-3000:]}"
+    assert retrain.space == "ladder@1" and Result.objects.get(experiment=retrain).test_acc is not None
