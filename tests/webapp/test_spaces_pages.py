@@ -185,6 +185,8 @@ def test_an_experiment_on_a_saved_space_pins_its_version_and_links_it(client: Cl
     assert '<a href="/spaces/ladder@1/">ladder@1</a>' in client.get("/").content.decode()  # the list links it too
     page = client.get("/spaces/ladder@1/").content.decode()
     assert f'href="/experiments/{exp.pk}/"' in page
+    assert client.get("/leaderboard/?space=ladder@1&dataset=digits").status_code == 200
+    assert client.get("/leaderboard/?space=ladder@7&dataset=digits").status_code == 400
     listed = client.get("/spaces/").content.decode().split('id="saved-spaces"')[1].split('data-name="ladder"')[1]
     assert "1 (v1: 1)" in listed.split("</tr>")[0]
     assert 'data-version="1"' in page

@@ -287,6 +287,14 @@ def compare_filter_export(request: HttpRequest, fmt: str) -> HttpResponse:
 
 # ---- leaderboard --------------------------------------------------------------------------------------------
 
+def _saved_space(value: str) -> bool:
+    """Whether ``value`` names a saved space's version (``name@N``), as runs on it are stored."""
+    from webapp.experiments.selectors import spaces as saved
+
+    ref = saved.parse_reference(value)
+    return ref is not None and ref[1] is not None and saved.find_version(*ref) is not None
+
+
 def _leaderboard_choice(request: HttpRequest, pairs: list[tuple[str, str]]) -> tuple[str, str]:
     """The (space, dataset) asked for, checked against the engine's registries; the first pair by default."""
     from nascore.data import DATASETS
@@ -299,8 +307,9 @@ def _leaderboard_choice(request: HttpRequest, pairs: list[tuple[str, str]]) -> t
     dataset = request.GET.get("dataset", "").strip()
     if not space and not dataset:
         return pairs[0] if pairs else ("darts", "cifar10")
-    if space not in SPACES:
-        raise cs.SelectionError(f"{space!r} is not a search space; use one of {', '.join(sorted(SPACES))}."
+    if space not in SPACES and not _saved_space(space):
+        raise cs.SelectionError(f"{space!r} is not a search space; use one of {', '.join(sorted(SPACES))} or a "
+                                "saved space's name@version."
                                 if space else "Give the search space too (?space=...&dataset=...).")
     datasets = set(DATASETS) | {d for s, d in lb.published_pairs() if s == space}
     if dataset not in datasets:
