@@ -67,10 +67,12 @@ def _size_value(value: Any, name: str, bound: int, problems: dict[str, str]) -> 
     return number
 
 
-def check(text: Any, channels: Any = None, layers: Any = None, with_summary: bool = True, user: Any = None) -> Checked:
+def check(text: Any, channels: Any = None, layers: Any = None, with_summary: bool = True, user: Any = None,
+          of: str | None = None) -> Checked:
     """Read and check a document; for a valid one, the summary at ``channels`` and ``layers`` (the document's defaults
     when empty). Problems of the size are named ``channels`` and ``layers``; with ``user``, a name that belongs to
-    another user's space is a problem of ``name`` too (as saving would say)."""
+    another user's space is a problem of ``name`` too, and with ``of`` a name other than that space's (as saving
+    would say)."""
     if not isinstance(text, str) or not text.strip():
         return Checked(text="" if not isinstance(text, str) else text, problems={"document": "paste or upload a space document (YAML or JSON)"})
     out = Checked(text=text)
@@ -96,6 +98,8 @@ def check(text: Any, channels: Any = None, layers: Any = None, with_summary: boo
     out.problems.update(problems)
     if doc is not None and doc.name in BUILTIN_NAMES:
         out.problems["name"] = f"{doc.name!r} is a built-in space's name; give yours another name"
+    elif doc is not None and of is not None and doc.name != of:
+        out.problems["name"] = _RENAMED.format(of=of, name=doc.name)
     elif doc is not None and user is not None and _taken(doc.name, user):
         out.problems["name"] = _TAKEN.format(name=doc.name)
     size: dict[str, str] = {}
@@ -117,13 +121,11 @@ def save(user: Any, text: Any, of: str | None = None) -> SavedSpace:
     """Store a valid document as the next version of its name (version 1 for a new name). ``of``: the space the user
     means to add a version to (the document's name must be it). Raises SpaceInvalid naming every problem; nothing is
     stored then."""
-    checked = check(text, with_summary=False)
+    checked = check(text, with_summary=False, of=of)
     if not checked.valid:
         raise SpaceInvalid(checked.problems)
     assert checked.space is not None
     name = checked.space.name
-    if of is not None and name != of:
-        raise SpaceInvalid({"name": f"a new version of {of} keeps its name: the document is named {name!r}"})
     summary = preview_summary(checked.space)
     try:
         with transaction.atomic():
@@ -139,6 +141,7 @@ def save(user: Any, text: Any, of: str | None = None) -> SavedSpace:
 
 
 _TAKEN = "the name {name!r} belongs to another user's space; choose another name"
+_RENAMED = "a new version of {of} keeps its name: the document is named {name!r}"
 
 
 def _taken(name: str, user: Any) -> bool:

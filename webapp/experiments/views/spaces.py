@@ -60,7 +60,7 @@ def space_new(request: HttpRequest) -> HttpResponse:
                 messages.success(request, present.saved_message(saved.name, saved.reference))
                 return redirect("experiments:space_version", name=saved.name, version=saved.version)
         if "problems" not in context:
-            checked = actions.check(text, **form.size(), user=request.user)
+            checked = actions.check(text, **form.size(), user=request.user, of=of or None)
             context["problems"] = present.problem_rows(checked.problems)
             if checked.summary is not None:
                 context["preview"] = present.preview(checked.summary)
