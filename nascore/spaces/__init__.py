@@ -15,7 +15,8 @@ from nascore.spaces.genotypes import GenotypeError
 BUILTIN_DIR = Path(__file__).parent / "documents"
 BUILTIN_NAMES = ("darts", "nb201", "s1", "s2", "s3", "s4")
 #: what a space's value may be besides a built-in's name: a saved space (``name`` or ``name@version``) or a path
-SPACE_PATTERN = r"[a-z][a-z0-9_]{0,39}(@[1-9][0-9]{0,8})?|.+\.(yaml|yml|json)"
+SAVED_NAME_PATTERN = r"[a-z][a-z0-9_]{0,39}(@[1-9][0-9]{0,8})?"
+SPACE_PATTERN = SAVED_NAME_PATTERN + r"|.+\.(yaml|yml|json)"
 
 
 def load_path(path: str | os.PathLike) -> DocumentSpace:

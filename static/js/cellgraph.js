@@ -1,6 +1,8 @@
 /* Draws a NAS cell as an SVG graph: nodes in columns by depth, edges labelled with their op.
  * No graphviz: the layout is a longest-path layering, which for cells (small DAGs) reads well.
- * NASCell.fromGenotype(genotype, cellType) and NASCell.fromWeights(arch) build {nodes, edges};
+ * NASCell.fromGenotype(genotype, cellType, shape) and NASCell.fromWeights(arch) build {nodes, edges}; a genotype
+ * written one op per edge row ({cell: [op, ...]}, a document space's edge_ops) needs the cell's shape, which the
+ * server sends ({inputs, output, edges: [[from, to], ...]}, presenters/spaces.py cell_shapes);
  * NASCell.render(container, graph, title) draws it. */
 (function () {
   "use strict";
@@ -15,9 +17,10 @@
 
   /* DARTS-like genotype {normal: [[op, input], ...], normal_concat: [2,3,4,5], ...}:
    * nodes 0 and 1 are the cell inputs, node k+2 the k-th intermediate node. */
-  function fromDartsGenotype(genotype, cellType) {
+  function fromDartsGenotype(genotype, cellType, shape) {
     const pairs = genotype[cellType];
     if (!Array.isArray(pairs)) return null;
+    if (shape && Array.isArray(shape.nodes) && shape.nodes.length && !dartsNumbering(shape)) return fromPairs(genotype, cellType, shape);
     const concat = Array.isArray(genotype[cellType + "_concat"]) ? genotype[cellType + "_concat"] : null;
     const steps = concat && concat.length ? Math.max(...concat) - 1 : Math.ceil(pairs.length / 2);
     const perNode = Math.max(1, Math.round(pairs.length / steps));
@@ -34,6 +37,27 @@
     });
     for (const n of concat || nodes.filter((x) => x.kind === "inner").map((x) => x.id)) {
       edges.push({ from: Number(n), to: "out", op: "" });
+    }
+    return { nodes, edges };
+  }
+
+  /* DARTS's numbering: inputs 0 and 1, intermediate nodes 2, 3, ... (drawn as c[k-2], c[k-1], 0, 1, ...). */
+  function dartsNumbering(shape) {
+    return String(shape.inputs) === "0,1" && shape.nodes.every((id, k) => id === k + 2);
+  }
+
+  /* Pairs [op, input] of a document space's cell: the pairs of each node in turn (shape.nodes), as many per node. */
+  function fromPairs(genotype, cellType, shape) {
+    const pairs = genotype[cellType].filter((p) => Array.isArray(p) && p.length >= 2);
+    const inner = shape.nodes;
+    const perNode = Math.max(1, Math.round(pairs.length / inner.length));
+    const nodes = (shape.inputs || []).map((id) => ({ id, label: `in ${id}`, kind: "input", col: 0 }));
+    inner.forEach((id, k) => nodes.push({ id, label: String(id), kind: String(shape.output) === String(id) ? "output" : "inner", col: k + 1 }));
+    const edges = pairs.map((pair, i) => ({ from: pair[1], to: inner[Math.min(inner.length - 1, Math.floor(i / perNode))], op: String(pair[0]) }));
+    const concat = Array.isArray(genotype[cellType + "_concat"]) ? genotype[cellType + "_concat"] : shape.output;
+    if (Array.isArray(concat)) {
+      nodes.push({ id: "out", label: "out", kind: "output", col: inner.length + 1 });
+      for (const n of concat) edges.push({ from: n, to: "out", op: "" });
     }
     return { nodes, edges };
   }
@@ -58,9 +82,37 @@
     return { nodes, edges };
   }
 
-  function fromGenotype(genotype, cellType) {
+  /* One op per edge row: row i of the shape is the edge that ops[i] sits on; "none" removes the edge. */
+  function fromEdgeOps(ops, shape) {
+    if (!shape || !Array.isArray(shape.edges) || !Array.isArray(ops)) return null;
+    const inputs = new Set((shape.inputs || []).map(String));
+    const output = shape.output;
+    const ids = [];
+    const seen = new Set();
+    const add = (id) => { if (!seen.has(String(id))) { seen.add(String(id)); ids.push(id); } };
+    for (const id of shape.inputs || []) add(id);
+    for (const [from, to] of shape.edges) { add(from); add(to); }
+    const nodes = ids.map((id) => ({
+      id, label: inputs.has(String(id)) ? `in ${id}` : String(id),
+      kind: inputs.has(String(id)) ? "input" : String(output) === String(id) ? "output" : "inner",
+    }));
+    const edges = [];
+    ops.forEach((op, i) => {
+      const row = shape.edges[i];
+      if (row && op !== "none") edges.push({ from: row[0], to: row[1], op: String(op) });
+    });
+    if (Array.isArray(output)) {
+      nodes.push({ id: "out", label: "out", kind: "output" });
+      for (const n of output) edges.push({ from: n, to: "out", op: "" });
+    }
+    return { nodes, edges };
+  }
+
+  function fromGenotype(genotype, cellType, shape) {
     if (typeof genotype === "string") return fromNb201String(genotype);
-    if (genotype && typeof genotype === "object") return fromDartsGenotype(genotype, cellType);
+    const gene = genotype && typeof genotype === "object" ? genotype[cellType] : null;
+    if (Array.isArray(gene) && gene.length && gene.every((op) => typeof op === "string")) return fromEdgeOps(gene, shape);
+    if (genotype && typeof genotype === "object") return fromDartsGenotype(genotype, cellType, shape);
     return null;
   }
 
@@ -168,5 +220,5 @@
     container.appendChild(svg);
   }
 
-  window.NASCell = { fromGenotype, fromWeights, render };
+  window.NASCell = { fromGenotype, fromEdgeOps, fromWeights, render };
 })();

@@ -150,7 +150,7 @@
         box.className = "cell";
         box.id = `cell-${cell.id}-${cellType}`;
         slot.appendChild(box);
-        const graph = NASCell.fromGenotype(cell.genotype, cellType);
+        const graph = NASCell.fromGenotype(cell.genotype, cellType, (cell.shapes || {})[cellType]);
         if (!graph) continue;
         // the server's differing (from, to, op) edges, as a multiset: flag that many matching edges of the drawing
         const left = new Map();

@@ -148,7 +148,8 @@
     const cells = {};
     for (const [key, gene] of Object.entries(genotype)) {
       if (key.endsWith("_concat") || !Array.isArray(gene)) continue;
-      cells[key] = gene.filter((it) => Array.isArray(it) && typeof it[0] === "string").map((it) => it[0]);
+      // [[op, input], ...] pairs, or one op per edge row (a document space's edge_ops; "none" is no edge)
+      cells[key] = gene.map((it) => (Array.isArray(it) ? it[0] : it)).filter((op) => typeof op === "string" && op !== "none");
     }
     return cells;
   }
@@ -282,7 +283,8 @@
     const genotype = genotypeAt(snap.epoch);
     for (const cellType of Object.keys(snap.cells)) {
       const div = childDiv(box, "cell-" + cellType, "cell");
-      const graph = (genotype !== null && NASCell.fromGenotype(genotype, cellType)) || NASCell.fromWeights(snap.cells[cellType]);
+      const shape = (cfg.cellShapes || {})[cellType];
+      const graph = (genotype !== null && NASCell.fromGenotype(genotype, cellType, shape)) || NASCell.fromWeights(snap.cells[cellType]);
       NASCell.render(div, graph, `${cellType} cell, epoch ${snap.epoch}`);
     }
   }
@@ -576,7 +578,7 @@
     const types = typeof genotype === "string" ? ["cell"]
       : Object.keys(genotype).filter((k) => !k.endsWith("_concat") && Array.isArray(genotype[k]));
     for (const cellType of types) {
-      const graph = NASCell.fromGenotype(genotype, cellType);
+      const graph = NASCell.fromGenotype(genotype, cellType, (cfg.cellShapes || {})[cellType]);
       if (!graph) continue;
       const div = document.createElement("div");
       div.id = "cell-" + cellType;

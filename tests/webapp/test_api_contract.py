@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any, Callable
 
 import pytest
@@ -147,6 +148,32 @@ def test_every_endpoint_answers_as_documented(client: Client, contract: Contract
     assert check("GET", path, client.get("/api/benchmark/nb201", {"dataset": "mnist"}, **a)).status_code == 400
     assert check("GET", path, client.get("/api/benchmark/nb201")).status_code == 401
     assert check("GET", path, client.get("/api/benchmark/darts", **a)).status_code == 404
+
+    # search spaces
+    ladder = (Path(__file__).resolve().parents[1] / "nascore" / "spaces" / "ladder.yaml").read_text()
+    assert check("POST", "/api/spaces", post_json(client, "/api/spaces", {"document": ladder}, **a)).status_code == 201
+    assert check("POST", "/api/spaces", post_json(client, "/api/spaces", {"document": "name: 3"}, **a)).status_code == 400
+    assert check("POST", "/api/spaces", post_json(client, "/api/spaces", {"document": ladder})).status_code == 401
+    assert check("POST", "/api/spaces", post_json(no_csrf, "/api/spaces", {"document": ladder})).status_code == 403
+    assert check("GET", "/api/spaces", client.get("/api/spaces", **a)).json()["saved"][0]["name"] == "ladder"
+    assert check("GET", "/api/spaces", client.get("/api/spaces")).status_code == 401
+    path = "/api/spaces/{space}"
+    assert check("GET", path, client.get("/api/spaces/ladder@1", **a)).json()["version"] == 1
+    assert check("GET", path, client.get("/api/spaces/nb201", **a)).json()["builtin"]
+    assert check("GET", path, client.get("/api/spaces/ladder@2", **a)).status_code == 404
+    assert check("GET", path, client.get("/api/spaces/ladder")).status_code == 401
+    path = "/api/spaces/{space}/versions"
+    url = "/api/spaces/ladder/versions"
+    assert check("POST", path, post_json(client, url, {"document": ladder}, **a)).json()["version"] == 2
+    assert check("POST", path, post_json(client, url, {"document": ladder.replace("ladder", "other")}, **a)).status_code == 400
+    assert check("POST", path, post_json(client, url, {"document": ladder}, **w.bob)).status_code == 404
+    assert check("POST", path, post_json(client, url, {"document": ladder})).status_code == 401
+    assert check("POST", path, post_json(no_csrf, url, {"document": ladder})).status_code == 403
+    path = "/api/space-check"
+    assert check("POST", path, post_json(client, path, {"document": ladder, "layers": 2}, **a)).json()["valid"]
+    assert check("POST", path, post_json(client, path, {"document": ladder, "layers": 0}, **a)).status_code == 400
+    assert check("POST", path, post_json(client, path, {"document": ladder})).status_code == 401
+    assert check("POST", path, post_json(no_csrf, path, {"document": ladder})).status_code == 403
 
     # the task queue down: nothing is created or queued
     broker_down()

@@ -142,3 +142,29 @@ def test_darts_es_stops_early_with_its_reason(shared_worker: Any, alice: Any, ti
     assert result.epochs_completed == 2 and result.raw["returned_epoch"] == 1
     assert result.genotype == stop[0]["genotype"]  # the architecture of the returned epoch
     assert exp.epochs_done == 2 and not exp.is_resumable
+
+
+def test_a_search_on_a_saved_space_finishes(shared_worker: Any, alice: Any, tiny_config: dict[str, Any],
+                                            wait_for: Callable[..., Any], client: Any) -> None:
+    """The worker resolves name@N from the database (the space source registered at start-up) and runs it."""
+    from webapp.experiments.services import spaces as space_actions
+
+    ladder = (Path(__file__).resolve().parents[1] / "nascore" / "spaces" / "ladder.yaml").read_text()
+    space_actions.save(alice, ladder)
+    config = {**tiny_config, "space": "ladder", "epochs": 1, "steps_per_epoch": 2, "channels": 4, "layers": 1}
+    exp = services.create_experiment(alice, "on a saved space", config)
+    assert exp.space == "ladder@1"
+    exp = wait_for(lambda: ended(exp.pk), 240, "the run to end")
+    assert exp.status == Status.FINISHED, f"{exp.error}\n{shared_worker.log()[-3000:]}"
+    genotype = Result.objects.get(experiment=exp).genotype
+    assert set(genotype) == {"rung"} and len(genotype["rung"]) == 6
+    client.force_login(alice)
+    html = client.get(f"/experiments/{exp.pk}/").content.decode()
+    assert 'href="/spaces/ladder@1/"' in html and genotype["rung"][0] in html
+    # its architecture retrains on a worker too
+    from webapp.experiments.services.retrain import create_retrain
+
+    retrain = create_retrain(exp, {"epochs": 1, "steps_per_epoch": 2, "channels": 4, "layers": 1, "batch_size": 32})
+    retrain = wait_for(lambda: ended(retrain.pk), 240, "the retrain to end")
+    assert retrain.status == Status.FINISHED, f"{retrain.error}\n{shared_worker.log()[-3000:]}"
+    assert retrain.space == "ladder@1" and Result.objects.get(experiment=retrain).test_acc is not None

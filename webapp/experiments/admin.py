@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from webapp.experiments import selectors, services
-from webapp.experiments.models import ApiToken, Event, Experiment, Result, Tag
+from webapp.experiments.models import ApiToken, Event, Experiment, Result, SavedSpace, Tag
 from webapp.experiments.services import curation
 
 
@@ -242,3 +242,31 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # keys are shown once by `manage.py create_token USER`
+
+
+@admin.register(SavedSpace)
+class SavedSpaceAdmin(admin.ModelAdmin):
+    """Saved space versions, read-only: a version is immutable (a new one is saved from the Spaces page or the API,
+    where the document is checked), and one that an experiment uses cannot be deleted."""
+
+    list_display = ("name", "version", "owner", "title", "created_at", "page_link")
+    list_filter = ("owner", "created_at")
+    search_fields = ("name", "title", "owner__username")
+    list_select_related = ("owner",)
+    readonly_fields = ("name", "version", "owner", "title", "created_at", "page_link", "document", "summary")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is None:
+            return super().has_delete_permission(request, obj)
+        return not Experiment.objects.filter(space=obj.reference).exists() and super().has_delete_permission(request, obj)
+
+    @admin.display(description="page")
+    def page_link(self, obj: SavedSpace) -> str:
+        url = reverse("experiments:space_version", args=[obj.name, obj.version])
+        return format_html('<a href="{}">{}</a>', url, obj.reference)

@@ -225,3 +225,31 @@ class ApiToken(models.Model):
         key = "nb_" + secrets.token_urlsafe(32)
         token = cls.objects.create(user=user, name=name, key_hash=hash_token(key), prefix=key[:8])
         return token, key
+
+
+class SavedSpace(models.Model):
+    """One version of a user's search space document. Versions are immutable: editing saves the next version, so
+    an experiment that names ``name@version`` always finds the space it ran on. A name belongs to one owner."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="saved_spaces")
+    #: the document's ``name`` (never a built-in's)
+    name = models.CharField(max_length=40, db_index=True)
+    version = models.PositiveIntegerField()
+    title = models.CharField(max_length=200, blank=True, help_text="the document's title, for lists")
+    #: the document as the user wrote it (YAML or JSON)
+    document = models.TextField()
+    #: the space's summary at its default size (counts, cells, macro), kept so lists need not parse documents
+    summary = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "-version"]
+        constraints = [models.UniqueConstraint(fields=["name", "version"], name="unique_space_version")]
+
+    def __str__(self) -> str:
+        return self.reference
+
+    @property
+    def reference(self) -> str:
+        """How a config names this version: ``name@version``."""
+        return f"{self.name}@{self.version}"

@@ -1,11 +1,16 @@
 """Page URLs (``experiments:``) and API URLs (``api:``)."""
-from django.urls import path
+from django.urls import path, re_path
 
 from webapp.experiments.api import endpoints as api
 from webapp.experiments.views import compare as views_compare
 from webapp.experiments.views import curation as views_curation
 from webapp.experiments.views import datasets as views_datasets
 from webapp.experiments.views import experiments as views
+from webapp.experiments.views import spaces as views_spaces
+
+#: a space's name in a URL (a saved version adds @N or /vN)
+NAME = r"(?P<name>[a-z][a-z0-9_]{0,39})"
+VERSION = r"(?P<version>[1-9][0-9]{0,8})"
 
 pages = (
     [
@@ -26,6 +31,13 @@ pages = (
         path("leaderboard/", views_compare.leaderboard, name="leaderboard"),
         path("datasets/", views_datasets.dataset_list, name="datasets"),
         path("datasets/<str:name>/", views_datasets.dataset_detail, name="dataset"),
+        path("spaces/", views_spaces.space_list, name="spaces"),
+        path("spaces/new", views_spaces.space_new, name="space_new"),
+        re_path(rf"^spaces/{NAME}/$", views_spaces.space_detail, name="space"),
+        re_path(rf"^spaces/{NAME}@{VERSION}/$", views_spaces.space_detail, name="space_version"),
+        re_path(rf"^spaces/{NAME}/v{VERSION}/$", views_spaces.space_detail),
+        re_path(rf"^spaces/{NAME}/document.yaml$", views_spaces.space_document, name="space_export"),
+        re_path(rf"^spaces/{NAME}@{VERSION}/document.yaml$", views_spaces.space_document, name="space_version_export"),
     ],
     "experiments",
 )

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import URLPattern, URLResolver, path, re_path, reverse
@@ -20,6 +21,8 @@ from ninja import Body, NinjaAPI, Path, Query
 from ninja.responses import Status
 from pydantic import AfterValidator, ValidationInfo
 
+from nascore.spaces import SPACES
+from nascore.spaces.document import dump
 from webapp.experiments import selectors, services
 from webapp.experiments.api import schemas
 from webapp.experiments.api.auth import BearerToken, SessionCookie
@@ -32,12 +35,15 @@ from webapp.experiments.api.errors import (
 )
 from webapp.experiments.models import Experiment
 from webapp.experiments.presenters import benchmark, exports
+from webapp.experiments.presenters import spaces as present_spaces
+from webapp.experiments.selectors import spaces as saved_spaces
 from webapp.experiments.presenters.events import event_text
 from webapp.experiments.presenters.live import page_summaries
 from webapp.experiments.presenters.progress import progress_text
 from webapp.experiments.presenters.serializers import experiment_to_dict
 from webapp.experiments.services import curation
 from webapp.experiments.services import retrain as retraining
+from webapp.experiments.services import spaces as space_actions
 
 #: the security schemes as clients have always known them
 AUTH = {"bearer": BearerToken(), "session": SessionCookie()}
@@ -218,6 +224,79 @@ def list_tags(request: HttpRequest) -> dict[str, Any]:
          response={200: schemas.BenchmarkFigures, **_errors(400, 401, 404)}, exclude_unset=True)
 def benchmark_figures(request: HttpRequest, space: str, query: Query[schemas.BenchmarkQuery]) -> dict[str, Any]:
     return benchmark.lookup(space, query.dataset, query.arch)
+
+
+# ---- search spaces ------------------------------------------------------------------------------------------------
+def _space_answer(request: HttpRequest, row: Any) -> dict[str, Any]:
+    return present_spaces.saved_dict(row, row.summary, saved_spaces.versions(row.name),
+                                     saved_spaces.usage_counts(row.name, request.auth))
+
+
+@api.get("/spaces", url_name="spaces", summary="The search spaces: the built-ins and the saved ones (their latest "
+                                               "versions)", response={200: schemas.SpaceList, **_errors(401)})
+def list_spaces(request: HttpRequest) -> dict[str, Any]:
+    usage = saved_spaces.usage_counts_all(request.auth)
+    per_name: dict[str, int] = {}
+    for ref, n in usage.items():
+        per_name[ref.split("@")[0]] = per_name.get(ref.split("@")[0], 0) + n
+    builtin_use = dict(selectors.visible_experiments(request.auth).filter(space__in=list(SPACES))
+                       .order_by().values_list("space").annotate(n=Count("id")))
+    counts = saved_spaces.version_counts()
+    return {"builtins": [present_spaces.builtin_item(s, builtin_use.get(name, 0)) for name, s in SPACES.items()],
+            "saved": [present_spaces.saved_item(r, counts.get(r.name, 1), per_name.get(r.name, 0))
+                      for r in saved_spaces.latest_versions()]}
+
+
+@api.post("/spaces", url_name="space_create", exclude_unset=True,
+          summary="Save a space document: version 1 of a new name, or the next version of a space of yours "
+                  "(answered 400 with every problem by its place in the document, and nothing saved, when invalid)",
+          response={201: schemas.Space, **_errors(400, 401, 403)})
+def create_space(request: HttpRequest, payload: schemas.SpaceDocumentBody, response: HttpResponse) -> Status:
+    return _save_space(request, response, payload.document, None)
+
+
+@api.post("/space-check", url_name="space_check", exclude_unset=True,
+          summary="Check a space document without saving it: every problem by its place, or its summary at a size",
+          response={200: schemas.SpaceCheck, **_errors(400, 401, 403)})
+def check_space(request: HttpRequest, payload: schemas.SpaceCheckBody) -> dict[str, Any]:
+    checked = space_actions.check(payload.document, payload.channels, payload.layers, user=request.auth)
+    return {"valid": checked.valid, "problems": checked.problems, "summary": checked.summary}
+
+
+@api.get("/spaces/{space}", url_name="space", exclude_unset=True,
+         summary="One space: a built-in by name, a saved space's latest version by name or one version by "
+                 "name@version; its document, summary at the default size and versions",
+         response={200: schemas.Space, **_errors(401, 404)})
+def get_space(request: HttpRequest, space: str) -> dict[str, Any]:
+    if space in SPACES:
+        return present_spaces.builtin_dict(SPACES[space], dump(SPACES[space].to_document()),
+                                           saved_spaces.builtin_summary(space))
+    ref = saved_spaces.parse_reference(space)
+    row = saved_spaces.find_version(*ref) if ref is not None else None
+    if row is None:
+        raise ApiError(404, f"no space {space!r}")
+    return _space_answer(request, row)
+
+
+@api.post("/spaces/{space}/versions", url_name="space_versions", exclude_unset=True,
+          summary="Save the next version of a space of yours (the document keeps its name; 404 for a name that is "
+                  "not one of your saved spaces)", response={201: schemas.Space, **_errors(400, 401, 403, 404)})
+def create_space_version(request: HttpRequest, space: str, payload: schemas.SpaceDocumentBody,
+                         response: HttpResponse) -> Status:
+    ref = saved_spaces.parse_reference(space)
+    owner = saved_spaces.owner_of(ref[0]) if ref is not None and ref[1] is None else None
+    if owner is None or owner.pk != request.auth.pk:  # type: ignore[attr-defined]
+        raise ApiError(404, f"no saved space of yours named {space!r}")
+    return _save_space(request, response, payload.document, space)
+
+
+def _save_space(request: HttpRequest, response: HttpResponse, document: str, of: str | None) -> Status:
+    try:
+        row = space_actions.save(request.auth, document, of=of)
+    except space_actions.SpaceInvalid as exc:
+        raise ApiError(400, "the space was not saved", exc.errors) from None
+    response["Location"] = reverse("api:space", args=[row.reference])
+    return Status(201, _space_answer(request, row))
 
 
 @get_only

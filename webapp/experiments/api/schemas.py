@@ -20,6 +20,7 @@ from webapp.experiments.api.events import Event
 from webapp.experiments.models import Kind, Status
 from webapp.experiments.presenters import benchmark, exports
 from webapp.experiments.services import curation, retrain
+from webapp.experiments.services import spaces as space_actions
 
 
 class _DocumentedAs:
@@ -45,7 +46,17 @@ def search_config_schema() -> dict[str, Any]:
     props["batch_size"]["maximum"] = settings.NASBOARD_MAX_BATCH_SIZE
     props["device"].pop("anyOf", None)  # the engine's "a choice or cuda:N": this server takes its queues' names only
     props["device"]["enum"] = list(services.DEVICES)
+    _names_only(props["space"])
     return schema
+
+
+def _names_only(space: dict[str, Any]) -> None:
+    """The engine also takes a document's path as a space; this server takes a built-in's or a saved space's name."""
+    from nascore.spaces import SAVED_NAME_PATTERN
+
+    for option in space.get("anyOf", []):
+        if "pattern" in option:
+            option["pattern"] = f"^(?:{SAVED_NAME_PATTERN})$"
 
 
 def retrain_config_schema() -> dict[str, Any]:
@@ -323,3 +334,120 @@ class BenchmarkFigures(_Answer):
     errors: dict[str, str] = Field(description="why each string asked for is no cell of the space")
     optimum: Optimum = _omittable("the table's best cell by validation accuracy (when available)")
     problem: str = _omittable("why no figures are available")
+
+
+# ---- search spaces ------------------------------------------------------------------------------------------------
+SpaceEdge = create_model("SpaceEdge", __base__=_Answer, __doc__="One edge of a cell: its nodes and candidate ops",
+                         **{"from": (int, ...), "to": (int, ...), "ops": (list[str], ...)})
+
+
+class SpaceCell(_Answer):
+    inputs: list[int] = Field(description="the input nodes (earlier cells' outputs)")
+    nodes: list[int] = Field(description="the intermediate nodes, in the order they are computed")
+    output: int | list[int] = Field(description="one node, or the nodes whose concatenation the cell outputs")
+    edges: int = Field(description="how many edges")
+    reduction: bool
+    edge_list: list[SpaceEdge]  # type: ignore[valid-type]
+
+
+class SpaceRule(_Answer):
+    kind: Literal["inputs_per_node", "one_op_per_edge"]
+    inputs: int
+    exclude: list[str]
+
+
+class SpacePosition(_Answer):
+    kind: Literal["cell", "block"]
+    reduction: bool = Field(description="the resolution halves here")
+    cell_type: str = _omittable("a cell's type")
+    block: str = _omittable("a fixed block's kind (residual_block)")
+
+
+class SpaceMacro(_Answer):
+    skeleton: Literal["cells", "stages"]
+    positions: list[SpacePosition] = Field(description="the skeleton's cells and blocks in order, stem and head left out")
+
+
+class SpaceSize(_Answer):
+    channels: int
+    layers: int
+    in_channels: int
+    num_classes: int
+
+
+class SpaceSummary(_Answer):
+    """A space in numbers at a size (what ``python -m nascore space check`` prints)."""
+
+    name: str
+    title: str
+    ops: list[str]
+    cell_types: dict[str, SpaceCell]
+    rule: SpaceRule
+    genotype_notation: str
+    macro: SpaceMacro
+    architecture_parameters: int
+    architectures: str = Field(description="how many architectures the rule allows (a decimal string: it may exceed "
+                                           "any JSON number)")
+    architectures_log10: Optional[float]
+    size: SpaceSize
+    supernet_parameters: int = Field(description="parameters of the supernet at this size")
+    published: list[str] = Field(description="names of the published architectures the document holds")
+
+
+class SpaceVersion(_Answer):
+    version: int
+    reference: str = Field(description="how a config names this version: name@version")
+    created_at: DateTime
+    experiments: int = Field(description="experiments you can see that use this version")
+
+
+class SpaceItem(_Answer):
+    """A space as the list shows it."""
+
+    name: str
+    title: str
+    builtin: bool
+    owner: Optional[str] = Field(description="null for a built-in")
+    version: Optional[int] = Field(description="the latest version (null for a built-in)")
+    versions: int = Field(description="how many versions (1 for a built-in)")
+    ops: int
+    cell_types: int
+    architectures: str = Field(description="how many architectures (a decimal string)")
+    experiments: int = Field(description="experiments you can see that use any version")
+
+
+class SpaceList(_Answer):
+    builtins: list[SpaceItem]
+    saved: list[SpaceItem]
+
+
+class Space(_Answer):
+    """One space (a built-in, or one version of a saved space) with its document and its summary."""
+
+    name: str
+    title: str
+    builtin: bool
+    version: Optional[int] = Field(description="the version shown (null for a built-in)")
+    reference: str = Field(description="how a config names it: a built-in's name, or name@version")
+    owner: Optional[str]
+    created_at: Optional[DateTime]
+    document: str = Field(description="the document as written (a built-in's exported as YAML)")
+    summary: SpaceSummary = Field(description="the space at its default size")
+    versions: list[SpaceVersion] = Field(description="every version, newest first (empty for a built-in)")
+
+
+class SpaceDocumentBody(_Body):
+    document: str = Field(min_length=1, max_length=space_actions.MAX_DOCUMENT, description="a space document, YAML or JSON text")
+
+
+class SpaceCheckBody(SpaceDocumentBody):
+    channels: Optional[int] = Field(None, ge=1, le=space_actions.MAX_CHANNELS, description="the size the summary is counted at (default: "
+                                                                    "the document's)")
+    layers: Optional[int] = Field(None, ge=1, le=space_actions.MAX_LAYERS)
+
+
+class SpaceCheck(_Answer):
+    valid: bool = Field(description="the document is a valid space (and the size fits)")
+    problems: dict[str, str] = Field(description="every problem, by its place in the document (cells.normal.edges[3], "
+                                                 "rule.inputs, ...) or the size (channels, layers)")
+    summary: Optional[SpaceSummary] = Field(description="for a valid document: the space at the size asked for")

@@ -161,7 +161,11 @@ class ExperimentForm(forms.Form):
 
         self.fields["evaluator"].help_text += f". {status_text()}"
         self.fields["runs"].help_text += f"; at most {settings.NASBOARD_MAX_TABLE_QUERIES:,} queries in all"
+        self.fields["space"].help_text += "; saved spaces are listed on the Spaces page (a run keeps the version it used)"
         if start_from:
+            space = (start_from.get("config") or {}).get("space")
+            if isinstance(space, str) and space not in dict(self.fields["space"].choices):  # a saved space's version
+                self.fields["space"].choices = list(self.fields["space"].choices) + [(space, f"{space} (as before)")]
             for key, value in as_stored(start_from.get("config", {})).items():
                 if key in self.fields and value is not None:
                     self.fields[key].initial = str(value) if isinstance(self.fields[key], forms.ChoiceField) else value

@@ -255,12 +255,14 @@ def table(groups: Sequence[Group], columns: Sequence[Column] = COLUMNS) -> list[
 Edge = tuple[str, str, str]  # (from node, to node, op); op "" for an intermediate node feeding the cell output
 
 
-def cell_edges(genotype: Any) -> dict[str, list[Edge]]:
+def cell_edges(genotype: Any, shapes: dict[str, Any] | None = None) -> dict[str, list[Edge]]:
     """The edges of each cell type of a genotype, with node names as the page's cell drawing uses them.
 
     DARTS-like ``{"normal": [[op, input], ...], "normal_concat": [...], ...}``: inputs are nodes 0 and 1, pair i
     feeds node ``i // per_node + 2``, concatenated nodes feed ``out``. NAS-Bench-201 string ``|op~src|+...``: group
-    i holds the edges into node i + 1, in the cell type ``cell``.
+    i holds the edges into node i + 1, in the cell type ``cell``. One op per edge row ``{"cell": [op, ...]}`` (a
+    document space's ``edge_ops``): row i is the edge ``shapes[cell]["edges"][i]`` (``presenters.spaces.cell_shapes``),
+    a ``none`` op leaves it out, and a concatenated output adds ``out``.
     """
     if isinstance(genotype, str):
         edges: list[Edge] = []
@@ -275,7 +277,24 @@ def cell_edges(genotype: Any) -> dict[str, list[Edge]]:
     for cell, pairs in genotype.items():
         if cell.endswith("_concat") or not isinstance(pairs, list):
             continue
+        shape = (shapes or {}).get(cell)
+        if shape and pairs and all(isinstance(p, str) for p in pairs):
+            rows = shape["edges"]
+            cells[cell] = [(str(rows[i][0]), str(rows[i][1]), op) for i, op in enumerate(pairs)
+                           if i < len(rows) and op != "none"]
+            if isinstance(shape.get("output"), list):
+                cells[cell] += [(str(n), "out", "") for n in shape["output"]]
+            continue
         pairs = [p for p in pairs if isinstance(p, (list, tuple)) and len(p) >= 2]
+        nodes = list((shape or {}).get("nodes") or [])
+        if nodes and not (list(shape.get("inputs", [])) == [0, 1] and nodes == list(range(2, len(nodes) + 2))):
+            # a document space's cell numbered its own way (one input): the pairs of each node in turn
+            per = max(1, round(len(pairs) / len(nodes)))
+            edges = [(str(p[1]), str(nodes[min(len(nodes) - 1, i // per)]), str(p[0])) for i, p in enumerate(pairs)]
+            concat = genotype.get(f"{cell}_concat")
+            concat = concat if isinstance(concat, list) else shape.get("output")
+            cells[cell] = edges + ([(str(n), "out", "") for n in concat] if isinstance(concat, list) else [])
+            continue
         concat = genotype.get(f"{cell}_concat")
         concat = [int(n) for n in concat] if isinstance(concat, list) and concat else None
         steps = max(concat) - 1 if concat else math.ceil(len(pairs) / 2)
@@ -286,14 +305,15 @@ def cell_edges(genotype: Any) -> dict[str, list[Edge]]:
     return cells
 
 
-def differing_edges(genotypes: Sequence[Any]) -> list[dict[str, list[dict[str, Any]]]]:
+def differing_edges(genotypes: Sequence[Any],
+                    shapes: Sequence[dict[str, Any]] | None = None) -> list[dict[str, list[dict[str, Any]]]]:
     """For each genotype, its edges per cell type, each flagged ``diff`` unless every other genotype has it too.
 
     Edges are compared as multisets of (from, to, op) per cell type (a DARTS node may take two ops from one input):
     an edge is shared as many times as the genotype that has it least often has it. A single genotype (or none to
     compare with) has no differing edges; a missing genotype does not count as differing from the others.
     """
-    parsed = [cell_edges(g) for g in genotypes]
+    parsed = [cell_edges(g, shapes[i] if shapes else None) for i, g in enumerate(genotypes)]
     present = [p for p in parsed if p]
     cell_types = sorted({c for p in present for c in p})
     common: dict[str, Counter[Edge]] = {}

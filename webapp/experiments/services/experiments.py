@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from nascore.config import ConfigError, defaults, validate_config
+from nascore.spaces import is_document_path
 from webapp.experiments.models import (
     ACTIVE_STATUSES,
     RESUMABLE_STATUSES,
@@ -59,6 +60,11 @@ def clean_config(config: Any) -> dict[str, Any]:
         if key in config:
             errors[key] = f"{key} {message}"
     raw = {k: v for k, v in config.items() if k not in SERVER_FIELDS}
+    if isinstance(raw.get("space"), str) and is_document_path(raw["space"]):
+        # the engine reads a document path from its own disk; a web request names a built-in or a saved space
+        errors["space"] = (f"{raw['space']!r} is a file path; on the dashboard a space is a built-in or a saved space "
+                           "(save the document on the Spaces page, then name it)")
+        raw.pop("space")
     raw["benchmark_dir"] = str(settings.NASBOARD_BENCHMARK_DIR)  # a table search needs the server's table
     # The web server needs no GPU: a CUDA run goes to a GPU worker, so this machine's
     # hardware is not checked here (check_device=False), only the device's name.
@@ -87,6 +93,9 @@ def clean_config(config: Any) -> dict[str, Any]:
     if errors:
         raise ExperimentInvalid(errors)
     assert cfg is not None
+    from webapp.experiments.services.spaces import pin
+
+    cfg["space"] = pin(cfg["space"])  # a saved space's version is fixed when the run is created
     cfg.pop("data_dir", None)
     cfg.pop("benchmark_dir", None)
     return cfg

@@ -41,3 +41,11 @@ def percent_width(value: Any) -> str:
         return f"{max(0.0, min(1.0, float(value))) * 100:.1f}"
     except (TypeError, ValueError):
         return "0"
+
+
+@register.filter
+def space_url(value: Any) -> str:
+    """The Spaces page of an experiment's space (a built-in's, or the saved version it ran on); "" for a path."""
+    from webapp.experiments.presenters.spaces import space_url as url_of
+
+    return url_of(value) if isinstance(value, str) else ""

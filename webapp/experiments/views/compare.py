@@ -18,6 +18,7 @@ from webapp.experiments.presenters import regret
 from webapp.experiments.presenters import benchmark, exports
 from webapp.experiments.presenters import comparison as cmp
 from webapp.experiments.presenters import leaderboard as lb
+from webapp.experiments.presenters.spaces import cell_shapes
 from webapp.experiments.selectors import compare as cs
 
 #: one color per group, in order (the curves, the table's swatches and the cell cards share it)
@@ -49,7 +50,9 @@ def build_comparison(user: Any, selection: cs.Selection) -> dict[str, Any]:
     color = {run.id: PALETTE[gi % len(PALETTE)] for gi, g in enumerate(groups) for run in g.members}
     group_of = {run.id: gi for gi, g in enumerate(groups) for run in g.members}
     ordered = [run for g in groups for run in g.members]
-    marked = cmp.differing_edges([r.genotype for r in ordered])
+    shapes_of = {space: cell_shapes(space) for space in {r.space for r in ordered}}
+    shapes = [shapes_of[r.space] for r in ordered]
+    marked = cmp.differing_edges([r.genotype for r in ordered], shapes)
     curves = {metric: {"title": title, "axis": axis,
                        "groups": [cmp.group_curve(g, metric) for g in groups],
                        "runs": [cmp.run_curve(r, metric) for r in ordered]}
@@ -60,7 +63,7 @@ def build_comparison(user: Any, selection: cs.Selection) -> dict[str, Any]:
         "runs": [{"id": r.id, "name": r.name, "seed": r.seed, "group": group_of[r.id], "color": color[r.id],
                   "url": reverse("experiments:detail", args=[r.id])} for r in ordered],
         "curves": curves,
-        "cells": [{"id": r.id, "genotype": r.genotype, "edges": m,
+        "cells": [{"id": r.id, "genotype": r.genotype, "edges": m, "shapes": shapes_of[r.space],
                    "differing": {cell: [[e["from"], e["to"], e["op"]] for e in edges if e["diff"]] for cell, edges in m.items()}}
                   for r, m in zip(ordered, marked)],
         "alphas": [{"id": r.id, "cells": r.alphas} for r in ordered],
@@ -284,6 +287,14 @@ def compare_filter_export(request: HttpRequest, fmt: str) -> HttpResponse:
 
 # ---- leaderboard --------------------------------------------------------------------------------------------
 
+def _saved_space(value: str) -> bool:
+    """Whether ``value`` names a saved space's version (``name@N``), as runs on it are stored."""
+    from webapp.experiments.selectors import spaces as saved
+
+    ref = saved.parse_reference(value)
+    return ref is not None and ref[1] is not None and saved.find_version(*ref) is not None
+
+
 def _leaderboard_choice(request: HttpRequest, pairs: list[tuple[str, str]]) -> tuple[str, str]:
     """The (space, dataset) asked for, checked against the engine's registries; the first pair by default."""
     from nascore.data import DATASETS
@@ -296,8 +307,9 @@ def _leaderboard_choice(request: HttpRequest, pairs: list[tuple[str, str]]) -> t
     dataset = request.GET.get("dataset", "").strip()
     if not space and not dataset:
         return pairs[0] if pairs else ("darts", "cifar10")
-    if space not in SPACES:
-        raise cs.SelectionError(f"{space!r} is not a search space; use one of {', '.join(sorted(SPACES))}."
+    if space not in SPACES and not _saved_space(space):
+        raise cs.SelectionError(f"{space!r} is not a search space; use one of {', '.join(sorted(SPACES))} or a "
+                                "saved space's name@version."
                                 if space else "Give the search space too (?space=...&dataset=...).")
     datasets = set(DATASETS) | {d for s, d in lb.published_pairs() if s == space}
     if dataset not in datasets:

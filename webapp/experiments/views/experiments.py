@@ -20,6 +20,7 @@ from webapp.experiments.presenters import benchmark, cost, regret
 from webapp.experiments.presenters.protocols import protocol_line
 from webapp.experiments.presenters.progress import progress_text
 from webapp.experiments.presenters.selection import selection_summary
+from webapp.experiments.presenters.spaces import cell_shapes, space_url
 from webapp.experiments.presenters.serializers import experiment_to_dict
 from webapp.experiments.views import curation as views_curation
 from webapp.experiments.views.form_submit import create_or_add_errors
@@ -110,6 +111,7 @@ def experiment_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "benchmark": benchmark.page_config(exp),
         "regretLabels": regret.TRACE_LABELS,
         "costChart": cost.cost_chart(exp.config if isinstance(exp.config, dict) else {}),
+        "cellShapes": cell_shapes(exp.space),
         **views_curation.detail_page_config(exp),
     }
     return render(
@@ -131,6 +133,7 @@ def experiment_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "result_collapse": result_collapse,
             "selection": selection,
             "result_benchmark": benchmark.result_figures(exp, result.genotype) if result else None,
+            "space_url": space_url(exp.space),
             **views_curation.detail_context(exp),
         },
     )
