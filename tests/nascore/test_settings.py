@@ -158,7 +158,9 @@ def test_a_checkpoint_written_before_the_models_resumes_to_the_uninterrupted_res
     assert resumed.status == "finished"
     assert resumed.result["alphas"] == finished["alphas"]
     assert resumed.result["genotype"] == finished["genotype"]
-    assert resumed.result["metrics"] == finished["metrics"]
+    # the same training (alphas and genotype above are exact); the losses it reports are averages whose last digits
+    # depend on the machine's summation kernels
+    assert resumed.result["metrics"] == pytest.approx(finished["metrics"], rel=1e-7)
     seqs = [e["seq"] for e in read_events(out / "events.jsonl")]
     assert seqs == list(range(1, len(seqs) + 1))
 
