@@ -24,13 +24,11 @@ chromium:
 # Two pytest-xdist processes (TEST_JOBS=1 for one): each has its own test database, Redis prefix, queues and
 # folders (webapp/settings_test.py), so their Celery workers never see each other's runs.
 TEST_JOBS ?= 2
-# The same CPU kernels on every machine (see tests/conftest.py): recorded results are reproduced exactly.
-TEST_ENV := ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2
 test: venv chromium assets
-	$(TEST_ENV) $(PY) -m pytest -c tests/pytest.ini --rootdir . -n $(TEST_JOBS) tests
+	$(PY) -m pytest -c tests/pytest.ini --rootdir . -n $(TEST_JOBS) tests
 
 test-engine: venv
-	$(TEST_ENV) $(PY) -m pytest -c tests/pytest.ini --rootdir . tests/nascore
+	$(PY) -m pytest -c tests/pytest.ini --rootdir . tests/nascore
 
 # The dashboard: migrations, a demo user (credentials printed), a worker, the web server, the URL.
 # SQLite and a filesystem broker unless DATABASE_URL / REDIS_URL are set. PORT=8000 by default.

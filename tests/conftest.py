@@ -9,12 +9,6 @@ import pytest
 
 # Playwright's sync API runs an event loop in the test thread; Django must still allow DB access there.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-# The recorded results the suite reproduces exactly (tests/fixtures) were computed with AVX2 kernels; an AVX-512
-# machine rounds convolutions and reductions differently, and after a few hundred steps one digit more or less is
-# classified right.  Every machine runs the suite on the same kernels (the Makefile sets these too, before any
-# process imports torch; they must be set before torch is imported to count).
-os.environ.setdefault("ATEN_CPU_CAPABILITY", "avx2")
-os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from nascore.config import ConfigError, validate_config
+from nascore.data import digits_split_indices, split_indices
 from nascore.runner import run_search
 
 FIXTURE = json.loads((Path(__file__).resolve().parents[1] / "fixtures" / "before_composition" / "results.json").read_text())
@@ -19,6 +20,10 @@ def _config(label, space, tmp_path):
     case = FIXTURE["cases"][label]
     return {**FIXTURE["base"], "space": space, "layers": FIXTURE["layers"][space], **case["settings"],
             "data_dir": str(tmp_path / "data")}
+
+
+#: one example of the search's validation half of digits' training split (what its accuracies count)
+ONE_EXAMPLE = 1.0 / len(split_indices(len(digits_split_indices()[0]), 0.5, 0)[1]) + 1e-9
 
 
 @pytest.mark.parametrize("label", sorted(FIXTURE["cases"]))
@@ -36,7 +41,10 @@ def test_each_preset_reproduces_the_method_it_replaced(label, tmp_path):
         for ct, rows in expected["alphas"].items():
             assert torch.allclose(torch.tensor(result["alphas"][ct]), torch.tensor(rows), rtol=1e-4, atol=1e-6), (label, space, ct)
         for key, value in expected["metrics"].items():
-            assert result["metrics"][key] == pytest.approx(value, rel=1e-4, abs=1e-6), (label, space, key)
+            # an accuracy may differ by one validation example: the recorded runs and this machine may round the
+            # convolutions differently (AVX2 or AVX-512 kernels), and a digit on the boundary flips
+            tolerance = ONE_EXAMPLE if key.endswith("acc") else 1e-6
+            assert result["metrics"][key] == pytest.approx(value, rel=1e-4, abs=tolerance), (label, space, key)
         if label in SINCE:  # and it no longer computes what it did, as the change meant
             assert result["alphas"] != FIXTURE["cases"][label][space]["alphas"], (label, space, SINCE[label]["why"])
 
