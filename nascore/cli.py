@@ -116,6 +116,21 @@ def _add_space(sub: Any) -> None:
     check.add_argument("--json", action="store_true", help="the summary (or the problems) as JSON")
 
 
+def _add_hpo(sub: Any) -> None:
+    from nascore.hpo.study import StudySettings
+    from nascore.settings_cli import add_settings_arguments
+
+    p = sub.add_parser("hpo", help="a hyperparameter study (Optuna): joint architecture and hyperparameter "
+                                   "optimisation of a tabular network (Auto-PyTorch Tabular's space)",
+                       description="Tune a network's architecture and training on a table's fixed train/validation/"
+                                   "test split with Optuna (TPE and Hyperband by default), beside two baselines on "
+                                   "the same split; writes result.json. Bad settings: every problem named, exit 2, "
+                                   "nothing written.")
+    p.add_argument("--out", help="output folder for result.json (default runs/hpo-<problem>-<dataset>-s<seed>)")
+    p.add_argument("--json", action="store_true", help="print result.json")
+    p.set_defaults(setting_names=add_settings_arguments(p, [StudySettings]))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m nascore", description="NASBoard engine: neural architecture search.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -126,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_benchmark(sub)
     _add_data(sub)
     _add_space(sub)
+    _add_hpo(sub)
     sub.add_parser("list", help="the spaces, optimizers, datasets, ops and published genotypes there are")
     settings = sub.add_parser("settings", help="every setting: type, default, bounds, what it does, where its default "
                                                "comes from", description="The settings reference, generated from "
@@ -388,6 +404,35 @@ def cmd_space(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_hpo(args: argparse.Namespace) -> int:
+    from nascore.hpo.study import run_study, validate_study
+    from nascore.settings_cli import given_settings
+
+    raw = given_settings(args, args.setting_names)
+    cfg = validate_study(raw)  # every problem named before anything runs or is written
+    out = Path(args.out or f"runs/hpo-{cfg['problem']}-{cfg['dataset'].replace(':', '_')}-s{cfg['seed']}")
+    interrupt = _Interrupt()
+    signal.signal(signal.SIGINT, interrupt)
+
+    def progress(done: int, total: int) -> None:
+        print(f"\rtrial {done}/{total}", end="", file=sys.stderr, flush=True)
+
+    result = run_study(cfg, out, progress=progress, stop=interrupt.check)
+    print(file=sys.stderr)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        states = result["states"]
+        print(f"{result['dataset']}: best validation accuracy {result['best_value']:.4f} (trial {result['best_trial']}, "
+              f"test {result['best_test_acc']:.4f}); {states['complete']} complete, {states['pruned']} pruned, "
+              f"{states['failed']} failed; {result['epochs']} epochs in {result['seconds']} s"
+              if result["best_value"] is not None else f"{result['dataset']}: no trial completed")
+        for name, figures in result["baselines"].items():
+            print(f"baseline {name}: validation {figures['val_acc']:.4f}, test {figures['test_acc']:.4f}")
+        print(f"wrote {out / 'result.json'}")
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from nascore.config import ConfigError
     from nascore.data import DataError
@@ -396,7 +441,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {"search": cmd_search, "evaluate": cmd_evaluate, "describe": cmd_describe, "list": cmd_list,
                 "settings": cmd_settings, "components": cmd_components, "protocols": cmd_protocols,
-                "data": cmd_data, "space": cmd_space}
+                "data": cmd_data, "space": cmd_space, "hpo": cmd_hpo}
     if args.command == "bench":
         from nascore.bench import run_from_args
 

@@ -1,0 +1,173 @@
+"""A hyperparameter study on Optuna: its settings (declared once, so the CLI's flags come from them), the samplers
+and pruners by name, and the run that writes ``result.json``.
+
+Joint architecture and hyperparameter optimisation of tabular networks (Auto-PyTorch Tabular's space) with TPE and
+Hyperband is Optuna's BOHB-like setting: TPE proposes, Hyperband stops the trials whose validation accuracy after
+``min_epochs``, 3 x ``min_epochs``, ... epochs falls behind their bracket (Li et al., 2018; Falkner et al., 2018).
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from nascore.hpo.tabular_data import table_names
+from nascore.settings import Settings, setting
+
+#: samplers by name: (what it is, its constructor from the study's seed)
+SAMPLERS: dict[str, tuple[str, Callable[[int], Any]]] = {}
+#: pruners by name: (what it is, its constructor from the minimum and maximum epochs)
+PRUNERS: dict[str, tuple[str, Callable[[int, int], Any]]] = {}
+#: problems by name (what it tunes)
+PROBLEMS = {"tabular": "joint architecture and hyperparameter optimisation of a tabular network (Auto-PyTorch "
+                       "Tabular's space) on a table's fixed split"}
+
+
+def _register() -> None:
+    import optuna
+
+    SAMPLERS.update({
+        "tpe": ("TPE (Bergstra et al., 2011), Optuna's default", lambda seed: optuna.samplers.TPESampler(seed=seed)),
+        "random": ("uniform random sampling", lambda seed: optuna.samplers.RandomSampler(seed=seed)),
+        "cmaes": ("CMA-ES on the continuous parameters, the rest sampled at random",
+                  lambda seed: optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)),
+    })
+    PRUNERS.update({
+        "hyperband": ("Hyperband over epochs (Li et al., 2018)",
+                      lambda lo, hi: optuna.pruners.HyperbandPruner(min_resource=lo, max_resource=hi)),
+        "sha": ("asynchronous successive halving (Li et al., 2020)",
+                lambda lo, hi: optuna.pruners.SuccessiveHalvingPruner(min_resource=lo)),
+        "median": ("stop a trial below the median of earlier trials at the same epoch",
+                   lambda lo, hi: optuna.pruners.MedianPruner(n_warmup_steps=lo)),
+        "none": ("no pruning: every trial runs max_epochs", lambda lo, hi: optuna.pruners.NopPruner()),
+    })
+
+
+_register()
+
+
+class StudySettings(Settings):
+    """What a study tunes, how long, and how it searches."""
+
+    title = "Hyperparameter study"
+
+    problem: str = setting("tabular", "What the study tunes.", source="NASBoard's choice", choices=lambda: PROBLEMS,
+                           basic=True)
+    dataset: str = setting("breast_cancer", "A bundled table (breast_cancer, wine, digits_table) or csv:NAME in the "
+                           "data folder.", source="NASBoard's choice: scikit-learn's breast cancer table, offline",
+                           choices=table_names,
+                           pattern=r"csv:[A-Za-z0-9][A-Za-z0-9._-]{0,99}", pattern_text="csv:NAME", basic=True)
+    data_dir: str = setting("data", "The folder csv:NAME tables are read from.", min_length=1, expects="a folder path",
+                            source="NASBoard's choice")
+    target: str | None = setting(None, "A CSV table's target column.", min_length=1,
+                                 none_means="the table's nasboard.yaml, else a column named target",
+                                 source="NASBoard's choice")
+    trials: int = setting(50, "How many configurations the study tries.", gt=0, le=100000,
+                          source="NASBoard's choice", basic=True)
+    min_epochs: int = setting(2, "The fewest epochs a trial runs before a pruner may stop it (Hyperband's minimum "
+                                 "resource).", gt=0, source="NASBoard's choice", basic=True)
+    max_epochs: int = setting(20, "The epochs of a trial that is never stopped.", gt=0, le=10000,
+                              source="NASBoard's choice", basic=True)
+    sampler: str = setting("tpe", "How the next configuration is proposed.", source="Optuna's default (TPE)",
+                           choices=lambda: {k: f"{k}: {v[0]}" for k, v in SAMPLERS.items()}, basic=True)
+    pruner: str = setting("hyperband", "Which trials stop early, on their validation accuracy per epoch.",
+                          source="Optuna's BOHB-like setting with TPE",
+                          choices=lambda: {k: f"{k}: {v[0]}" for k, v in PRUNERS.items()}, basic=True)
+    seed: int = setting(0, "Seed of the sampler and of every trial's training: one trial at a time, the same study.",
+                        ge=0, source="NASBoard's choice", basic=True)
+
+    @classmethod
+    def checks(cls, config: Mapping[str, Any]) -> dict[str, str]:
+        if config["min_epochs"] > config["max_epochs"]:
+            return {"min_epochs": f"min_epochs ({config['min_epochs']}) must not exceed max_epochs "
+                                  f"({config['max_epochs']})"}
+        return {}
+
+
+def validate_study(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The full study settings, or ConfigError naming every problem."""
+    from nascore.settings import validate_settings
+
+    return validate_settings([StudySettings], raw)
+
+
+def run_study(raw: Mapping[str, Any], out: str | Path | None = None,
+              progress: Callable[[int, int], None] = lambda done, total: None,
+              stop: Callable[[], bool] = lambda: False) -> dict[str, Any]:
+    """Run a study to its end (or until ``stop()``), write ``out/result.json`` when ``out`` is given, and return it.
+
+    ``result.json``: ``best_value`` (the best validation accuracy, a fraction), ``best_params``, ``best_test_acc``
+    (that trial's test accuracy, never optimised on), ``trials`` (number, state complete/pruned/failed, value,
+    params, epochs run, validation curve), ``epochs`` (all trials' epochs together), ``baselines`` and the settings.
+    """
+    import optuna
+
+    from nascore.hpo.tabular import baselines, train_configuration
+    from nascore.hpo.tabular_data import load_split
+    from nascore.hpo.tabular_space import suggest
+
+    cfg = validate_study(raw)
+    split = load_split(cfg["dataset"], cfg["data_dir"], cfg["target"])
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # Hyperband assigns trials to brackets by a hash of the study's name and the trial's number: a name of the seed's
+    # (not Optuna's random one) makes the study repeat
+    study = optuna.create_study(direction="maximize", study_name=f"nasboard-{cfg['problem']}-s{cfg['seed']}",
+                                sampler=SAMPLERS[cfg["sampler"]][1](cfg["seed"]),
+                                pruner=PRUNERS[cfg["pruner"]][1](cfg["min_epochs"], cfg["max_epochs"]))
+    runs: dict[int, Any] = {}
+
+    def objective(trial: optuna.Trial) -> float:
+        params = suggest(trial, split.num_features)
+
+        def after_epoch(epoch: int, acc: float) -> bool:
+            trial.report(acc, epoch)
+            return trial.should_prune()
+
+        run = train_configuration(params, split, cfg["max_epochs"], seed=cfg["seed"] * 100003 + trial.number,
+                                  after_epoch=after_epoch, stop=stop)
+        runs[trial.number] = run
+        trial.set_user_attr("test_acc", run.test_acc)
+        if run.value is None:
+            raise optuna.TrialPruned()  # stopped before its first epoch ended (a cancelled study)
+        if len(run.curve) < cfg["max_epochs"]:
+            raise optuna.TrialPruned()
+        return run.value
+
+    started = time.time()
+    for _ in range(cfg["trials"]):
+        if stop():
+            break
+        study.optimize(objective, n_trials=1, catch=(RuntimeError, ValueError))
+        progress(len(study.trials), cfg["trials"])
+    result = summarize(study, runs, cfg)
+    result["seconds"] = round(time.time() - started, 2)
+    result["baselines"] = baselines(split, cfg["seed"])
+    if out is not None:
+        folder = Path(out)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "result.json").write_text(json.dumps(result, indent=2))
+    return result
+
+
+def summarize(study: Any, runs: Mapping[int, Any], cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """The study as result.json holds it."""
+    import optuna
+
+    states = {optuna.trial.TrialState.COMPLETE: "complete", optuna.trial.TrialState.PRUNED: "pruned",
+              optuna.trial.TrialState.FAIL: "failed"}
+    trials = []
+    for t in study.trials:
+        run = runs.get(t.number)
+        curve = list(run.curve) if run is not None else []
+        value = t.value if t.value is not None else (curve[-1] if curve else None)
+        trials.append({"number": t.number, "state": states.get(t.state, t.state.name.lower()), "value": value,
+                       "params": dict(t.params), "epochs": len(curve), "curve": curve,
+                       "test_acc": t.user_attrs.get("test_acc")})
+    complete = [t for t in trials if t["state"] == "complete"]
+    best = max(complete, key=lambda t: (t["value"], -t["number"])) if complete else None
+    return {"problem": cfg["problem"], "dataset": cfg["dataset"], "settings": dict(cfg),
+            "best_value": best["value"] if best else None, "best_params": best["params"] if best else None,
+            "best_trial": best["number"] if best else None, "best_test_acc": best["test_acc"] if best else None,
+            "trials": trials, "epochs": sum(t["epochs"] for t in trials),
+            "states": {s: sum(t["state"] == s for t in trials) for s in ("complete", "pruned", "failed")}}
