@@ -336,6 +336,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     d.add_argument("--images", type=int, default=10000, help="--data: images in all (default 10,000)")
     d.add_argument("--data-classes", type=int, default=10, help="--data: classes (default 10)")
     d.add_argument("--data-size", type=int, default=32, help="--data: side of the square RGB images (default 32)")
+    h = p.add_argument_group("hyperparameter studies (nascore hpo)")
+    h.add_argument("--hpo", action="store_true",
+                   help="joint studies on bundled tables over seeds, with and without Hyperband, beside the baselines")
+    h.add_argument("--hpo-datasets", default="breast_cancer,wine", help="--hpo: comma-separated tables")
+    h.add_argument("--hpo-seeds", type=int, default=5, help="--hpo: seeds per table (default 5)")
+    h.add_argument("--hpo-trials", type=int, default=50, help="--hpo: trials per study (default 50)")
+    h.add_argument("--hpo-min-epochs", type=int, default=2, help="--hpo: Hyperband's minimum epochs (default 2)")
+    h.add_argument("--hpo-max-epochs", type=int, default=20, help="--hpo: epochs of an unpruned trial (default 20)")
     t = p.add_argument_group("tabular benchmark (NAS-Bench-201)")
     t.add_argument("--table", action="store_true",
                    help="import and query speed, and the time of seeded black-box runs on the table")
@@ -393,6 +401,13 @@ def measure_data(images: int = 10000, classes: int = 10, size: int = 32) -> dict
 
 
 def run_from_args(args: argparse.Namespace) -> int:
+    if args.hpo:
+        from nascore.hpo.bench import measure_studies
+
+        report = measure_studies(args.hpo_datasets.split(","), args.hpo_seeds, args.hpo_trials, args.hpo_min_epochs,
+                                 args.hpo_max_epochs)
+        print(json.dumps(report, indent=None if args.json else 2))
+        return 0
     if args.data:
         print(json.dumps(measure_data(args.images, args.data_classes, args.data_size), indent=None if args.json else 2))
         return 0

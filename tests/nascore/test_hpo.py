@@ -165,3 +165,12 @@ def test_the_cli_writes_result_json_or_names_every_problem_and_writes_nothing(tm
     result = json.loads(capsys.readouterr().out)
     assert result == json.loads((out / "result.json").read_text())
     assert result["settings"]["sampler"] == "random" and len(result["trials"]) == 3
+
+
+def test_bench_reports_studies_with_and_without_pruning(capsys):
+    assert main(["bench", "--hpo", "--hpo-datasets", "wine", "--hpo-seeds", "2", "--hpo-trials", "3",
+                 "--hpo-min-epochs", "1", "--hpo-max-epochs", "3", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)["datasets"]["wine"]
+    assert len(report["runs"]) == 2 and report["summary"]["none"]["epochs"]["mean"] == 3 * 3
+    assert report["summary"]["hyperband"]["epochs"]["mean"] <= 3 * 3
+    assert set(report["summary"]["baselines"]) == {"hist_gradient_boosting", "random_forest"}
