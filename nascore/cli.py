@@ -423,8 +423,9 @@ def cmd_hpo(args: argparse.Namespace) -> int:
         print(json.dumps(result, indent=2))
     else:
         states = result["states"]
-        print(f"{result['dataset']}: best validation accuracy {result['best_value']:.4f} (trial {result['best_trial']}, "
-              f"test {result['best_test_acc']:.4f}); {states['complete']} complete, {states['pruned']} pruned, "
+        test = f", test {result['best_test_acc']:.4f}" if result["best_test_acc"] is not None else ""
+        print(f"{result['dataset']}: best validation accuracy {result['best_value']:.4f} (trial {result['best_trial']}"
+              f"{test}); {states['complete']} complete, {states['pruned']} pruned, "
               f"{states['failed']} failed; {result['epochs']} epochs in {result['seconds']} s"
               if result["best_value"] is not None else f"{result['dataset']}: no trial completed")
         for name, figures in result["baselines"].items():

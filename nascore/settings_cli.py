@@ -8,6 +8,7 @@ same words as the form and the API.
 from __future__ import annotations
 
 import argparse
+import typing
 from typing import Any, Sequence
 
 from nascore.settings import Settings, base_type, fields_of, info_of
@@ -51,7 +52,9 @@ def add_settings_arguments(parser: argparse.ArgumentParser, groups: Sequence[typ
         kind = base_type(field_info)
         info = info_of(field_info)
         kwargs: dict[str, Any] = {"dest": name, "default": None, "help": help_text(field_info)}
-        if kind is bool:
+        if typing.get_origin(field_info.annotation) is list:  # a list: the flag given once per item
+            kwargs.update(action="append", metavar="VALUE")
+        elif kind is bool:
             kwargs["action"] = argparse.BooleanOptionalAction
         else:
             parse = {int: int, float: float}.get(kind, str)  # type: ignore[arg-type]

@@ -21,7 +21,9 @@ SAMPLERS: dict[str, tuple[str, Callable[[int], Any]]] = {}
 PRUNERS: dict[str, tuple[str, Callable[[int, int], Any]]] = {}
 #: problems by name (what it tunes)
 PROBLEMS = {"tabular": "joint architecture and hyperparameter optimisation of a tabular network (Auto-PyTorch "
-                       "Tabular's space) on a table's fixed split"}
+                       "Tabular's space) on a table's fixed split",
+            "config": "settings of a search config (--config FILE) over ranges (--param NAME=LOW:HIGH[:log] or "
+                      "NAME=A,B,C), each trial a search scored by its validation accuracy"}
 
 
 def _register() -> None:
@@ -76,13 +78,41 @@ class StudySettings(Settings):
                           choices=lambda: {k: f"{k}: {v[0]}" for k, v in PRUNERS.items()}, basic=True)
     seed: int = setting(0, "Seed of the sampler and of every trial's training: one trial at a time, the same study.",
                         ge=0, source="NASBoard's choice", basic=True)
+    config: str | None = setting(None, "problem config: the search config (JSON or YAML) whose settings are tuned.",
+                                 min_length=1, expects="a file path", none_means="none (problem tabular)",
+                                 source="NASBoard's choice")
+    param: list[str] = setting([], "problem config: a tuned setting, NAME=LOW:HIGH, NAME=LOW:HIGH:log or "
+                                   "NAME=A,B,C (give the flag once per setting).", source="NASBoard's choice")
 
     @classmethod
     def checks(cls, config: Mapping[str, Any]) -> dict[str, str]:
+        errors = {}
         if config["min_epochs"] > config["max_epochs"]:
-            return {"min_epochs": f"min_epochs ({config['min_epochs']}) must not exceed max_epochs "
-                                  f"({config['max_epochs']})"}
-        return {}
+            errors["min_epochs"] = (f"min_epochs ({config['min_epochs']}) must not exceed max_epochs "
+                                    f"({config['max_epochs']})")
+        if "problem" not in config:  # an unknown problem, already reported
+            return errors
+        if config["problem"] != "config":
+            for name in ("config", "param"):
+                if config[name]:
+                    errors[name] = f"{name} belongs to problem config, not {config['problem']}"
+            return errors
+        if not config["param"]:
+            errors["param"] = "problem config tunes at least one setting: --param NAME=LOW:HIGH"
+        if not config["config"]:
+            errors["config"] = "problem config needs the search config to tune (--config FILE)"
+            return errors
+        from nascore.config import ConfigError, load_config_file, validate_config
+        from nascore.hpo.config_problem import parse_params
+
+        try:
+            base = load_config_file(config["config"])
+            validate_config(base, check_device=False)
+        except ConfigError as exc:
+            errors["config"] = "; ".join(f"{k}: {v}" for k, v in exc.errors.items())
+            return errors
+        errors.update(parse_params(config["param"], base)[1])
+        return errors
 
 
 def validate_study(raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -103,12 +133,8 @@ def run_study(raw: Mapping[str, Any], out: str | Path | None = None,
     """
     import optuna
 
-    from nascore.hpo.tabular import baselines, train_configuration
-    from nascore.hpo.tabular_data import load_split
-    from nascore.hpo.tabular_space import suggest
-
     cfg = validate_study(raw)
-    split = load_split(cfg["dataset"], cfg["data_dir"], cfg["target"])
+    problem = make_problem(cfg, Path(out) if out is not None else None)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     # Hyperband assigns trials to brackets by a hash of the study's name and the trial's number: a name of the seed's
     # (not Optuna's random one) makes the study repeat
@@ -118,20 +144,17 @@ def run_study(raw: Mapping[str, Any], out: str | Path | None = None,
     runs: dict[int, Any] = {}
 
     def objective(trial: optuna.Trial) -> float:
-        params = suggest(trial, split.num_features)
+        params = problem.suggest(trial)
 
         def after_epoch(epoch: int, acc: float) -> bool:
             trial.report(acc, epoch)
             return trial.should_prune()
 
-        run = train_configuration(params, split, cfg["max_epochs"], seed=cfg["seed"] * 100003 + trial.number,
-                                  after_epoch=after_epoch, stop=stop)
+        run = problem.run(params, trial.number, cfg["seed"] * 100003 + trial.number, after_epoch, stop)
         runs[trial.number] = run
         trial.set_user_attr("test_acc", run.test_acc)
-        if run.value is None:
-            raise optuna.TrialPruned()  # stopped before its first epoch ended (a cancelled study)
-        if len(run.curve) < cfg["max_epochs"]:
-            raise optuna.TrialPruned()
+        if run.value is None or len(run.curve) < cfg["max_epochs"]:
+            raise optuna.TrialPruned()  # stopped by the pruner, or before its first epoch ended (a cancelled study)
         return run.value
 
     started = time.time()
@@ -141,13 +164,49 @@ def run_study(raw: Mapping[str, Any], out: str | Path | None = None,
         study.optimize(objective, n_trials=1, catch=(RuntimeError, ValueError))
         progress(len(study.trials), cfg["trials"])
     result = summarize(study, runs, cfg)
+    result["dataset"] = problem.dataset
     result["seconds"] = round(time.time() - started, 2)
-    result["baselines"] = baselines(split, cfg["seed"])
+    result["baselines"] = problem.baselines()
     if out is not None:
         folder = Path(out)
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "result.json").write_text(json.dumps(result, indent=2))
     return result
+
+
+class TabularProblem:
+    """Each trial a network of Auto-PyTorch Tabular's space trained on the table's fixed split."""
+
+    def __init__(self, cfg: Mapping[str, Any], out: Path | None):
+        from nascore.hpo.tabular_data import load_split
+
+        self.cfg = cfg
+        self.dataset = cfg["dataset"]
+        self.split = load_split(cfg["dataset"], cfg["data_dir"], cfg["target"])
+
+    def suggest(self, trial: Any) -> dict[str, Any]:
+        from nascore.hpo.tabular_space import suggest
+
+        return suggest(trial, self.split.num_features)
+
+    def run(self, params: dict[str, Any], number: int, seed: int, after_epoch: Callable[[int, float], bool],
+            stop: Callable[[], bool]) -> Any:
+        from nascore.hpo.tabular import train_configuration
+
+        return train_configuration(params, self.split, self.cfg["max_epochs"], seed=seed, after_epoch=after_epoch,
+                                   stop=stop)
+
+    def baselines(self) -> dict[str, Any]:
+        from nascore.hpo.tabular import baselines
+
+        return baselines(self.split, self.cfg["seed"])
+
+
+def make_problem(cfg: Mapping[str, Any], out: Path | None) -> Any:
+    """The problem a study's settings name (each knows how to propose, run and compare a trial)."""
+    from nascore.hpo.config_problem import ConfigProblem
+
+    return {"tabular": TabularProblem, "config": ConfigProblem}[cfg["problem"]](cfg, out)
 
 
 def summarize(study: Any, runs: Mapping[int, Any], cfg: Mapping[str, Any]) -> dict[str, Any]:

@@ -174,3 +174,39 @@ def test_bench_reports_studies_with_and_without_pruning(capsys):
     assert len(report["runs"]) == 2 and report["summary"]["none"]["epochs"]["mean"] == 3 * 3
     assert report["summary"]["hyperband"]["epochs"]["mean"] <= 3 * 3
     assert set(report["summary"]["baselines"]) == {"hist_gradient_boosting", "random_forest"}
+
+
+# ---- HPO of a search's settings ---------------------------------------------------------------------------------------
+SEARCH = {"space": "s3", "dataset": "digits", "optimizer": "darts", "channels": 4, "layers": 3, "batch_size": 32,
+          "steps_per_epoch": 3, "device": "cpu", "curvature_every": 0, "select_samples": 0, "derive_samples": 2}
+
+
+def test_a_study_tunes_a_searchs_settings_with_epochs_as_the_fidelity(tmp_path):
+    (tmp_path / "search.json").write_text(json.dumps(SEARCH))
+    settings = {"problem": "config", "config": str(tmp_path / "search.json"), "trials": 4, "min_epochs": 1,
+                "max_epochs": 3, "seed": 2, "param": ["w_lr=0.005:0.2:log", "optimizer=darts,gdas"]}
+    result = run_study(settings, tmp_path / "study")
+    assert result["dataset"] == "digits" and len(result["trials"]) == 4
+    for trial in result["trials"]:
+        assert set(trial["params"]) == {"w_lr", "optimizer"} and 0.005 <= trial["params"]["w_lr"] <= 0.2
+        assert 1 <= trial["epochs"] <= 3 and all(0 <= v <= 1 for v in trial["curve"])
+    assert result["best_value"] == max(t["value"] for t in result["trials"] if t["state"] == "complete")
+    assert (tmp_path / "study" / "trial-0" / "events.jsonl").is_file()  # each trial a search of its own
+
+
+def test_ranges_over_a_searchs_settings_are_checked_by_place(tmp_path):
+    (tmp_path / "search.json").write_text(json.dumps(SEARCH))
+    with pytest.raises(ConfigError) as info:
+        validate_study({"problem": "config", "config": str(tmp_path / "search.json"),
+                        "param": ["w_lr=0.1", "w_lrr=0.1:0.2", "w_lr=-1:0.2", "alpha_lr=0:1:log", "space=darts,darts",
+                                  "epochs=3:2"]})
+    errors = info.value.errors
+    assert "write NAME=LOW:HIGH" in errors["param[0]"]
+    assert "did you mean 'w_lr'" in errors["param[1]"]
+    assert "w_lr must be" in errors["param[2]"]  # the setting's own bound
+    assert "log scale needs a low end above 0" in errors["param[3]"]
+    assert "two or more distinct choices" in errors["param[4]"]
+    assert "low end must be below" in errors["param[5]"]
+    with pytest.raises(ConfigError) as info:
+        validate_study({"problem": "tabular", "param": ["w_lr=0.1:0.2"]})
+    assert "belongs to problem config" in info.value.errors["param"]
