@@ -362,14 +362,14 @@ def cmd_protocols(args: argparse.Namespace) -> int:
 
 
 def cmd_space(args: argparse.Namespace) -> int:
-    from nascore.spaces import SPACES, get_space
+    from nascore.spaces import BUILTIN_DIR, SPACES, get_space
     from nascore.spaces.document import DocumentError, check_document, dump, read_file, size_problems
     from nascore.spaces.document_space import DocumentSpace
     from nascore.spaces.summary import render, summarize
 
     if args.space_command == "export":
         if args.name in SPACES and not args.json:
-            print((Path(__file__).parent / "spaces" / "documents" / f"{args.name}.yaml").read_text(), end="")
+            print((BUILTIN_DIR / f"{args.name}.yaml").read_text(), end="")  # as written, comments included
             return EXIT_OK
         try:
             space = get_space(args.name)

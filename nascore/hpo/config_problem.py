@@ -105,6 +105,9 @@ def parse_params(specs: Sequence[str], base: Mapping[str, Any]) -> tuple[list[Pa
 class ConfigProblem:
     """Each trial a search: the base config with the trial's values and ``max_epochs`` epochs."""
 
+    title = ("settings of a search config (--config FILE) over ranges (--param NAME=LOW:HIGH[:log] or NAME=A,B,C), "
+             "each trial a search scored by its validation accuracy")
+
     def __init__(self, cfg: Mapping[str, Any], out: Path | None):
         from nascore.config import load_config_file
 

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from nascore.hpo.config_problem import ConfigProblem
 from nascore.hpo.tabular_data import table_names
 from nascore.settings import Settings, setting
 
@@ -19,11 +20,6 @@ from nascore.settings import Settings, setting
 SAMPLERS: dict[str, tuple[str, Callable[[int], Any]]] = {}
 #: pruners by name: (what it is, its constructor from the minimum and maximum epochs)
 PRUNERS: dict[str, tuple[str, Callable[[int, int], Any]]] = {}
-#: problems by name (what it tunes)
-PROBLEMS = {"tabular": "joint architecture and hyperparameter optimisation of a tabular network (Auto-PyTorch "
-                       "Tabular's space) on a table's fixed split",
-            "config": "settings of a search config (--config FILE) over ranges (--param NAME=LOW:HIGH[:log] or "
-                      "NAME=A,B,C), each trial a search scored by its validation accuracy"}
 
 
 def _register() -> None:
@@ -54,7 +50,7 @@ class StudySettings(Settings):
 
     title = "Hyperparameter study"
 
-    problem: str = setting("tabular", "What the study tunes.", source="NASBoard's choice", choices=lambda: PROBLEMS,
+    problem: str = setting("tabular", "What the study tunes.", source="NASBoard's choice", choices=lambda: {k: c.title for k, c in PROBLEMS.items()},
                            basic=True)
     dataset: str = setting("breast_cancer", "A bundled table (breast_cancer, wine, digits_table) or csv:NAME in the "
                            "data folder.", source="NASBoard's choice: scikit-learn's breast cancer table, offline",
@@ -177,6 +173,9 @@ def run_study(raw: Mapping[str, Any], out: str | Path | None = None,
 class TabularProblem:
     """Each trial a network of Auto-PyTorch Tabular's space trained on the table's fixed split."""
 
+    title = ("joint architecture and hyperparameter optimisation of a tabular network (Auto-PyTorch Tabular's space) "
+             "on a table's fixed split")
+
     def __init__(self, cfg: Mapping[str, Any], out: Path | None):
         from nascore.hpo.tabular_data import load_split
 
@@ -202,11 +201,13 @@ class TabularProblem:
         return baselines(self.split, self.cfg["seed"])
 
 
-def make_problem(cfg: Mapping[str, Any], out: Path | None) -> Any:
-    """The problem a study's settings name (each knows how to propose, run and compare a trial)."""
-    from nascore.hpo.config_problem import ConfigProblem
+#: the problems a study may tune, by name: each knows how to propose, run and compare a trial
+PROBLEMS: dict[str, Any] = {"tabular": TabularProblem, "config": ConfigProblem}
 
-    return {"tabular": TabularProblem, "config": ConfigProblem}[cfg["problem"]](cfg, out)
+
+def make_problem(cfg: Mapping[str, Any], out: Path | None) -> Any:
+    """The problem a study's settings name, ready to run."""
+    return PROBLEMS[cfg["problem"]](cfg, out)
 
 
 def summarize(study: Any, runs: Mapping[int, Any], cfg: Mapping[str, Any]) -> dict[str, Any]:

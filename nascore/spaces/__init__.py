@@ -120,10 +120,8 @@ class SpaceSettings(Settings):
 
 
 def size_errors(config: Mapping[str, Any]) -> dict[str, str]:
-    """Whether the space exists and can be built at the config's size (run once every setting is valid)."""
-    problem = space_problem(config["space"])
-    if problem:
-        return {"space": problem}
+    """Whether the space can be built at the config's size (a final check: it runs once every setting is valid,
+    :meth:`SpaceSettings.checks` having found the space)."""
     return get_space(config["space"]).check_size(config["channels"], config["layers"])
 
 

@@ -56,6 +56,12 @@ class OneOpPerEdge:
             out[ct] = [row[min(int(u * len(row)), len(row) - 1)] for row, u in zip(rows, draws)]
         return out
 
+    def sample_path(self, generator: torch.Generator) -> Columns:
+        """The draw single-path relaxations train on: one candidate per edge by ``torch.multinomial`` (the stream
+        they always drew; :meth:`sample` is the black-box samplers' cheaper one)."""
+        return {ct: torch.multinomial(m.float(), 1, generator=generator).squeeze(1).tolist()
+                for ct, m in self.masks.items()}
+
     def mutate(self, arch: Columns, generator: torch.Generator) -> Columns:
         """One edge's op changed to another of its candidates (Regularized Evolution's op mutation)."""
         child = _copy(arch)
@@ -154,6 +160,10 @@ class InputsPerNode(OneOpPerEdge):
                                                                              generator)]) for src in chosen])
             out[ct] = self._cell(ct, picks)
         return out
+
+    def sample_path(self, generator: torch.Generator) -> Columns:
+        """Single paths are drawn as RS-WS draws its cells: :meth:`sample`."""
+        return self.sample(generator)
 
     def _moves(self, arch: Columns) -> list[Columns]:
         """Every cell one change away: one kept edge's op changed (op mutation), or one kept edge moved to another

@@ -104,17 +104,20 @@ class SearchSpace(ABC):
         return OneOpPerEdge({ct: self.op_mask(ct) for ct in self.cell_types})
 
     def sample_architecture(self, generator: torch.Generator) -> Columns:
-        """A uniformly drawn architecture, as the single-path relaxations train it (default: one candidate per edge by
-        ``torch.multinomial``, the stream these relaxations always drew)."""
-        return {ct: torch.multinomial(self.op_mask(ct).float(), 1, generator=generator).squeeze(1).tolist()
-                for ct in self.cell_types}
+        """A uniformly drawn architecture, as the single-path relaxations train it (the rule's draw)."""
+        return self.architecture_rule().sample_path(generator)
 
     def genotype_of_path(self, columns: Columns) -> Any:
-        """The genotype of an architecture given as columns (the cell the supernet ran); default: :meth:`derive`
-        of its one-hot rows, which for one op per edge is exactly that op on every edge."""
+        """The genotype of an architecture given as columns (the cell the supernet ran); raises GenotypeError for
+        columns that are no architecture of the space."""
         problem = self.architecture_rule().problem(columns)
         if problem:
             raise GenotypeError(problem)
+        return self.write_path(columns)
+
+    def write_path(self, columns: Columns) -> Any:
+        """The genotype of valid columns; default: :meth:`derive` of their one-hot rows, which for one op per edge is
+        exactly that op on every edge."""
         onehots = {}
         for ct, cols in columns.items():
             rows = torch.zeros(len(cols), len(self.ops))

@@ -153,20 +153,10 @@ class DocumentSpace(SearchSpace):
                                  excluded=self.excluded_columns)
         return OneOpPerEdge(masks)
 
-    def sample_architecture(self, generator: torch.Generator) -> Columns:
-        if self.rule_kind == "inputs_per_node":
-            return self.architecture_rule().sample(generator)
-        return super().sample_architecture(generator)
-
     def derive(self, probs: dict[str, torch.Tensor]) -> Any:
         return self.notation.derive(self, probs)
 
-    def genotype_of_path(self, columns: Columns) -> Any:
-        from nascore.spaces.genotypes import GenotypeError
-
-        problem = self.architecture_rule().problem(columns)
-        if problem:
-            raise GenotypeError(problem)
+    def write_path(self, columns: Columns) -> Any:
         return self.notation.of_path(self, columns)
 
     def parse_genotype(self, value: Any) -> Any:

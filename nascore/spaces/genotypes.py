@@ -28,7 +28,7 @@ class GenotypeError(ValueError):
     """An architecture that does not belong to the space it is read for."""
 
 
-def _require_ops(space: "DocumentSpace", names: list[str], where: str) -> None:
+def _require_ops(names: list[str], where: str) -> None:
     from nascore.ops import is_op
 
     for name in names:
@@ -105,7 +105,7 @@ class Pairs(Notation):
                 if not 0 <= item[1] < node:
                     raise GenotypeError(f"{ct}[{i}]: node {node} cannot take input from node {item[1]}")
                 pairs.append([item[0], item[1]])
-            _require_ops(space, [op for op, _ in pairs], f"the {ct} cell")
+            _require_ops([op for op, _ in pairs], f"the {ct} cell")
             n_nodes = len(pairs) // k
             if concat is None:
                 concat = list(range(n_in, n_in + n_nodes))
