@@ -204,9 +204,11 @@ def space_url(space: str) -> str:
 
     if space in SPACES:
         return reverse("experiments:space", args=[space])
-    name, _, version = space.partition("@")
-    if version.isdigit() and name.isidentifier() and name == name.lower():
-        return reverse("experiments:space_version", args=[name, int(version)])
+    from webapp.experiments.selectors.spaces import parse_reference
+
+    ref = parse_reference(space)
+    if ref is not None and ref[1] is not None:
+        return reverse("experiments:space_version", args=list(ref))
     return ""
 
 

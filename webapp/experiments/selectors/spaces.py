@@ -13,14 +13,15 @@ from django.db import DatabaseError
 from django.db.models import Count, Max, QuerySet
 from django.http import Http404
 
-from nascore.spaces import SPACES
+from nascore.spaces import SAVED_NAME_PATTERN, SPACES
 from nascore.spaces.base import SearchSpace
 from nascore.spaces.document import DocumentError, load_space, read_text
 from nascore.spaces.document_space import DocumentSpace
 from webapp.experiments.models import Experiment, SavedSpace
 
 #: ``name`` or ``name@version`` of a saved space (the engine's SPACE_PATTERN, less paths)
-REFERENCE = re.compile(r"^(?P<name>[a-z][a-z0-9_]{0,39})(?:@(?P<version>[1-9][0-9]{0,8}))?$")
+#: ``name`` or ``name@N``: the engine's form of a saved space's name (the API's schema says the same)
+REFERENCE = re.compile(f"^(?:{SAVED_NAME_PATTERN})$")
 
 #: parsed spaces by the saved row's id (a name@version whose row was deleted and saved again is another row)
 _CACHE: dict[int, DocumentSpace] = {}
@@ -31,11 +32,10 @@ def parse_reference(value: Any) -> tuple[str, int | None] | None:
     """(name, version or None for the latest) of ``name`` or ``name@N``; None for anything else."""
     if not isinstance(value, str):
         return None
-    match = REFERENCE.match(value)
-    if match is None:
+    if REFERENCE.match(value) is None:
         return None
-    version = match.group("version")
-    return match.group("name"), int(version) if version else None
+    name, _, version = value.partition("@")
+    return name, int(version) if version else None
 
 
 def versions(name: str) -> QuerySet[SavedSpace]:

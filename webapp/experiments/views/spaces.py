@@ -25,9 +25,9 @@ def space_list(request: HttpRequest) -> HttpResponse:
     counts = data.version_counts()
     used: dict[str, dict[int, int]] = {}
     for ref, n in data.usage_counts_all(request.user).items():
-        name, _, version = ref.partition("@")
-        if version.isdigit():
-            used.setdefault(name, {})[int(version)] = n
+        parsed = data.parse_reference(ref)
+        if parsed is not None and parsed[1] is not None:
+            used.setdefault(parsed[0], {})[parsed[1]] = n
     saved = [present.saved_row(row, counts.get(row.name, 1), used.get(row.name, {})) for row in data.latest_versions()]
     return render(request, "experiments/spaces.html",
                   {"builtins": [present.builtin_row(s) for s in SPACES.values()], "saved": saved})
