@@ -118,48 +118,82 @@ def validate_study(raw: Mapping[str, Any]) -> dict[str, Any]:
     return validate_settings([StudySettings], raw)
 
 
-def run_study(raw: Mapping[str, Any], out: str | Path | None = None,
-              progress: Callable[[int, int], None] = lambda done, total: None,
-              stop: Callable[[], bool] = lambda: False) -> dict[str, Any]:
-    """Run a study to its end (or until ``stop()``), write ``out/result.json`` when ``out`` is given, and return it.
+def study_name(cfg: Mapping[str, Any]) -> str:
+    """The name a stand-alone study gets: Hyperband assigns trials to brackets by a hash of the study's name and the
+    trial's number, so a name of the seed's (not Optuna's random one) makes the study repeat."""
+    return f"nasboard-{cfg['problem']}-s{cfg['seed']}"
 
-    ``result.json``: ``best_value`` (the best validation accuracy, a fraction), ``best_params``, ``best_test_acc``
-    (that trial's test accuracy, never optimised on), ``trials`` (number, state complete/pruned/failed, value,
-    params, epochs run, validation curve), ``epochs`` (all trials' epochs together), ``baselines`` and the settings.
-    """
+
+def open_study(cfg: Mapping[str, Any], storage: Any = None, name: str | None = None) -> Any:
+    """The Optuna study of validated settings ``cfg``: created, or loaded when ``storage`` already holds ``name``
+    (any Optuna storage: in memory by default, an RDB URL to share the study between workers)."""
     import optuna
 
-    cfg = validate_study(raw)
-    problem = make_problem(cfg, Path(out) if out is not None else None)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    # Hyperband assigns trials to brackets by a hash of the study's name and the trial's number: a name of the seed's
-    # (not Optuna's random one) makes the study repeat
-    study = optuna.create_study(direction="maximize", study_name=f"nasboard-{cfg['problem']}-s{cfg['seed']}",
-                                sampler=SAMPLERS[cfg["sampler"]][1](cfg["seed"]),
-                                pruner=PRUNERS[cfg["pruner"]][1](cfg["min_epochs"], cfg["max_epochs"]))
-    runs: dict[int, Any] = {}
+    return optuna.create_study(direction="maximize", study_name=name or study_name(cfg), storage=storage,
+                               load_if_exists=True, sampler=SAMPLERS[cfg["sampler"]][1](cfg["seed"]),
+                               pruner=PRUNERS[cfg["pruner"]][1](cfg["min_epochs"], cfg["max_epochs"]))
 
-    def objective(trial: optuna.Trial) -> float:
+
+def trial_seed(cfg: Mapping[str, Any], number: int) -> int:
+    """The training seed of trial ``number``: the study's seed and the trial's number, nothing else."""
+    return cfg["seed"] * 100003 + number
+
+
+def run_trial(study: Any, problem: Any, cfg: Mapping[str, Any], stop: Callable[[], bool] = lambda: False,
+              trial: Any = None) -> tuple[int, str]:
+    """Ask ``study`` for a trial (or run the given one), train it, report its validation accuracy after every epoch
+    (``trial.report``, the pruner's input and the learning curve), and tell the study how it ended: ``complete``
+    (all ``max_epochs`` epochs), ``pruned`` (stopped by the pruner, or by ``stop()`` before the end) or ``failed``
+    (the training raised RuntimeError or ValueError, e.g. a diverged loss; the reason is the trial's ``error``
+    attribute).  Returns the trial's number and that state."""
+    import optuna
+
+    trial = trial if trial is not None else study.ask()
+    try:
         params = problem.suggest(trial)
 
         def after_epoch(epoch: int, acc: float) -> bool:
             trial.report(acc, epoch)
             return trial.should_prune()
 
-        run = problem.run(params, trial.number, cfg["seed"] * 100003 + trial.number, after_epoch, stop)
-        runs[trial.number] = run
-        trial.set_user_attr("test_acc", run.test_acc)
-        if run.value is None or len(run.curve) < cfg["max_epochs"]:
-            raise optuna.TrialPruned()  # stopped by the pruner, or before its first epoch ended (a cancelled study)
-        return run.value
+        run = problem.run(params, trial.number, trial_seed(cfg, trial.number), after_epoch, stop)
+    except (RuntimeError, ValueError) as exc:
+        trial.set_user_attr("error", f"{type(exc).__name__}: {exc}")
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        return trial.number, "failed"
+    trial.set_user_attr("test_acc", run.test_acc)
+    trial.set_user_attr("epochs", len(run.curve))
+    for key, value in run.attrs.items():
+        trial.set_user_attr(key, value)
+    if run.value is None or len(run.curve) < cfg["max_epochs"]:
+        # stopped by the pruner, or before its last epoch by a cancelled study; its last report is its value
+        study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        return trial.number, "pruned"
+    study.tell(trial, run.value)
+    return trial.number, "complete"
 
+
+def run_study(raw: Mapping[str, Any], out: str | Path | None = None,
+              progress: Callable[[int, int], None] = lambda done, total: None,
+              stop: Callable[[], bool] = lambda: False) -> dict[str, Any]:
+    """Run a study to its end (or until ``stop()``), one trial at a time in memory, write ``out/result.json`` when
+    ``out`` is given, and return it.
+
+    ``result.json``: ``best_value`` (the best validation accuracy, a fraction), ``best_params``, ``best_test_acc``
+    (that trial's test accuracy, never optimised on), ``trials`` (number, state complete/pruned/failed, value,
+    params, epochs run, validation curve), ``epochs`` (all trials' epochs together), ``baselines`` and the settings.
+    """
+    cfg = validate_study(raw)
+    problem = make_problem(cfg, Path(out) if out is not None else None)
+    study = open_study(cfg)
     started = time.time()
     for _ in range(cfg["trials"]):
         if stop():
             break
-        study.optimize(objective, n_trials=1, catch=(RuntimeError, ValueError))
+        run_trial(study, problem, cfg, stop)
         progress(len(study.trials), cfg["trials"])
-    result = summarize(study, runs, cfg)
+    result = summarize(study, cfg)
     result["dataset"] = problem.dataset
     result["seconds"] = round(time.time() - started, 2)
     result["baselines"] = problem.baselines()
@@ -210,20 +244,23 @@ def make_problem(cfg: Mapping[str, Any], out: Path | None) -> Any:
     return PROBLEMS[cfg["problem"]](cfg, out)
 
 
-def summarize(study: Any, runs: Mapping[int, Any], cfg: Mapping[str, Any]) -> dict[str, Any]:
-    """The study as result.json holds it."""
-    import optuna
+STATES = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed", "RUNNING": "running",
+          "WAITING": "waiting"}
 
-    states = {optuna.trial.TrialState.COMPLETE: "complete", optuna.trial.TrialState.PRUNED: "pruned",
-              optuna.trial.TrialState.FAIL: "failed"}
-    trials = []
-    for t in study.trials:
-        run = runs.get(t.number)
-        curve = list(run.curve) if run is not None else []
-        value = t.value if t.value is not None else (curve[-1] if curve else None)
-        trials.append({"number": t.number, "state": states.get(t.state, t.state.name.lower()), "value": value,
-                       "params": dict(t.params), "epochs": len(curve), "curve": curve,
-                       "test_acc": t.user_attrs.get("test_acc")})
+
+def trial_record(t: Any) -> dict[str, Any]:
+    """One trial as result.json (and the dashboard) shows it; its learning curve is its reported values by epoch."""
+    curve = [t.intermediate_values[e] for e in sorted(t.intermediate_values)]
+    value = t.value if t.value is not None else (curve[-1] if curve else None)
+    return {"number": t.number, "state": STATES.get(t.state.name, t.state.name.lower()), "value": value,
+            "params": dict(t.params), "epochs": t.user_attrs.get("epochs", len(curve)), "curve": curve,
+            "test_acc": t.user_attrs.get("test_acc"),
+            **{k: v for k, v in t.user_attrs.items() if k not in ("epochs", "test_acc")}}
+
+
+def summarize(study: Any, cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """The study as result.json holds it, read from its storage alone (so any worker, or the dashboard, can)."""
+    trials = [trial_record(t) for t in study.trials]
     complete = [t for t in trials if t["state"] == "complete"]
     best = max(complete, key=lambda t: (t["value"], -t["number"])) if complete else None
     return {"problem": cfg["problem"], "dataset": cfg["dataset"], "settings": dict(cfg),

@@ -21,6 +21,8 @@ class TrialRun:
 
     curve: list[float] = field(default_factory=list)
     test_acc: float | None = None
+    #: more of the trial to keep with it in the study (e.g. a joint trial's genotype), JSON values by name
+    attrs: dict[str, Any] = field(default_factory=dict)
 
     @property
     def value(self) -> float | None:

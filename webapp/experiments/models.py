@@ -32,6 +32,9 @@ class Kind(models.TextChoices):
     SEARCH = "search", "Search"
     #: stand-alone training from scratch of the architecture a search found (``parent`` is that search)
     RETRAIN = "retrain", "Retrain"
+    #: a hyperparameter study (Optuna): its trials live in Optuna's tables of the same database, ``config`` holds the
+    #: study's settings (``nascore.hpo.study.StudySettings``) and ``parent`` the search whose architecture it tunes
+    STUDY = "study", "HPO study"
 
 
 class Tag(models.Model):
@@ -118,6 +121,10 @@ class Experiment(models.Model):
     @property
     def is_retrain(self) -> bool:
         return self.kind == Kind.RETRAIN
+
+    @property
+    def is_study(self) -> bool:
+        return self.kind == Kind.STUDY
 
     @property
     def progress(self) -> float:

@@ -1,0 +1,69 @@
+"""Optuna's storage for the dashboard's studies: Optuna's own tables in the database Django uses (PostgreSQL in a
+deployment, SQLite under ``make run``), so every worker and the web server see one study, and a study survives a
+restart of everything.
+
+A trial's worker beats a heartbeat into the storage; a trial whose heartbeat stops for ``grace_period`` seconds (its
+worker was lost) is marked failed by the next worker that asks for a trial, and retried once with the same
+parameters as a new trial (Optuna's ``RetryHeartbeatStaleTrialCallback``), never silently lost.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.db import connection
+
+if TYPE_CHECKING:
+    from webapp.experiments.models import Experiment
+
+#: a lost trial is retried this many times (as a new trial with its parameters), then it stays failed
+LOST_TRIAL_RETRIES = 1
+
+
+def storage_url() -> str:
+    """The SQLAlchemy URL of Django's default database (the test database while tests run)."""
+    db = connection.settings_dict
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{db['NAME']}"
+    user = db.get("USER") or ""
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    auth = f"{user}{password}@" if user else ""
+    port = f":{db['PORT']}" if db.get("PORT") else ""
+    return f"postgresql+psycopg://{auth}{db.get('HOST') or ''}{port}/{db['NAME']}"
+
+
+@lru_cache(maxsize=4)
+def _storage(url: str, heartbeat: int, grace: int) -> Any:
+    import warnings
+
+    import optuna
+    from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # heartbeats and their retry callback are marked experimental in Optuna 5; they are what we rely on
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    engine_kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    if url.startswith("sqlite"):
+        engine_kwargs = {"connect_args": {"timeout": 30}}
+    return RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat, grace_period=grace,
+                      heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=LOST_TRIAL_RETRIES))
+
+
+def storage() -> Any:
+    """The shared RDBStorage (one engine per process and database)."""
+    heartbeat = int(getattr(settings, "NASBOARD_TRIAL_HEARTBEAT_SECONDS", 10))
+    grace = int(getattr(settings, "NASBOARD_TRIAL_GRACE_SECONDS", 6 * heartbeat))
+    return _storage(storage_url(), heartbeat, grace)
+
+
+def study_name(experiment: "Experiment") -> str:
+    """The Optuna study of a study experiment."""
+    return f"nasboard-study-{experiment.pk}"
+
+
+def load_study(experiment: "Experiment") -> Any:
+    """The experiment's Optuna study, created on first use with its settings' sampler and pruner."""
+    from nascore.hpo.study import open_study
+
+    return open_study(experiment.config, storage=storage(), name=study_name(experiment))
