@@ -43,6 +43,7 @@ def _storage(url: str, heartbeat: int, grace: int) -> Any:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     # heartbeats and their retry callback are marked experimental in Optuna 5; they are what we rely on
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
     engine_kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if url.startswith("sqlite"):
         engine_kwargs = {"connect_args": {"timeout": 30}}
