@@ -125,8 +125,9 @@ class OneOpPerEdge:
 
     def trial_values(self, arch: Columns, ops: Sequence[str],
                      edges: Mapping[str, Sequence[tuple[int, int]]]) -> dict[str, str]:
-        """The parameters :meth:`suggest` reads to make ``arch`` (its inverse)."""
-        return {edge_param(ct, src, dst): ops[col] for ct, cols in arch.items()
+        """The parameters :meth:`suggest` reads to make ``arch`` (its inverse).  An :data:`ABSENT` edge (a genotype's
+        cell leaves out its zero ops, as NB-201's ``none``) reads as the row's candidate named ``none``."""
+        return {edge_param(ct, src, dst): ops[col] if col != ABSENT else "none" for ct, cols in arch.items()
                 for col, (src, dst) in zip(cols, edges[ct])}
 
     # ---- as a sequence of decisions (a controller's, a policy's) -------------------------------------------
