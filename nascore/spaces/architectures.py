@@ -13,6 +13,9 @@ a sequence of decisions (what a controller or a policy learns to make):
   controller samples them (melodyguan/enas, src/cifar10/micro_controller.py, lines 150-189: index_1, index_2,
   then op_1, op_2) and as RS-WS draws its cells (liamcli/randomNAS_release,
   benchmarks/cnn/darts/darts_wrapper_discrete.py, sample_arch, lines 258-273).
+
+Each rule also writes an architecture as named categorical parameters of a hyperparameter study (``suggest`` /
+``trial_values``; :mod:`nascore.hpo.nas_problems`), every name with the same choices whatever else was chosen.
 """
 from __future__ import annotations
 
