@@ -60,7 +60,8 @@ class StudySettings(Settings):
                                   "built-in one, or folder:NAME in data_dir); problem config reads its config's.",
                                   source="NASBoard's choice: offline data (scikit-learn's breast cancer table, its "
                                          "8x8 digits)",
-                                  choices=lambda: dataset_choices(), pattern=USER_NAME_PATTERN, pattern_text=USER_NAME_TEXT,
+                                  choices=lambda: dataset_choices(), pattern=USER_NAME_PATTERN,
+                                  pattern_text=USER_NAME_TEXT,
                                   none_means="breast_cancer for problem tabular, digits for retrain and joint",
                                   basic=True)
     data_dir: str = setting("data", "The folder csv:NAME tables, folder:NAME images and torchvision datasets are "
