@@ -121,11 +121,15 @@ def _add_hpo(sub: Any) -> None:
     from nascore.settings_cli import add_settings_arguments
 
     p = sub.add_parser("hpo", help="a hyperparameter study (Optuna): joint architecture and hyperparameter "
-                                   "optimisation of a tabular network (Auto-PyTorch Tabular's space)",
-                       description="Tune a network's architecture and training on a table's fixed train/validation/"
-                                   "test split with Optuna (TPE and Hyperband by default), beside two baselines on "
-                                   "the same split; writes result.json. Bad settings: every problem named, exit 2, "
-                                   "nothing written.")
+                                   "optimisation of a tabular network (Auto-PyTorch Tabular's space), a search "
+                                   "config's settings, a genotype's training (retrain) or a cell space's "
+                                   "architecture and training (joint)",
+                       description="Tune a network's architecture and training with Optuna (TPE and Hyperband by "
+                                   "default): --problem tabular on a table's fixed train/validation/test split beside "
+                                   "two baselines, config over a search config's settings, retrain over a genotype's "
+                                   "stand-alone training (--space, --genotype), joint over a cell space's "
+                                   "architecture and training (--space); writes result.json. Bad settings: every "
+                                   "problem named, exit 2, nothing written.")
     p.add_argument("--out", help="output folder for result.json (default runs/hpo-<problem>-<dataset>-s<seed>)")
     p.add_argument("--json", action="store_true", help="print result.json")
     p.set_defaults(setting_names=add_settings_arguments(p, [StudySettings]))
@@ -405,12 +409,13 @@ def cmd_space(args: argparse.Namespace) -> int:
 
 
 def cmd_hpo(args: argparse.Namespace) -> int:
-    from nascore.hpo.study import run_study, validate_study
+    from nascore.hpo.study import run_study, study_dataset, validate_study
     from nascore.settings_cli import given_settings
 
     raw = given_settings(args, args.setting_names)
     cfg = validate_study(raw)  # every problem named before anything runs or is written
-    out = Path(args.out or f"runs/hpo-{cfg['problem']}-{cfg['dataset'].replace(':', '_')}-s{cfg['seed']}")
+    dataset = study_dataset(cfg) if cfg["problem"] != "config" else Path(cfg["config"]).stem
+    out = Path(args.out or f"runs/hpo-{cfg['problem']}-{dataset.replace(':', '_')}-s{cfg['seed']}")
     interrupt = _Interrupt()
     signal.signal(signal.SIGINT, interrupt)
 

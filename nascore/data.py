@@ -581,6 +581,27 @@ class BatchAugment:
         self.generator.set_state(torch.as_tensor(state).cpu())
 
 
+def cutout(x: Tensor, length: int, generator: torch.Generator | None = None) -> Tensor:
+    """Cutout (DeVries & Taylor, 2017) as DARTS's code applies it (quark0/darts, cnn/utils.py, class Cutout): per
+    image, one square of side ``length`` (``2 * (length // 2)`` pixels, as there) centred on a uniformly drawn pixel
+    and clipped at the borders is set to 0, on every channel, after the other augmentation and the normalisation.
+    The centres come from ``generator`` (the global RNG when None, on the CPU), so a seeded run repeats; ``length``
+    0 returns ``x`` itself."""
+    if length <= 0:
+        return x
+    n, _, h, w = x.shape
+    cy = torch.randint(h, (n,), generator=generator)
+    cx = torch.randint(w, (n,), generator=generator)
+    half = length // 2
+    rows, cols = torch.arange(h), torch.arange(w)
+    inside_rows = ((rows[None, :] >= (cy - half).clamp(0, h)[:, None])
+                   & (rows[None, :] < (cy + half).clamp(0, h)[:, None]))
+    inside_cols = ((cols[None, :] >= (cx - half).clamp(0, w)[:, None])
+                   & (cols[None, :] < (cx + half).clamp(0, w)[:, None]))
+    keep = ~(inside_rows[:, :, None] & inside_cols[:, None, :])
+    return x * keep[:, None].to(x.device, x.dtype)
+
+
 def _augmenter(kind: str, spec: DatasetSpec, seed: int) -> BatchAugment | None:
     """The batch augmentation ``kind`` (:data:`SEARCH_AUGMENTATIONS`) of ``spec``'s images, or None."""
     if kind == "none":

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from nascore.data import DataSettings
+from nascore.data import DataSettings, cutout
 from nascore.runtime import RuntimeSettings
 from nascore.settings import (RunConfig, Settings, defaults_of, fields_of, setting, validate_settings,
                               without_placement)
@@ -53,6 +53,10 @@ class StandaloneTrainingSettings(Settings):
                                ge=0, lt=1, source="DARTS, section A.2: path dropout 0.2")
     augment: bool = setting(True, "The dataset's standard train augmentation where it has one (CIFAR: crop and "
                                   "flip).", source="DARTS, section A.2: standard augmentation")
+    cutout_length: int = setting(0, "Cutout: a square of this side zeroed at a random place of each training image, "
+                                    "clipped at the borders (0: none).", ge=0,
+                                 source="NASBoard's choice: DARTS, section A.2, uses cutout 16 on 32x32 CIFAR-10; 0 "
+                                        "here because the default dataset is 8x8 digits")
 
     @classmethod
     def checks(cls, config):
@@ -152,6 +156,8 @@ def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, cfg: EvalCon
             totals.cancelled = True
             break
         x, y = next_batch()
+        if cfg.cutout_length > 0:  # after the stream's own augmentation, from the seeded global RNG
+            x = cutout(x, cfg.cutout_length)
         optimizer.zero_grad(set_to_none=True)
         logits = model(x)
         loss = F.cross_entropy(logits, y)

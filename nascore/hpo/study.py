@@ -12,9 +12,12 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from nascore.device import DEVICE_CHOICES
 from nascore.hpo.config_problem import ConfigProblem
+from nascore.hpo.nas_problems import NAS_CHANNELS, JointProblem, RetrainProblem
 from nascore.hpo.tabular_data import table_names
 from nascore.settings import Settings, setting
+from nascore.userdata import CSV_PREFIX, FOLDER_PREFIX, USER_NAME_PATTERN, USER_NAME_TEXT
 
 #: samplers by name: (what it is, its constructor from the study's seed)
 SAMPLERS: dict[str, tuple[str, Callable[[int], Any]]] = {}
@@ -52,15 +55,39 @@ class StudySettings(Settings):
 
     problem: str = setting("tabular", "What the study tunes.", source="NASBoard's choice", choices=lambda: {k: c.title for k, c in PROBLEMS.items()},
                            basic=True)
-    dataset: str = setting("breast_cancer", "A bundled table (breast_cancer, wine, digits_table) or csv:NAME in the "
-                           "data folder.", source="NASBoard's choice: scikit-learn's breast cancer table, offline",
-                           choices=table_names,
-                           pattern=r"csv:[A-Za-z0-9][A-Za-z0-9._-]{0,99}", pattern_text="csv:NAME", basic=True)
-    data_dir: str = setting("data", "The folder csv:NAME tables are read from.", min_length=1, expects="a folder path",
-                            source="NASBoard's choice")
+    dataset: str | None = setting(None, "The data: for problem tabular a bundled table (breast_cancer, wine, "
+                                  "digits_table) or csv:NAME in data_dir; for retrain and joint an image dataset (a "
+                                  "built-in one, or folder:NAME in data_dir); problem config reads its config's.",
+                                  source="NASBoard's choice: offline data (scikit-learn's breast cancer table, its "
+                                         "8x8 digits)",
+                                  choices=lambda: dataset_choices(), pattern=USER_NAME_PATTERN,
+                                  pattern_text=USER_NAME_TEXT,
+                                  none_means="breast_cancer for problem tabular, digits for retrain and joint",
+                                  basic=True)
+    data_dir: str = setting("data", "The folder csv:NAME tables, folder:NAME images and torchvision datasets are "
+                                    "read from.", min_length=1, expects="a folder path", source="NASBoard's choice")
     target: str | None = setting(None, "A CSV table's target column.", min_length=1,
                                  none_means="the table's nasboard.yaml, else a column named target",
                                  source="NASBoard's choice")
+    space: str | None = setting(None, "problems retrain and joint: the search space of the architecture (a built-in, "
+                                      "a saved space or a space document).", min_length=1,
+                                none_means="none (problem tabular or config)", source="NASBoard's choice")
+    genotype: str | None = setting(None, "problem retrain: the architecture whose training is tuned, as evaluate takes "
+                                         "it (a published name such as darts_v2, a JSON genotype, an nb201 string or "
+                                         "a JSON file).", min_length=1, none_means="none (other problems)",
+                                   source="NASBoard's choice")
+    channels: int | None = setting(None, "problems retrain and joint: initial channels of each trial's network.",
+                                   gt=0, none_means=f"{NAS_CHANNELS} (a network that trains in seconds on a CPU)",
+                                   source="NASBoard's choice")
+    layers: int | None = setting(None, "problems retrain and joint: cells of each trial's network (nb201: cells per "
+                                       "stage).", gt=0, none_means="the fewest the space builds (darts: 3, nb201: 1)",
+                                 source="NASBoard's choice")
+    steps_per_epoch: int | None = setting(None, "problems retrain and joint: batches per epoch of a trial.", gt=0,
+                                          none_means="one pass over the search data's train split",
+                                          source="NASBoard's choice")
+    device: str = setting("auto", "problems retrain and joint: where trials train: auto (CUDA when present), cpu, "
+                                  "cuda or cuda:N.", choices=DEVICE_CHOICES, pattern=r"cuda:\d+",
+                          pattern_text="cuda:N", source="NASBoard's choice")
     trials: int = setting(50, "How many configurations the study tries.", gt=0, le=100000,
                           source="NASBoard's choice", basic=True)
     min_epochs: int = setting(2, "The fewest epochs a trial runs before a pruner may stop it (Hyperband's minimum "
@@ -88,9 +115,16 @@ class StudySettings(Settings):
                                     f"({config['max_epochs']})")
         if "problem" not in config:  # an unknown problem, already reported
             return errors
+        problem = config["problem"]
+        if "dataset" in config:
+            errors.update(dataset_errors(problem, config["dataset"]))
+        for name, owners in PROBLEM_SETTINGS.items():
+            if name in config and config[name] is not None and problem not in owners:
+                errors[name] = f"{name} belongs to problem {' and '.join(owners)}, not {problem}"
+        errors.update(getattr(PROBLEMS[problem], "check_settings", lambda c: {})(config))
         if config["problem"] != "config":
             for name in ("config", "param"):
-                if config[name]:
+                if config.get(name):
                     errors[name] = f"{name} belongs to problem config, not {config['problem']}"
             return errors
         if not config["param"]:
@@ -109,6 +143,49 @@ class StudySettings(Settings):
             return errors
         errors.update(parse_params(config["param"], base)[1])
         return errors
+
+
+#: settings only some problems read: given to another, they are an error
+PROBLEM_SETTINGS: dict[str, tuple[str, ...]] = {name: ("retrain", "joint") for name in
+                                                ("space", "channels", "layers", "steps_per_epoch")}
+PROBLEM_SETTINGS["genotype"] = ("retrain",)
+PROBLEM_SETTINGS["target"] = ("tabular",)
+
+
+def dataset_choices() -> dict[str, str]:
+    """Every dataset a study may name: the bundled tables and the built-in image datasets."""
+    from nascore.data import DATASETS
+
+    return {**{name: f"table: {title}" for name, title in table_names().items()},
+            **{name: f"images: {spec.title}" for name, spec in sorted(DATASETS.items())}}
+
+
+def study_dataset(cfg: Mapping[str, Any]) -> str:
+    """The dataset a study reads: the one named, else its problem's default (problem config: its config's)."""
+    if cfg.get("dataset"):
+        return str(cfg["dataset"])
+    return getattr(PROBLEMS.get(cfg.get("problem", "tabular")), "default_dataset", "breast_cancer")
+
+
+def dataset_errors(problem: str, name: str | None) -> dict[str, str]:
+    """Whether problem ``problem`` can read the dataset ``name``: tables for tabular, images for retrain and joint
+    (what the problem class's ``reads`` says); problem config reads its config's dataset, so names none."""
+    from nascore.data import DATASETS
+
+    reads = getattr(PROBLEMS.get(problem), "reads", None)
+    if name is None:
+        return {}
+    if reads is None:
+        return {"dataset": f"problem {problem} reads the dataset of its config; leave dataset out"}
+    is_table = name in table_names() or name.startswith(CSV_PREFIX)
+    is_images = name in DATASETS or name.startswith(FOLDER_PREFIX)
+    if reads == "tables" and not is_table:
+        return {"dataset": f"problem {problem} trains on tables, and {name!r} is an image dataset; use a bundled "
+                           f"table ({', '.join(table_names())}) or csv:NAME"}
+    if reads == "images" and not is_images:
+        return {"dataset": f"problem {problem} trains an image network, and {name!r} is a table; use an image "
+                           f"dataset ({', '.join(sorted(DATASETS))}) or folder:NAME"}
+    return {}
 
 
 def validate_study(raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -197,6 +274,8 @@ def run_study(raw: Mapping[str, Any], out: str | Path | None = None,
     result["dataset"] = problem.dataset
     result["seconds"] = round(time.time() - started, 2)
     result["baselines"] = problem.baselines()
+    if hasattr(problem, "final"):  # what a final retrain of the best trial needs (problems retrain and joint)
+        result["final"] = problem.final(result["best_params"]) if result["best_params"] is not None else None
     if out is not None:
         folder = Path(out)
         folder.mkdir(parents=True, exist_ok=True)
@@ -209,13 +288,15 @@ class TabularProblem:
 
     title = ("joint architecture and hyperparameter optimisation of a tabular network (Auto-PyTorch Tabular's space) "
              "on a table's fixed split")
+    reads = "tables"
+    default_dataset = "breast_cancer"
 
     def __init__(self, cfg: Mapping[str, Any], out: Path | None):
         from nascore.hpo.tabular_data import load_split
 
         self.cfg = cfg
-        self.dataset = cfg["dataset"]
-        self.split = load_split(cfg["dataset"], cfg["data_dir"], cfg["target"])
+        self.dataset = study_dataset(cfg)
+        self.split = load_split(self.dataset, cfg["data_dir"], cfg["target"])
 
     def suggest(self, trial: Any) -> dict[str, Any]:
         from nascore.hpo.tabular_space import suggest
@@ -236,7 +317,8 @@ class TabularProblem:
 
 
 #: the problems a study may tune, by name: each knows how to propose, run and compare a trial
-PROBLEMS: dict[str, Any] = {"tabular": TabularProblem, "config": ConfigProblem}
+PROBLEMS: dict[str, Any] = {"tabular": TabularProblem, "config": ConfigProblem, "retrain": RetrainProblem,
+                             "joint": JointProblem}
 
 
 def make_problem(cfg: Mapping[str, Any], out: Path | None) -> Any:

@@ -13,10 +13,14 @@ a sequence of decisions (what a controller or a policy learns to make):
   controller samples them (melodyguan/enas, src/cifar10/micro_controller.py, lines 150-189: index_1, index_2,
   then op_1, op_2) and as RS-WS draws its cells (liamcli/randomNAS_release,
   benchmarks/cnn/darts/darts_wrapper_discrete.py, sample_arch, lines 258-273).
+
+Each rule also writes an architecture as named categorical parameters of a hyperparameter study (``suggest`` /
+``trial_values``; :mod:`nascore.hpo.nas_problems`), every name with the same choices whatever else was chosen.
 """
 from __future__ import annotations
 
-from typing import Hashable, Sequence
+import itertools
+from typing import Any, Callable, Hashable, Mapping, Sequence
 
 import torch
 
@@ -25,6 +29,19 @@ ABSENT = -1
 Columns = dict[str, list[int]]
 #: one decision: its kind ("op" or "input"), the key of what it reads (a policy's logits row) and the values allowed
 Decision = tuple[str, Hashable, list[int]]
+#: ``ask(name, choices) -> one of choices``: how a named categorical parameter is chosen (Optuna's
+#: ``trial.suggest_categorical``, or a lookup in a trial's stored parameters)
+Ask = Callable[[str, list[str]], Any]
+
+
+def edge_param(cell_type: str, src: int, dst: int) -> str:
+    """The study parameter holding the op of a cell type's edge ``src -> dst``."""
+    return f"arch.{cell_type}.{src}-{dst}"
+
+
+def inputs_param(cell_type: str, node: int) -> str:
+    """The study parameter holding the input set of a cell type's intermediate node."""
+    return f"arch.{cell_type}.node{node}.inputs"
 
 
 def _choice(n: int, generator: torch.Generator) -> int:
@@ -95,6 +112,26 @@ class OneOpPerEdge:
                 if col not in row:
                     return f"edge row {r} of the {ct} cell has column {col}, not one of its candidates {row}"
         return None
+
+    # ---- as named categorical parameters (a hyperparameter study's) -----------------------------------------
+    def suggest(self, ask: Ask, ops: Sequence[str], edges: Mapping[str, Sequence[tuple[int, int]]]) -> Columns:
+        """An architecture from named categorical choices: ``ask(name, choices)`` returns one of ``choices`` (an
+        Optuna trial's ``suggest_categorical``, or a lookup in stored parameters).  One parameter per edge row,
+        ``arch.<cell type>.<source>-<target>``, over the names (``ops``) of that row's candidates: a parameter's
+        choices are the same whatever else was chosen, as Optuna requires.  ``edges``: the (source, target) of each
+        edge row per cell type (``space.edges``)."""
+        out = {}
+        for ct, rows in self.candidates.items():
+            out[ct] = [ops.index(ask(edge_param(ct, src, dst), [ops[c] for c in row]))
+                       for row, (src, dst) in zip(rows, edges[ct])]
+        return out
+
+    def trial_values(self, arch: Columns, ops: Sequence[str],
+                     edges: Mapping[str, Sequence[tuple[int, int]]]) -> dict[str, str]:
+        """The parameters :meth:`suggest` reads to make ``arch`` (its inverse).  An :data:`ABSENT` edge (a genotype's
+        cell leaves out its zero ops, as NB-201's ``none``) reads as the row's candidate named ``none``."""
+        return {edge_param(ct, src, dst): ops[col] if col != ABSENT else "none" for ct, cols in arch.items()
+                for col, (src, dst) in zip(cols, edges[ct])}
 
     # ---- as a sequence of decisions (a controller's, a policy's) -------------------------------------------
     def num_decisions(self, cell_type: str) -> int:
@@ -215,6 +252,36 @@ class InputsPerNode(OneOpPerEdge):
                         return (f"edge row {r} of the {ct} cell has column {cols[r]}, not one of "
                                 f"{self.candidates[ct][r]}")
         return None
+
+    # ---- named categorical parameters: per node its inputs, then each chosen edge's op ----------------------------
+    def input_choices(self, cell_type: str, rows: Mapping[int, int]) -> list[str]:
+        """A node's possible input sets, each written as its sources joined by ``+`` in order (``0+2``)."""
+        return ["+".join(str(src) for src in combo) for combo in itertools.combinations(sorted(rows), self.inputs)]
+
+    def suggest(self, ask: Ask, ops: Sequence[str], edges: Mapping[str, Sequence[tuple[int, int]]]) -> Columns:
+        """Per node one parameter ``arch.<cell type>.node<j>.inputs`` over its input sets (``0+2``), then per
+        chosen edge one parameter ``arch.<cell type>.<source>-<j>`` over the names of that edge row's candidates
+        (less the excluded ops): fixed choices per name, an edge's op asked only when the edge is kept (a
+        conditional parameter)."""
+        out = {}
+        for ct, nodes in self.nodes.items():
+            picks = []
+            for node, rows in nodes:
+                chosen = ask(inputs_param(ct, node), self.input_choices(ct, rows))
+                picks.append([(src, ops.index(ask(edge_param(ct, src, node),
+                                                  [ops[c] for c in self.candidates[ct][rows[src]]])))
+                              for src in (int(v) for v in str(chosen).split("+"))])
+            out[ct] = self._cell(ct, picks)
+        return out
+
+    def trial_values(self, arch: Columns, ops: Sequence[str],
+                     edges: Mapping[str, Sequence[tuple[int, int]]]) -> dict[str, str]:
+        out = {}
+        for ct, nodes in self.nodes.items():
+            for (node, _), picks in zip(nodes, self._picks(ct, arch[ct])):
+                out[inputs_param(ct, node)] = "+".join(str(src) for src, _ in picks)
+                out.update({edge_param(ct, src, node): ops[col] for src, col in picks})
+        return out
 
     # ---- decisions: per node, the inputs then their ops (ENAS's micro controller) -------------------------------
     def num_decisions(self, cell_type: str) -> int:

@@ -148,10 +148,11 @@ def test_a_study_on_a_users_csv_table(tmp_path):
 def test_every_bad_setting_is_named():
     with pytest.raises(ConfigError) as info:
         validate_study({"trials": 0, "sampler": "tp", "pruner": "hyperbnd", "min_epochs": 5, "max_epochs": 2,
-                        "dataset": "wines", "problem": "joint"})
+                        "dataset": "wines", "problem": "jont"})
     errors = info.value.errors
     assert set(errors) == {"trials", "sampler", "pruner", "min_epochs", "dataset", "problem"}
     assert "did you mean 'tpe'" in errors["sampler"] and "did you mean 'wine'" in errors["dataset"]
+    assert "did you mean 'joint'" in errors["problem"]
 
 
 def test_the_cli_writes_result_json_or_names_every_problem_and_writes_nothing(tmp_path, capsys):
