@@ -165,18 +165,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def read_genotype(text: str) -> Any:
     """A genotype given on the command line: a name, an nb201 string, JSON, or a JSON file."""
-    path = Path(text)
-    if text.endswith(".json"):
-        if not path.is_file():
-            raise UsageError(f"genotype file {text!r} does not exist")
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return data.get("genotype", data) if isinstance(data, dict) else data
-    if text.lstrip().startswith(("{", "[")):
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise UsageError(f"--genotype is not valid JSON: {exc}") from None
-    return text
+    from nascore.spaces.genotypes import genotype_from_text
+
+    try:
+        return genotype_from_text(text)
+    except ValueError as exc:
+        raise UsageError(f"--genotype: {exc}") from None
 
 
 def _print_errors(errors: dict[str, str]) -> None:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from nascore.hpo.tabular import TrialRun
+from nascore.spaces.genotypes import genotype_from_text
 
 if TYPE_CHECKING:
     from nascore.data import SearchData
@@ -47,23 +48,6 @@ def cutout_choices(image_size: int) -> list[int]:
     """Cutout lengths a study tries on images of side ``image_size``: none, a quarter and half of the side (DARTS,
     section A.2: 16 on 32x32 CIFAR-10, half the side)."""
     return sorted({0, max(2, image_size // 4), max(2, image_size // 2)})
-
-
-def genotype_value(text: str) -> Any:
-    """A genotype as the command line gives it (as ``evaluate --genotype`` takes it): a published name, an nb201
-    string, JSON, or a JSON file (its ``genotype`` key when it is a result); raises ValueError."""
-    if text.endswith(".json"):
-        path = Path(text)
-        if not path.is_file():
-            raise ValueError(f"genotype file {text!r} does not exist")
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return data.get("genotype", data) if isinstance(data, dict) else data
-    if text.lstrip().startswith(("{", "[")):
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"not valid JSON: {exc}") from None
-    return text
 
 
 def genotype_from_params(space: SearchSpace, params: Mapping[str, Any]) -> Any:
@@ -136,13 +120,13 @@ class RetrainProblem:
             from nascore.spaces.genotypes import GenotypeError
 
             try:
-                space.resolve(genotype_value(config["genotype"]))
+                space.resolve(genotype_from_text(config["genotype"]))
             except (GenotypeError, ValueError, TypeError) as exc:
                 errors["genotype"] = f"not a genotype of the {space.name} space: {exc}"
         return errors
 
     def fixed_genotype(self) -> Any:
-        return self.space.resolve(genotype_value(self.cfg["genotype"]))
+        return self.space.resolve(genotype_from_text(self.cfg["genotype"]))
 
     def _has_auxiliary(self) -> bool:
         """Whether the space's network has DARTS's auxiliary head at this size (then its weight is tuned)."""

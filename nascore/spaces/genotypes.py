@@ -13,6 +13,9 @@ draws a genotype's cell as a graph with one op per edge.
 """
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from typing import TYPE_CHECKING, Any
 
 import networkx as nx
@@ -308,3 +311,20 @@ class NB201String(EdgeOps):
 NOTATIONS: dict[str, Notation] = {n.name: n for n in (Pairs(), EdgeOps(), NB201String())}
 #: the notation a rule writes in when the document names none
 DEFAULT_NOTATION = {"inputs_per_node": "pairs", "one_op_per_edge": "edge_ops"}
+
+
+def genotype_from_text(text: str) -> Any:
+    """A genotype as a command line or a study's settings give it: a published name, an nb201
+    string, JSON, or a JSON file (its ``genotype`` key when it is a result); raises ValueError."""
+    if text.endswith(".json"):
+        path = Path(text)
+        if not path.is_file():
+            raise ValueError(f"genotype file {text!r} does not exist")
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return data.get("genotype", data) if isinstance(data, dict) else data
+    if text.lstrip().startswith(("{", "[")):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"not valid JSON: {exc}") from None
+    return text
