@@ -16,7 +16,6 @@ are named exactly as the stand-alone training settings they set
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 

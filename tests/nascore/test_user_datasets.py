@@ -3,7 +3,6 @@ real search) and CSV tables (target, errors), the check with every kind of probl
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
