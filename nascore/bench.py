@@ -344,6 +344,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     h.add_argument("--hpo-trials", type=int, default=50, help="--hpo: trials per study (default 50)")
     h.add_argument("--hpo-min-epochs", type=int, default=2, help="--hpo: Hyperband's minimum epochs (default 2)")
     h.add_argument("--hpo-max-epochs", type=int, default=20, help="--hpo: epochs of an unpruned trial (default 20)")
+    h.add_argument("--hpo-ensemble", type=int, default=None,
+                   help="--hpo: also the Hyperband study's ensemble of its K best trials (Auto-PyTorch's)")
     t = p.add_argument_group("tabular benchmark (NAS-Bench-201)")
     t.add_argument("--table", action="store_true",
                    help="import and query speed, and the time of seeded black-box runs on the table")
@@ -405,7 +407,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         from nascore.hpo.bench import measure_studies
 
         report = measure_studies(args.hpo_datasets.split(","), args.hpo_seeds, args.hpo_trials, args.hpo_min_epochs,
-                                 args.hpo_max_epochs)
+                                 args.hpo_max_epochs, ensemble=args.hpo_ensemble)
         print(json.dumps(report, indent=None if args.json else 2))
         return 0
     if args.data:

@@ -101,6 +101,11 @@ class StudySettings(Settings):
                           choices=lambda: {k: f"{k}: {v[0]}" for k, v in PRUNERS.items()}, basic=True)
     seed: int = setting(0, "Seed of the sampler and of every trial's training: one trial at a time, the same study.",
                         ge=0, source="NASBoard's choice", basic=True)
+    ensemble: int | None = setting(None, "problem tabular: combine the networks of the best K complete trials by "
+                                         "greedy ensemble selection (50 rounds, with replacement), as Auto-PyTorch "
+                                         "Tabular does.", gt=0, le=100, none_means="no ensemble",
+                                   source="NASBoard's choice: off, so a study's figures are its best single "
+                                          "network's (Auto-PyTorch Tabular builds the ensemble by default)")
     config: str | None = setting(None, "problem config: the search config (JSON or YAML) whose settings are tuned.",
                                  min_length=1, expects="a file path", none_means="none (problem tabular)",
                                  source="NASBoard's choice")
@@ -150,6 +155,7 @@ PROBLEM_SETTINGS: dict[str, tuple[str, ...]] = {name: ("retrain", "joint") for n
                                                 ("space", "channels", "layers", "steps_per_epoch")}
 PROBLEM_SETTINGS["genotype"] = ("retrain",)
 PROBLEM_SETTINGS["target"] = ("tabular",)
+PROBLEM_SETTINGS["ensemble"] = ("tabular",)
 
 
 def dataset_choices() -> dict[str, str]:
@@ -270,16 +276,27 @@ def run_study(raw: Mapping[str, Any], out: str | Path | None = None,
             break
         run_trial(study, problem, cfg, stop)
         progress(len(study.trials), cfg["trials"])
-    result = summarize(study, cfg)
-    result["dataset"] = problem.dataset
-    result["seconds"] = round(time.time() - started, 2)
-    result["baselines"] = problem.baselines()
-    if hasattr(problem, "final"):  # what a final retrain of the best trial needs (problems retrain and joint)
-        result["final"] = problem.final(result["best_params"]) if result["best_params"] is not None else None
+    seconds = round(time.time() - started, 2)  # the trials' time, without the baselines' and the ensemble's
+    result = conclude(study, problem, cfg)
+    result["seconds"] = seconds
     if out is not None:
         folder = Path(out)
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "result.json").write_text(json.dumps(result, indent=2))
+    return result
+
+
+def conclude(study: Any, problem: Any, cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """A finished study's result, wherever its trials ran: :func:`summarize`, the dataset, the problem's baselines
+    on the same split, what a final retrain of the best trial needs (``final``: problems retrain and joint) and the
+    ensemble of the best trials where asked for (``ensemble``: problem tabular)."""
+    result = summarize(study, cfg)
+    result["dataset"] = problem.dataset
+    result["baselines"] = problem.baselines()
+    if hasattr(problem, "final"):
+        result["final"] = problem.final(result["best_params"]) if result["best_params"] is not None else None
+    if cfg.get("ensemble") and hasattr(problem, "ensemble"):
+        result["ensemble"] = problem.ensemble(result["trials"], cfg["ensemble"])
     return result
 
 
@@ -314,6 +331,11 @@ class TabularProblem:
         from nascore.hpo.tabular import baselines
 
         return baselines(self.split, self.cfg["seed"])
+
+    def ensemble(self, trials: list[dict[str, Any]], nbest: int) -> dict[str, Any] | None:
+        from nascore.hpo.ensemble import build_ensemble
+
+        return build_ensemble(trials, self.split, self.cfg, nbest)
 
 
 #: the problems a study may tune, by name: each knows how to propose, run and compare a trial

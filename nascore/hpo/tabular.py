@@ -23,6 +23,8 @@ class TrialRun:
     test_acc: float | None = None
     #: more of the trial to keep with it in the study (e.g. a joint trial's genotype), JSON values by name
     attrs: dict[str, Any] = field(default_factory=dict)
+    #: the last epoch's class probabilities on the validation and test rows, when asked for (an ensemble's members)
+    probabilities: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def value(self) -> float | None:
@@ -55,11 +57,12 @@ def _accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
 
 def train_configuration(params: dict[str, Any], split: TabularSplit, max_epochs: int, seed: int,
                         after_epoch: Callable[[int, float], bool] = lambda epoch, acc: False,
-                        stop: Callable[[], bool] = lambda: False) -> TrialRun:
+                        stop: Callable[[], bool] = lambda: False, keep_probabilities: bool = False) -> TrialRun:
     """Train ``params``' network for up to ``max_epochs`` epochs (cosine learning rate over all of them, as if it
     would run to the end: a pruned trial is the beginning of a full one).  After each epoch ``after_epoch(epoch,
     validation accuracy)`` says whether to stop there (a pruner's verdict); ``stop()`` is checked every step (a
-    cancelled study).  Deterministic for a seed on a CPU."""
+    cancelled study).  ``keep_probabilities`` keeps the last epoch's validation and test probabilities (for
+    :mod:`nascore.hpo.ensemble`).  Deterministic for a seed on a CPU."""
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     transform = preprocess(params, split, seed)
@@ -107,6 +110,10 @@ def train_configuration(params: dict[str, Any], split: TabularSplit, max_epochs:
         run.test_acc = _accuracy(model, x_test, y_test)
         if after_epoch(epoch, acc):
             break
+    if keep_probabilities:
+        model.eval()
+        with torch.no_grad():
+            run.probabilities = {"val": F.softmax(model(x_val), 1).numpy(), "test": F.softmax(model(x_test), 1).numpy()}
     return run
 
 

@@ -4,6 +4,7 @@ Hyperband's saved epochs, baselines, and the CLI's validation."""
 import csv
 import json
 
+import numpy as np
 import optuna
 import pytest
 import torch
@@ -211,3 +212,42 @@ def test_ranges_over_a_searchs_settings_are_checked_by_place(tmp_path):
     with pytest.raises(ConfigError) as info:
         validate_study({"problem": "tabular", "param": ["w_lr=0.1:0.2"]})
     assert "belongs to problem config" in info.value.errors["param"]
+
+
+# ---- Auto-PyTorch's ensemble ----------------------------------------------------------------------------------------
+def test_greedy_selection_picks_with_replacement_the_member_that_helps_most():
+    from nascore.hpo.ensemble import greedy_selection
+
+    y = np.array([0, 0, 1, 1])
+    right = np.array([[0.9, 0.1], [0.8, 0.2], [0.2, 0.8], [0.1, 0.9]])  # all four right
+    wrong_half = np.array([[0.9, 0.1], [0.1, 0.9], [0.9, 0.1], [0.1, 0.9]])  # two of four
+    counts = greedy_selection([wrong_half, right], y, rounds=5)
+    assert counts == [0, 1]  # the right member alone; adding more of it changes nothing, so the shortest is kept
+    # two members each right where the other is wrong, more confident where right: together they beat either alone
+    a = np.array([[0.9, 0.1], [0.9, 0.1], [0.6, 0.4], [0.1, 0.9]])  # wrong on row 2
+    b = np.array([[0.6, 0.4], [0.4, 0.6], [0.1, 0.9], [0.1, 0.9]])  # wrong on row 1
+    counts = greedy_selection([a, b], y, rounds=4)
+    # all right with both; of the nested ensembles [a], [a, b], [a, b, a], [a, b, a, a], the last has the lowest log
+    # loss (0.299 against 0.314 for [a, b]) at the same accuracy
+    assert counts == [3, 1]
+    mean = (3 * a + b) / 4
+    assert (mean.argmax(1) == y).all() and (a.argmax(1) == y).mean() == 0.75 and (b.argmax(1) == y).mean() == 0.75
+
+
+def test_the_ensemble_retrains_its_members_exactly_and_is_at_least_as_good_on_validation(tmp_path):
+    result = run_study({"dataset": "wine", "trials": 6, "min_epochs": 1, "max_epochs": 4, "pruner": "none",
+                        "sampler": "random", "seed": 3, "ensemble": 3}, tmp_path)
+    ensemble = result["ensemble"]
+    by_number = {t["number"]: t for t in result["trials"]}
+    assert ensemble["candidates"] == 3 and abs(sum(m["weight"] for m in ensemble["members"]) - 1) < 1e-3
+    for member in ensemble["members"]:  # each member retrained from its seed reproduces its trial
+        assert member["val_acc"] == by_number[member["trial"]]["value"]
+    assert ensemble["val_acc"] >= result["best_value"]  # greedy selection starts from the best member
+    assert 0 <= ensemble["test_acc"] <= 1
+    assert json.loads((tmp_path / "result.json").read_text())["ensemble"] == ensemble
+
+
+def test_ensemble_belongs_to_tabular_studies():
+    with pytest.raises(ConfigError) as exc:
+        validate_study({"problem": "joint", "space": "nb201", "ensemble": 3})
+    assert "ensemble belongs to problem tabular, not joint" in exc.value.errors["ensemble"]
