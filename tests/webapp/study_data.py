@@ -27,3 +27,11 @@ def make_study(owner: Any, name: str = "tune the table", run: int = 4, status: s
         for _ in range(run):
             run_trial(study, problem, cfg)
     return exp
+
+
+def close_optuna_connections() -> None:
+    """Close the pooled connections Optuna's engine holds on the test database, which could not be dropped at the
+    end of the session otherwise (the engine stays usable: it reconnects when next asked)."""
+    from webapp.experiments.services.optuna_storage import storage
+
+    storage().engine.dispose()

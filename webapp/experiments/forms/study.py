@@ -73,6 +73,19 @@ class StudyForm(forms.Form):
             out[name] = value
         return out
 
+    def clean(self) -> dict[str, Any]:
+        """The engine's one validator of study settings checks what parsed (bounds, choices, min_epochs against
+        max_epochs, ...), so every error shows at once; the study service checks again when it creates."""
+        from nascore.config import ConfigError
+        from nascore.hpo.study import validate_study
+
+        cleaned = super().clean()
+        try:
+            validate_study(self.settings())
+        except ConfigError as exc:
+            self.add_errors(exc.errors)
+        return cleaned
+
     def add_errors(self, errors: Mapping[str, str]) -> None:
         """The service's refusal, each message beside its field (the rest at the top)."""
         for key, message in errors.items():
