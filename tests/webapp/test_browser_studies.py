@@ -61,3 +61,16 @@ def test_the_study_page_draws_its_figures_sorts_its_trials_and_follows_the_study
     assert page.get_attribute("#progress-bar", "aria-valuenow") == "5"
     assert "5 of 6 trials done" in page.inner_text("#progress-text")
     assert header.get_attribute("aria-sort") == "ascending"  # the sort survives the redraw
+
+
+def test_studies_compare_in_the_browser(live_server: Any, page: Any, alice: Any) -> None:
+    from webapp.experiments.models import Status
+
+    first = make_study(alice, "tpe study", run=2, pruner="none", trials=2, status=Status.FINISHED)
+    second = make_study(alice, "random study", run=1, sampler="random", pruner="none", trials=2,
+                        status=Status.FINISHED)
+    log_in(page, live_server.url, "alice")
+    page.goto(f"{live_server.url}/compare/?ids={first.pk},{second.pk}")
+    page.wait_for_function("(() => { const el = document.getElementById('study-scatter');"
+                           " return el.classList.contains('js-plotly-plot') && el.data[0].x.length === 2; })()")
+    assert page.locator("#study-table tbody tr").count() == 2

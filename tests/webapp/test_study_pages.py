@@ -186,3 +186,23 @@ def test_a_search_links_to_its_studies_and_a_study_to_its_search(client: Client,
     assert "Retrains" in html and f'<tr data-id="{child.pk}">' in html
     page = client.get(f"/experiments/{child.pk}/").content.decode()
     assert f'id="parent-link">#{search.pk} the search</a>' in page
+
+
+def test_studies_compare_side_by_side(client: Client, alice: Any) -> None:
+    first = make_study(alice, "tpe study", run=2, pruner="none", trials=2, status=Status.FINISHED)
+    second = make_study(alice, "random study", run=2, sampler="random", pruner="none", trials=2,
+                        status=Status.FINISHED)
+    search = stored(alice, "a search")
+    response = login(client, alice).get(f"/compare/?ids={first.pk},{second.pk},{search.pk}")
+    assert response.status_code == 200
+    html = response.content.decode()
+    rows = re.findall(r'<tr data-id="(\d+)"><td><a href="/experiments/\d+/">#\d+ ([^<]+)</a>', html)
+    assert rows == [(str(first.pk), "tpe study"), (str(second.pk), "random study")]
+    assert "2 / 0 / 0 of 2" in html and "random / none" in html
+    scatter = json.loads(re.search(r'<script id="study-scatter-data" type="application/json">(.*?)</script>',
+                                   html, re.S).group(1))
+    assert scatter["data"][0]["x"] == [6, 6]  # two complete trials of 3 epochs each
+    assert "studycompare.js" in html and "a search" in html
+    only = client.get(f"/compare/?ids={first.pk},{second.pk}")
+    assert only.status_code == 200 and 'id="study-table"' in only.content.decode()
+    assert client.get(f"/compare/export.csv?ids={first.pk},{search.pk}").status_code == 200

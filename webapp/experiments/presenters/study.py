@@ -125,3 +125,35 @@ def export_document(exp: "Experiment", result: Mapping[str, Any]) -> dict[str, A
             "seed": cfg.get("seed"), "max_epochs": cfg.get("max_epochs"), "best_trial": result.get("best_trial"),
             "best_value": result.get("best_value"), "best_test_acc": result.get("best_test_acc"),
             "best_params": result.get("best_params")}
+
+
+def compare_rows(studies: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The comparison page's table of studies: set-up, trials by state, best value and compute."""
+    rows = []
+    for item in studies:
+        exp, result = item["experiment"], item["result"]
+        cfg = exp.config or {}
+        states = result.get("states", {})
+        rows.append({"id": exp.pk, "name": exp.name, "problem": cfg.get("problem"), "dataset": cfg.get("dataset"),
+                     "sampler": cfg.get("sampler"), "pruner": cfg.get("pruner"), "status": exp.get_status_display(),
+                     "trials": f"{states.get('complete', 0)} / {states.get('pruned', 0)} / {states.get('failed', 0)}"
+                               f" of {cfg.get('trials')}",
+                     "best_value": result.get("best_value"), "best_text": pct(result.get("best_value")),
+                     "test_text": pct(result.get("best_test_acc")), "epochs": result.get("epochs", 0),
+                     "seconds": item["seconds"]})
+    return rows
+
+
+def compare_scatter(rows: list[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """Best value against compute (all trials' epochs): which study found more for what it spent."""
+    drawn = [r for r in rows if r["best_value"] is not None]
+    if not drawn:
+        return None
+    return {"data": [{"type": "scatter", "mode": "markers+text", "x": [r["epochs"] for r in drawn],
+                      "y": [r["best_value"] for r in drawn], "text": [f"#{r['id']} {r['name']}" for r in drawn],
+                      "textposition": "top center", "marker": {"size": 11, "color": "#1f77b4"},
+                      "hovertemplate": "%{text}<br>%{x} epochs: best %{y:.2%}<extra></extra>"}],
+            "layout": {"title": {"text": "Best validation accuracy against epochs trained"}, "autosize": True,
+                       "xaxis": {"title": {"text": "epochs trained, all trials together"}, "rangemode": "tozero"},
+                       "yaxis": {"title": {"text": "best validation accuracy"}, "tickformat": ".0%"},
+                       "margin": {"l": 60, "r": 20, "t": 40, "b": 50}}}

@@ -70,3 +70,17 @@ def studies_progress(experiments: Iterable["Experiment"]) -> dict[int, dict[str,
 #: Optuna's trial states (as its tables store them) by the names the dashboard uses
 STATE_KEYS = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed", "RUNNING": "running",
               "WAITING": "running"}
+
+
+def compared_studies(experiments: Iterable["Experiment"]) -> list[dict[str, Any]]:
+    """For the comparison page: each study's summary with its compute (all trials' epochs, and seconds from the
+    trials' start and end times), in the given order."""
+    out = []
+    for exp in experiments:
+        if exp.kind != "study":
+            continue
+        study, result = study_and_result(exp)
+        seconds = sum((t.datetime_complete - t.datetime_start).total_seconds() for t in study.get_trials(deepcopy=False)
+                      if t.datetime_start is not None and t.datetime_complete is not None)
+        out.append({"experiment": exp, "result": result, "seconds": round(seconds, 1)})
+    return out
