@@ -135,8 +135,8 @@ def test_the_form_shows_every_error_by_its_field_and_creates_nothing(client: Cli
     assert "The study was not created" in html
     for name in ("dataset", "trials", "min_epochs", "seed"):
         assert f'id="error-{name}"' in html
-        assert re.search(rf'<(input|select)[^>]*aria-describedby="error-{name}"[^>]*name="{name}"|'
-                         rf'<(input|select)[^>]*name="{name}"[^>]*aria-describedby="error-{name}"', html), name
+        field = re.search(rf'<(?:input|select)[^>]*name="{name}"[^>]*>', html).group(0)
+        assert f'aria-describedby="error-{name} id_{name}_helptext"' in field and 'aria-invalid="true"' in field
     assert Experiment.objects.count() == 0
 
 

@@ -50,7 +50,9 @@ class StudyForm(forms.Form):
         """Each field with an error points at its message (``aria-describedby``), for screen readers."""
         for name in self.errors:
             if name in self.fields:
-                self.fields[name].widget.attrs.update({"aria-invalid": "true", "aria-describedby": f"error-{name}"})
+                helptext = f" {self[name].auto_id}_helptext" if self.fields[name].help_text else ""
+                self.fields[name].widget.attrs.update({"aria-invalid": "true",
+                                                       "aria-describedby": f"error-{name}{helptext}"})
 
     def basic_fields(self) -> list[forms.BoundField]:
         return [self["name"]] + [self[n] for n in self.basic_names]
