@@ -206,3 +206,17 @@ def test_studies_compare_side_by_side(client: Client, alice: Any) -> None:
     only = client.get(f"/compare/?ids={first.pk},{second.pk}")
     assert only.status_code == 200 and 'id="study-table"' in only.content.decode()
     assert client.get(f"/compare/export.csv?ids={first.pk},{search.pk}").status_code == 200
+
+
+def test_a_finished_tabular_study_shows_its_baselines_beside_the_best(client: Client, alice: Any) -> None:
+    from webapp.experiments.models import Result
+
+    done = make_study(alice, "with baselines", run=2, pruner="none", trials=2, status=Status.FINISHED)
+    Result.objects.create(experiment=done, genotype={}, raw={"baselines": {
+        "random_forest": {"val_acc": 0.95, "test_acc": 0.94}, "hist_gradient_boosting": {"val_acc": 0.96, "test_acc": 0.93}}})
+    data = login(client, alice).get(f"/experiments/{done.pk}/study.json").json()
+    assert "baselines on the same split: random forest 95.00% (test 94.00%)" in data["best"]["text"]
+    assert [s["y0"] for s in data["figures"]["history"]["layout"]["shapes"]] == [0.95, 0.96]
+    assert data["active"] is False and data["actions"]["cancel"] is False
+    html = client.get(f"/experiments/{done.pk}/").content.decode()
+    assert "random forest 95.00%" in html and 'id="cancel-form" hidden' in html

@@ -38,6 +38,7 @@ def studies_progress(experiments: Iterable["Experiment"]) -> dict[int, dict[str,
     """For the list page: per study experiment, its trials by state and its best value, in one query on Optuna's
     tables (not a study load per row).  A study whose trials were never asked for is absent."""
     from sqlalchemy import bindparam, text
+    from sqlalchemy.exc import SQLAlchemyError
 
     from webapp.experiments.services.optuna_storage import storage, study_name
 
@@ -54,7 +55,7 @@ def studies_progress(experiments: Iterable["Experiment"]) -> dict[int, dict[str,
     try:
         with storage().engine.connect() as conn:
             rows = conn.execute(query, {"names": list(names)}).all()
-    except Exception:  # Optuna's tables are created with the first study; before that there is nothing to show
+    except SQLAlchemyError:  # Optuna's tables are created with the first study; before that there is nothing to show
         return {}
     for name, state, count, best in rows:
         entry = out.setdefault(names[name], {"complete": 0, "pruned": 0, "failed": 0, "running": 0, "best_value": None})
