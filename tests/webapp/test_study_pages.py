@@ -220,3 +220,22 @@ def test_a_finished_tabular_study_shows_its_baselines_beside_the_best(client: Cl
     assert data["active"] is False and data["actions"]["cancel"] is False
     html = client.get(f"/experiments/{done.pk}/").content.decode()
     assert "random forest 95.00%" in html and 'id="cancel-form" hidden' in html
+
+
+def as_retrain_problem(exp: Experiment) -> None:
+    """The study's settings as a retrain problem's (the problem only changes what the page offers; the trials were
+    run as a tabular problem's)."""
+    Experiment.objects.filter(pk=exp.pk).update(config={**exp.config, "problem": "retrain"})
+
+
+def test_a_retrain_study_offers_to_retrain_its_best_once_a_trial_completed(client: Client, alice: Any) -> None:
+    search = stored(alice, "the search")
+    waiting = make_study(alice, "nothing complete", run=0, parent=search)
+    tuned = make_study(alice, "tune the cell", run=1, pruner="none", parent=search)
+    as_retrain_problem(waiting)
+    as_retrain_problem(tuned)
+    html = login(client, alice).get(f"/experiments/{waiting.pk}/").content.decode()
+    assert "Retrain the best" not in html
+    html = client.get(f"/experiments/{tuned.pk}/").content.decode()
+    assert f'action="/experiments/{tuned.pk}/study/retrain"' in html and "Retrain the best" in html
+    assert re.search(r'id="export-best"[^>]*hidden', html, re.S)  # a tabular study's export, not a retrain's
