@@ -17,12 +17,17 @@ def study_result(experiment: "Experiment") -> dict[str, Any]:
 
 
 def study_and_result(experiment: "Experiment") -> tuple[Any, dict[str, Any]]:
-    """The Optuna study and its summary, loaded once (the page's figures need the study, its table the summary)."""
+    """A snapshot of the Optuna study in memory and its summary: its trials are read from the database once, then
+    the summary and every figure (each of Optuna's plots reads all trials again) work on that snapshot."""
+    import optuna
+
     from nascore.hpo.study import summarize
     from webapp.experiments.services.optuna_storage import load_study
 
-    study = load_study(experiment)
-    return study, summarize(study, experiment.config)
+    stored = load_study(experiment)
+    snapshot = optuna.create_study(direction="maximize", study_name=stored.study_name)
+    snapshot.add_trials(stored.get_trials(deepcopy=False))
+    return snapshot, summarize(snapshot, experiment.config)
 
 
 def study_baselines(experiment: "Experiment") -> dict[str, Any] | None:
