@@ -23,15 +23,19 @@ STATE_COLORS = {"complete": "#1f77b4", "pruned": "#ff7f0e", "failed": "#d62728",
                 "waiting": "#7f7f7f"}
 
 
-def _plain(fig: Any) -> dict[str, Any]:
+def _plain(fig: Any, keep_width: bool = False) -> dict[str, Any]:
     """A plotly figure as JSON-ready dicts, without the template (plotly.js draws its own defaults; the template
-    alone would be most of the bytes the page polls)."""
+    alone would be most of the bytes the page polls) and, unless ``keep_width`` (the slice plots: one panel per
+    hyperparameter, scrolled sideways), without a fixed size, so it fills its box."""
     import plotly.io
 
     doc = json.loads(plotly.io.to_json(fig, validate=False))
-    doc.get("layout", {}).pop("template", None)
-    doc["layout"] = {**doc.get("layout", {}), "autosize": True, "margin": {"l": 60, "r": 20, "t": 40, "b": 50}}
-    return {"data": doc.get("data", []), "layout": doc["layout"]}
+    layout = doc.get("layout", {})
+    layout.pop("template", None)
+    if not keep_width:
+        layout.pop("width", None)
+    layout.update(autosize=not keep_width, margin={"l": 60, "r": 20, "t": 40, "b": 50})
+    return {"data": doc.get("data", []), "layout": layout}
 
 
 def learning_curves(trials: list[Mapping[str, Any]]) -> dict[str, Any] | None:
@@ -42,7 +46,8 @@ def learning_curves(trials: list[Mapping[str, Any]]) -> dict[str, Any] | None:
     data: list[dict[str, Any]] = []
     for t in drawn:
         epochs = list(range(1, len(t["curve"]) + 1))
-        data.append({"type": "scatter", "mode": "lines", "x": epochs, "y": t["curve"], "name": f"trial {t['number']}",
+        data.append({"type": "scatter", "mode": "lines+markers", "x": epochs, "y": t["curve"],
+                     "name": f"trial {t['number']}", "marker": {"size": 4},
                      "legendgroup": t["state"], "showlegend": False, "opacity": 0.8,
                      "line": {"color": STATE_COLORS.get(t["state"], "#7f7f7f"), "width": 1.5},
                      "hovertemplate": f"trial {t['number']} ({t['state']})<br>epoch %{{x}}: %{{y:.2%}}<extra></extra>"})
@@ -95,7 +100,7 @@ def optuna_plots(study: Any, complete: int, with_params: bool) -> dict[str, dict
         return out
     viz = optuna.visualization
     out["parallel"] = _plain(viz.plot_parallel_coordinate(study, target_name="validation accuracy"))
-    out["slice"] = _plain(viz.plot_slice(study, target_name="validation accuracy"))
+    out["slice"] = _plain(viz.plot_slice(study, target_name="validation accuracy"), keep_width=True)
     if complete >= 2:
         try:
             shares = importances(study)
