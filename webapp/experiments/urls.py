@@ -7,6 +7,7 @@ from webapp.experiments.views import curation as views_curation
 from webapp.experiments.views import datasets as views_datasets
 from webapp.experiments.views import experiments as views
 from webapp.experiments.views import spaces as views_spaces
+from webapp.experiments.views import studies as views_studies
 
 #: a space's name in a URL (a saved version adds @N or /vN)
 NAME = r"(?P<name>[a-z][a-z0-9_]{0,39})"
@@ -17,6 +18,12 @@ pages = (
         path("", views.experiment_list, name="list"),
         path("experiments/new", views.experiment_new, name="new"),
         path("experiments/<int:pk>/", views.experiment_detail, name="detail"),
+        path("experiments/studies/new", views_studies.study_new, name="study_new"),
+        path("experiments/<int:pk>/study.json", views_studies.study_data, name="study_data"),
+        path("experiments/<int:pk>/study/cancel", views_studies.study_cancel, name="study_cancel"),
+        path("experiments/<int:pk>/study/resume", views_studies.study_resume, name="study_resume"),
+        path("experiments/<int:pk>/study/retrain", views_studies.study_retrain, name="study_retrain"),
+        path("experiments/<int:pk>/study/best.json", views_studies.study_export, name="study_export"),
         path("experiments/<int:pk>/cancel", views.experiment_cancel, name="cancel"),
         path("experiments/<int:pk>/resume", views.experiment_resume, name="resume"),
         path("experiments/<int:pk>/artifacts/<str:name>", views.experiment_artifact, name="artifact"),

@@ -1,7 +1,7 @@
 """What the dashboard reads of a study: its trials as result.json writes them, straight from Optuna's storage."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterable
 
 if TYPE_CHECKING:
     from webapp.experiments.models import Experiment
@@ -14,3 +14,79 @@ def study_result(experiment: "Experiment") -> dict[str, Any]:
     from webapp.experiments.services.optuna_storage import load_study
 
     return summarize(load_study(experiment), experiment.config)
+
+
+def study_and_result(experiment: "Experiment") -> tuple[Any, dict[str, Any]]:
+    """A snapshot of the Optuna study in memory and its summary: its trials are read from the database once, then
+    the summary and every figure (each of Optuna's plots reads all trials again) work on that snapshot."""
+    import optuna
+
+    from nascore.hpo.study import summarize
+    from webapp.experiments.services.optuna_storage import load_study
+
+    stored = load_study(experiment)
+    snapshot = optuna.create_study(direction="maximize", study_name=stored.study_name)
+    snapshot.add_trials(stored.get_trials(deepcopy=False))
+    return snapshot, summarize(snapshot, experiment.config)
+
+
+def study_baselines(experiment: "Experiment") -> dict[str, Any] | None:
+    """The reference models' figures the study's run stored with its result (tabular studies, once finished)."""
+    from webapp.experiments.models import Result
+
+    result = Result.objects.filter(experiment=experiment).first()
+    raw = result.raw if result is not None and isinstance(result.raw, dict) else {}
+    return raw.get("baselines") if isinstance(raw.get("baselines"), dict) else None
+
+
+def studies_progress(experiments: Iterable["Experiment"]) -> dict[int, dict[str, Any]]:
+    """For the list page: per study experiment, its trials by state and its best value, in one query on Optuna's
+    tables (not a study load per row).  A study whose trials were never asked for is absent."""
+    from sqlalchemy import bindparam, text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from webapp.experiments.services.optuna_storage import storage, study_name
+
+    names = {study_name(e): e.pk for e in experiments if e.kind == "study"}
+    if not names:
+        return {}
+    query = text(
+        "SELECT s.study_name, t.state, COUNT(t.trial_id), MAX(v.value) FROM studies s "
+        "JOIN trials t ON t.study_id = s.study_id "
+        "LEFT JOIN trial_values v ON v.trial_id = t.trial_id AND v.objective = 0 "
+        "WHERE s.study_name IN :names GROUP BY s.study_name, t.state"
+    ).bindparams(bindparam("names", expanding=True))
+    out: dict[int, dict[str, Any]] = {}
+    try:
+        with storage().engine.connect() as conn:
+            rows = conn.execute(query, {"names": list(names)}).all()
+    except SQLAlchemyError:  # Optuna's tables are created with the first study; before that there is nothing to show
+        return {}
+    for name, state, count, best in rows:
+        entry = out.setdefault(names[name], {"complete": 0, "pruned": 0, "failed": 0, "running": 0, "best_value": None})
+        key = STATE_KEYS.get(getattr(state, "name", str(state)), "other")
+        entry[key] = entry.get(key, 0) + int(count)
+        if key == "complete" and best is not None:
+            entry["best_value"] = float(best)
+    for entry in out.values():
+        entry["done"] = entry["complete"] + entry["pruned"] + entry["failed"]
+    return out
+
+
+#: Optuna's trial states (as its tables store them) by the names the dashboard uses
+STATE_KEYS = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed", "RUNNING": "running",
+              "WAITING": "running"}
+
+
+def compared_studies(experiments: Iterable["Experiment"]) -> list[dict[str, Any]]:
+    """For the comparison page: each study's summary with its compute (all trials' epochs, and seconds from the
+    trials' start and end times), in the given order."""
+    out = []
+    for exp in experiments:
+        if exp.kind != "study":
+            continue
+        study, result = study_and_result(exp)
+        seconds = sum((t.datetime_complete - t.datetime_start).total_seconds() for t in study.get_trials(deepcopy=False)
+                      if t.datetime_start is not None and t.datetime_complete is not None)
+        out.append({"experiment": exp, "result": result, "seconds": round(seconds, 1)})
+    return out

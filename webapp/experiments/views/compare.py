@@ -44,8 +44,9 @@ def _permalink(request: HttpRequest, selection: cs.Selection) -> str:
 
 
 def build_comparison(user: Any, selection: cs.Selection) -> dict[str, Any]:
-    """Everything the comparison page shows, from the selection's experiments."""
-    runs = cs.load_runs(user, selection.experiments)
+    """Everything the comparison page shows, from the selection's experiments (studies in a section of their own:
+    they have trials, not epochs of one run)."""
+    runs = cs.load_runs(user, [e for e in selection.experiments if not e.is_study])
     groups = cmp.group_runs(runs)
     color = {run.id: PALETTE[gi % len(PALETTE)] for gi, g in enumerate(groups) for run in g.members}
     group_of = {run.id: gi for gi, g in enumerate(groups) for run in g.members}
@@ -94,7 +95,20 @@ def build_comparison(user: Any, selection: cs.Selection) -> dict[str, Any]:
         "has_curvature": any(r.curvature for r in runs),
         "has_curves": any(r.epochs for r in runs),
         "unfinished": [r for r in runs if r.status not in (Status.FINISHED, Status.STOPPED_EARLY)],
+        "has_runs": bool(runs),
+        **_studies(selection.experiments),
     }
+
+
+def _studies(experiments: list[Experiment]) -> dict[str, Any]:
+    """The compared studies side by side: a table and their best value against compute (empty without studies)."""
+    if not any(e.is_study for e in experiments):
+        return {"studies": [], "study_scatter": None}
+    from webapp.experiments.presenters import study as study_present
+    from webapp.experiments.selectors.studies import compared_studies
+
+    rows = study_present.compare_rows(compared_studies(experiments))
+    return {"studies": rows, "study_scatter": study_present.compare_scatter(rows)}
 
 
 #: black-box methods by name, for the regret plots' legends

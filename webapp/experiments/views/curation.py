@@ -132,7 +132,9 @@ def detail_context(exp: Experiment) -> dict[str, Any]:
         genotype = (exp.config or {}).get(retraining.GENOTYPE_KEY)
         context["retrain_genotype"] = genotype if isinstance(genotype, str) else json.dumps(genotype)
     else:
-        context["retrains"] = list(exp.retrains.select_related("result").order_by("created_at", "id"))
+        context["retrains"] = list(exp.retrains.filter(kind=Kind.RETRAIN).select_related("result")
+                                   .order_by("created_at", "id"))
+        context.update(study_lineage(exp))
         try:
             retraining.check_retrainable(exp)
         except services.ActionRefused:
@@ -140,6 +142,27 @@ def detail_context(exp: Experiment) -> dict[str, Any]:
         else:
             context["retrain_form"] = RetrainForm(exp)
     return context
+
+
+def study_lineage(search: Experiment) -> dict[str, Any]:
+    """A search's studies (each with its trials done and best value) and, once it found an architecture, the link
+    to tune its hyperparameters (the new-study form, prefilled: NAS then HPO)."""
+    from urllib.parse import urlencode
+
+    from webapp.experiments.models import COMPLETED_STATUSES, Kind, Result
+    from webapp.experiments.selectors.studies import studies_progress
+
+    studies = list(search.retrains.filter(kind=Kind.STUDY).order_by("created_at", "id"))
+    progress = studies_progress(studies) if studies else {}
+    rows = [{"exp": s, "progress": progress.get(s.pk, {}), "trials": (s.config or {}).get("trials")} for s in studies]
+    result = Result.objects.filter(experiment=search).first() if search.status in COMPLETED_STATUSES else None
+    tune_url = ""
+    if result is not None and result.genotype:
+        genotype = result.genotype if isinstance(result.genotype, str) else json.dumps(result.genotype)
+        query = {"problem": "retrain", "space": search.space, "dataset": search.dataset, "genotype": genotype,
+                 "parent": search.pk}
+        tune_url = f"{reverse('experiments:study_new')}?{urlencode(query)}"
+    return {"studies": rows, "tune_url": tune_url}
 
 
 def detail_page_config(exp: Experiment) -> dict[str, Any]:

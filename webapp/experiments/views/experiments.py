@@ -23,6 +23,7 @@ from webapp.experiments.presenters.selection import selection_summary
 from webapp.experiments.presenters.spaces import cell_shapes, space_url
 from webapp.experiments.presenters.serializers import experiment_to_dict
 from webapp.experiments.views import curation as views_curation
+from webapp.experiments.views import studies as views_studies
 from webapp.experiments.views.form_submit import create_or_add_errors
 
 PAGE_SIZE = 20
@@ -33,6 +34,7 @@ def experiment_list(request: HttpRequest) -> HttpResponse:
     filters = selectors.list_filters_from(request.GET)
     experiments = selectors.filtered_experiments(request.user, filters).select_related("result").prefetch_related("tags")
     page = Paginator(experiments, PAGE_SIZE).get_page(request.GET.get("page"))
+    _attach_study_progress(page.object_list)
     params = request.GET.copy()
     params.pop("page", None)
     sort_params = request.GET.copy()
@@ -53,6 +55,20 @@ def experiment_list(request: HttpRequest) -> HttpResponse:
             "kinds": Kind.choices,
         },
     )
+
+
+def _attach_study_progress(experiments: Any) -> None:
+    """Each study on the page gets ``study_progress`` (trials done by state, best value) and ``study_trials``: read
+    in one query on Optuna's tables for the whole page."""
+    from webapp.experiments.selectors.studies import studies_progress
+
+    rows = list(experiments)
+    progress = studies_progress(rows)
+    for e in rows:
+        if e.is_study:
+            e.study_progress = progress.get(e.pk, {"done": 0, "best_value": None})
+            e.study_trials = int((e.config or {}).get("trials") or 0)
+            e.study_percent = round(100 * min(1, e.study_progress["done"] / e.study_trials)) if e.study_trials else 0
 
 
 @login_required
@@ -93,6 +109,8 @@ def _genotype_text(genotype: Any) -> str:
 @login_required
 def experiment_detail(request: HttpRequest, pk: int) -> HttpResponse:
     exp = selectors.get_experiment(request.user, pk)
+    if exp.is_study:
+        return views_studies.study_detail(request, exp)
     result = Result.objects.filter(experiment=exp).first()
     curvature = selectors.curvature_summary(exp)
     raw = result.raw if result is not None and isinstance(result.raw, dict) else {}
