@@ -38,6 +38,11 @@ def trial_states(exp: Experiment) -> list[str]:
     return [t.state.name for t in load_study(exp).get_trials(deepcopy=False)]
 
 
+def training(exp: Experiment) -> list[Any]:
+    """The study's running trials that have reported an epoch (their parameters are chosen)."""
+    return [t for t in load_study(exp).get_trials(deepcopy=False) if t.state.name == "RUNNING" and t.intermediate_values]
+
+
 def test_a_study_created_through_the_api_runs_to_its_end(shared_worker: Any, client: Client, alice: Any,
                                                          wait_for: Callable[..., Any]) -> None:
     auth = token_for(alice)
@@ -136,9 +141,9 @@ def test_a_killed_workers_trial_is_failed_and_retried(start_worker: Callable[...
     lost = None
     for attempt in range(4):  # a trial takes about a second: kill while one runs (retry if the kill fell between)
         worker = start_worker(f"lost-{attempt}", queue_prefix=prefix)
-        wait_for(lambda: "RUNNING" in trial_states(exp), 120, "a trial to run")
+        wait_for(lambda: training(exp), 120, "a trial past its first epoch")
         worker.kill()
-        running = [t for t in load_study(exp).get_trials(deepcopy=False) if t.state.name == "RUNNING"]
+        running = training(exp)
         if running:
             lost = running[0]
             break
@@ -150,7 +155,7 @@ def test_a_killed_workers_trial_is_failed_and_retried(start_worker: Callable[...
     failed = next(t for t in trials if t.number == lost.number)
     assert failed.state.name == "FAIL"
     retry = next(t for t in trials if t.system_attrs.get("failed_trial") == lost.number)
-    assert retry.params == lost.params and retry.state.name == "COMPLETE"
+    assert retry.params == lost.params == failed.params and retry.state.name == "COMPLETE"
     assert len(studies.counted_trials(trials)) == 5 and len(trials) == 6 and exp.epochs_done == 5
 
 
