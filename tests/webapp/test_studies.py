@@ -194,3 +194,24 @@ def test_trial_times_are_aware(alice: Any) -> None:
     from webapp.experiments.selectors.studies import _aware
 
     assert datetime.fromisoformat(_aware(datetime(2026, 1, 1, 12))).tzinfo is not None
+
+
+def test_the_admin_shows_a_studys_trials(client: Client, alice: Any, make_user: Any) -> None:
+    import optuna
+
+    with override_settings(NASBOARD_QUEUE_PREFIX=os.environ["NASBOARD_QUEUE_PREFIX"] + "nobody-"):
+        exp = studies.create_study(alice, SETTINGS, name="in the admin")
+    study = load_study(exp)
+    lr = optuna.distributions.FloatDistribution(1e-4, 1.0, log=True)
+    study.add_trial(optuna.trial.create_trial(params={"lr": 0.01}, distributions={"lr": lr}, value=0.875,
+                                              user_attrs={"test_acc": 0.5}))
+    study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.PRUNED, params={"lr": 0.5},
+                                              distributions={"lr": lr}, intermediate_values={1: 0.25}))
+    client.force_login(make_user("root", staff=True))
+    from django.contrib.auth import get_user_model
+
+    get_user_model().objects.filter(username="root").update(is_superuser=True)
+    page = client.get(f"/admin/experiments/experiment/{exp.pk}/change/").content.decode()
+    assert "HPO study" in page and "2 trials (1 complete, 1 pruned)" in page and "best value 0.8750" in page
+    listing = client.get("/admin/experiments/experiment/", {"kind__exact": "study"}).content.decode()
+    assert "in the admin" in listing
