@@ -573,6 +573,7 @@ class StudyTrial(_Answer):
     test_acc: Optional[float]
     error: Optional[str] = Field(description="why a failed trial failed")
     retry_of: Optional[int] = Field(description="the lost trial this one retries (same parameters)")
+    worker: Optional[str] = Field(description="the Celery worker that ran it")
     started_at: Optional[DateTime]
     completed_at: Optional[DateTime]
 

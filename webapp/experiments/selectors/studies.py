@@ -42,8 +42,8 @@ def get_study(user: Any, pk: Any) -> "Experiment":
 
 def study_trials(experiment: "Experiment") -> list[dict[str, Any]]:
     """Every trial of the study in order: number, state, value (a pruned one's last report), params, epochs run,
-    intermediate values by epoch, test accuracy, started and completed times, why it failed, and which lost trial
-    it retries."""
+    intermediate values by epoch, test accuracy, started and completed times, why it failed, which lost trial it
+    retries, and the worker that ran it."""
     from nascore.hpo.study import trial_record
     from webapp.experiments.services.optuna_storage import load_study
 
@@ -55,7 +55,7 @@ def study_trials(experiment: "Experiment") -> list[dict[str, Any]]:
             "epochs": record["epochs"],
             "intermediate_values": {str(e): v for e, v in sorted(t.intermediate_values.items())},
             "test_acc": record["test_acc"], "error": t.user_attrs.get("error"),
-            "retry_of": t.system_attrs.get("failed_trial"),
+            "retry_of": t.system_attrs.get("failed_trial"), "worker": t.user_attrs.get("worker"),
             "started_at": _aware(t.datetime_start), "completed_at": _aware(t.datetime_complete),
         })
     return out

@@ -242,6 +242,7 @@ def _next_step(experiment_id: int, study: Any, problem: Any, worker: str) -> Ste
         if not exp.cancel_requested and (waiting or len(counted_trials(trials)) < exp.config["trials"]):
             trial = study.ask()
             storage.storage().record_heartbeat(trial._trial_id)
+            trial.set_user_attr("worker", worker[:200])  # which worker ran it (a retry: the worker that retried it)
             Experiment.objects.filter(pk=exp.pk).update(worker=worker[:200], heartbeat_at=timezone.now(),
                                                         status=Status.RUNNING)
             return Step("trial", trial)
