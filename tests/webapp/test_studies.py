@@ -251,3 +251,28 @@ def test_the_admin_shows_a_studys_trials(client: Client, alice: Any, make_user: 
     assert "HPO study" in page and "2 trials (1 complete, 1 pruned)" in page and "best value 0.8750" in page
     listing = client.get("/admin/experiments/experiment/", {"kind__exact": "study"}).content.decode()
     assert "in the admin" in listing
+
+
+def test_a_study_whose_problem_cannot_be_set_up_fails_with_its_reason(shared_worker: Any, alice: Any,
+                                                                       wait_for: Callable[..., Any]) -> None:
+    exp = studies.create_study(alice, {**SETTINGS, "dataset": "csv:no_such_table"})
+    exp = wait_for(lambda: ended(exp.pk), 120, "the study to fail")
+    assert exp.status == Status.FAILED and "no_such_table" in exp.error and "cannot be set up" in exp.error, exp.error
+
+
+def test_a_study_whose_every_trial_failed_ends_failed_with_the_first_reason(alice: Any) -> None:
+    import optuna
+
+    from nascore.hpo.study import make_problem
+
+    with override_settings(NASBOARD_QUEUE_PREFIX=os.environ["NASBOARD_QUEUE_PREFIX"] + "nobody-"):
+        exp = studies.create_study(alice, {**SETTINGS, "trials": 2})
+    study = load_study(exp)
+    for reason in ("RuntimeError: the loss became nan", "ValueError: no"):
+        study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL, user_attrs={"error": reason}))
+    problem = make_problem(studies.worker_settings(exp), None)
+    assert studies._next_step(exp.pk, study, problem, "here").what == "failed"
+    exp.refresh_from_db()
+    assert exp.status == Status.FAILED and exp.ended_at is not None and exp.epochs_done == 2
+    assert exp.error == "every one of the 2 trials failed; trial 0: RuntimeError: the loss became nan"
+    assert Result.objects.get(experiment=exp).raw["states"] == {"complete": 0, "pruned": 0, "failed": 2}

@@ -19,6 +19,7 @@ import json
 import logging
 import threading
 import time
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -235,7 +236,9 @@ def _next_step(experiment_id: int, study: Any, problem: Any, worker: str) -> Ste
         exp = Experiment.objects.select_for_update().filter(pk=experiment_id).first()
         if exp is None or exp.status not in ACTIVE_STATUSES:
             return Step("skipped")
-        optuna.storages.fail_stale_trials(study)
+        with warnings.catch_warnings():  # experimental in Optuna 5; it is what the lost-worker policy relies on
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)
         trials = study.get_trials(deepcopy=False)
         running = [t for t in trials if t.state == TrialState.RUNNING]
         waiting = [t for t in trials if t.state == TrialState.WAITING]
@@ -415,7 +418,7 @@ def run_study_trials(experiment_id: int, worker: str) -> str:
     try:
         problem = make_problem(cfg, experiments.artifact_dir(exp))
         study = storage.load_study(exp)
-    except (ConfigError, KeyError, OSError, RuntimeError, ValueError) as exc:
+    except Exception as exc:  # a missing table, a dataset that cannot load: the study cannot run anywhere like this
         log.exception("study %s cannot start", exp.pk)
         reason = "; ".join(f"{k}: {v}" for k, v in exc.errors.items()) if isinstance(exc, ConfigError) else str(exc)
         _fail(exp.pk, f"the study's problem cannot be set up on worker {worker}: {type(exc).__name__}: {reason}")
