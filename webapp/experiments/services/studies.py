@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
+from django import conf
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
@@ -77,14 +77,14 @@ def clean_settings(raw: Any) -> dict[str, Any]:
         errors["device"] = (f"unknown device {given['device']!r}; choose one of: {', '.join(experiments.DEVICES)} "
                             "(a GPU worker is pinned to its own GPU)")
         given.pop("device")
-    given["data_dir"] = str(settings.NASBOARD_DATA_DIR)
+    given["data_dir"] = str(conf.settings.NASBOARD_DATA_DIR)
     try:
         cfg: dict[str, Any] | None = validate_study(given)
     except ConfigError as exc:
         errors.update({str(k): str(v) for k, v in exc.errors.items() if k not in errors})
         cfg = None
-    if cfg is not None and cfg["max_epochs"] > settings.NASBOARD_MAX_EPOCHS:
-        errors["max_epochs"] = (f"at most {settings.NASBOARD_MAX_EPOCHS} epochs are allowed on this server, not "
+    if cfg is not None and cfg["max_epochs"] > conf.settings.NASBOARD_MAX_EPOCHS:
+        errors["max_epochs"] = (f"at most {conf.settings.NASBOARD_MAX_EPOCHS} epochs are allowed on this server, not "
                                 f"{cfg['max_epochs']}")
     if errors:
         raise StudyInvalid(errors)
@@ -117,7 +117,7 @@ def default_name(cfg: Mapping[str, Any]) -> str:
 
 
 # ---- actions -----------------------------------------------------------------------------------------------------
-def create_study(owner: Any, settings_: Mapping[str, Any], parent: Experiment | None = None,
+def create_study(owner: Any, settings: Mapping[str, Any], parent: Experiment | None = None,
                  name: str = "") -> Experiment:
     """Validate, store and send a study; on any problem (bad settings, the owner's run limit, the task queue down)
     nothing is stored, neither the Experiment nor its Optuna study."""
@@ -126,7 +126,7 @@ def create_study(owner: Any, settings_: Mapping[str, Any], parent: Experiment | 
     errors: dict[str, str] = {}
     cfg: dict[str, Any] | None = None
     try:
-        cfg = clean_settings(settings_)
+        cfg = clean_settings(settings)
     except StudyInvalid as exc:
         errors.update(exc.errors)
     if name:
@@ -148,12 +148,13 @@ def create_study(owner: Any, settings_: Mapping[str, Any], parent: Experiment | 
             queue=experiments.queue_for(device), epochs=cfg["trials"], dispatch=1,
         )
     try:
-        storage.delete_study(exp)  # a stale study of this name (a database restored without Optuna's tables' past)
+        # a stale study of this name: Django's tables were emptied (a test flush, a restore) and ids came round again
+        # while Optuna's tables kept an old study
+        storage.delete_study(exp)
         storage.load_study(exp)
         experiments.send_run(exp)
     except Exception:
-        storage.delete_study(exp)
-        exp.delete()
+        exp.delete()  # its post_delete drops the Optuna study too
         raise
     return exp
 
@@ -211,10 +212,10 @@ def _join(experiment_id: int, worker: str) -> Experiment | None:
         if exp is None or exp.status not in ACTIVE_STATUSES:
             return None
         if exp.status == Status.QUEUED:
-            if exp.attempts >= settings.NASBOARD_MAX_ATTEMPTS:
+            if exp.attempts >= conf.settings.NASBOARD_MAX_ATTEMPTS:
                 exp.status, exp.ended_at = Status.FAILED, now
                 exp.error = (f"the study was sent {exp.attempts} times and every worker of it was lost each time; "
-                             f"gave up (NASBOARD_MAX_ATTEMPTS={settings.NASBOARD_MAX_ATTEMPTS})")
+                             f"gave up (NASBOARD_MAX_ATTEMPTS={conf.settings.NASBOARD_MAX_ATTEMPTS})")
                 exp.save()
                 return None
             exp.status = Status.RUNNING
@@ -304,7 +305,7 @@ class TrialHeartbeat(threading.Thread):
         self.experiment_id = experiment_id
         self.trial_id = trial_id
         self.trial_every = float(storage.storage().heartbeat_interval)
-        self.study_every = float(settings.NASBOARD_HEARTBEAT_SECONDS)
+        self.study_every = float(conf.settings.NASBOARD_HEARTBEAT_SECONDS)
         self._stop_event = threading.Event()
 
     def run(self) -> None:
@@ -396,7 +397,7 @@ def _record_progress(experiment_id: int, study: Any, number: int) -> None:
 
 def worker_settings(exp: Experiment) -> dict[str, Any]:
     """The study's settings as a worker runs them: the server's data folder added."""
-    return {**exp.config, "data_dir": str(settings.NASBOARD_DATA_DIR)}
+    return {**exp.config, "data_dir": str(conf.settings.NASBOARD_DATA_DIR)}
 
 
 def _fail(experiment_id: int, reason: str) -> None:
