@@ -153,6 +153,9 @@ NASBOARD_TRIAL_GRACE_SECONDS = _env_int("NASBOARD_TRIAL_GRACE_SECONDS", 60)
 #: trial tasks a study puts on its queue at once (each keeps taking trials until the study needs none): at most this
 #: many workers share one study
 NASBOARD_STUDY_TASKS = _env_int("NASBOARD_STUDY_TASKS", 4)
+#: a trial task that has run this long hands over to a new task after its current trial (other queued work gets its
+#: turn; a worker's warm shutdown waits for one trial)
+NASBOARD_STUDY_TASK_SECONDS = _env_float("NASBOARD_STUDY_TASK_SECONDS", 300.0)
 #: queue for device "auto": "gpu" where GPU workers exist (docker compose), else "cpu"
 NASBOARD_AUTO_QUEUE = os.environ.get("NASBOARD_AUTO_QUEUE", "cpu")
 if NASBOARD_AUTO_QUEUE not in ("cpu", "gpu"):

@@ -72,7 +72,8 @@ class Worker:
         for key in ("REDIS_URL", "NASBOARD_REDIS_PREFIX", "NASBOARD_QUEUE_PREFIX", "NASBOARD_ARTIFACT_DIR", "NASBOARD_DATA_DIR",
                     "NASBOARD_HEARTBEAT_SECONDS", "NASBOARD_HEARTBEAT_TIMEOUT", "NASBOARD_REAPER_SECONDS"):
             env[key] = os.environ[key]
-        for key in ("NASBOARD_TRIAL_HEARTBEAT_SECONDS", "NASBOARD_TRIAL_GRACE_SECONDS", "NASBOARD_STUDY_TASKS"):
+        for key in ("NASBOARD_TRIAL_HEARTBEAT_SECONDS", "NASBOARD_TRIAL_GRACE_SECONDS", "NASBOARD_STUDY_TASKS",
+                    "NASBOARD_STUDY_TASK_SECONDS"):
             if key in os.environ:
                 env[key] = os.environ[key]
         prefix = os.environ["NASBOARD_QUEUE_PREFIX"] if queue_prefix is None else queue_prefix

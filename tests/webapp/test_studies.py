@@ -195,6 +195,21 @@ def test_a_trial_lost_beside_a_live_worker_is_retried_by_it(start_worker: Callab
     assert len(studies.counted_trials(trials)) == 10 and exp.epochs_done == 10
 
 
+def test_a_task_hands_over_after_its_time(start_worker: Callable[..., Any], alice: Any,
+                                          wait_for: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """With NASBOARD_STUDY_TASK_SECONDS=0 every task runs one trial and sends its successor: the study still ends
+    with exactly its trials."""
+    prefix = os.environ["NASBOARD_QUEUE_PREFIX"] + "relay-"
+    monkeypatch.setenv("NASBOARD_STUDY_TASK_SECONDS", "0")
+    worker = start_worker("relay", queue_prefix=prefix)
+    with override_settings(NASBOARD_QUEUE_PREFIX=prefix, NASBOARD_STUDY_TASKS=1):
+        exp = studies.create_study(alice, {**SETTINGS, "trials": 4}, name="relay")
+    exp = wait_for(lambda: ended(exp.pk), 120, "the study to end")
+    assert exp.status == Status.FINISHED and exp.epochs_done == 4, exp.error
+    assert len(load_study(exp).get_trials(deepcopy=False)) == 4
+    wait_for(lambda: worker.log().count("'handed over'") >= 4, 30, "a hand-over per trial")
+
+
 @pytest.mark.parametrize("bad, fields", [
     ({"sampler": "annealing"}, {"sampler"}),
     ({"min_epochs": 5, "max_epochs": 3}, {"min_epochs"}),

@@ -261,16 +261,16 @@ def study_task_count(experiment: Experiment) -> int:
     return max(1, min(experiment.epochs - experiment.epochs_done, settings.NASBOARD_STUDY_TASKS))
 
 
-def _send(experiment: Experiment) -> None:
-    """Put the run on its queue (a study: its trial tasks); a broker that cannot be reached becomes
-    BrokerUnavailable."""
+def _send(experiment: Experiment, copies: int | None = None) -> None:
+    """Put the run on its queue (a study: its trial tasks, ``copies`` of them if given); a broker that cannot be
+    reached becomes BrokerUnavailable."""
     from celery import (
         current_app,  # the project's app (webapp/__init__.py loads it), without importing its module
     )
 
     study = experiment.kind == Kind.STUDY
     try:
-        for _ in range(study_task_count(experiment) if study else 1):
+        for _ in range(copies or study_task_count(experiment) if study else 1):
             current_app.send_task(
                 STUDY_TASK if study else RUN_TASK,
                 args=[experiment.pk, experiment.dispatch],

@@ -407,8 +407,10 @@ def _fail(experiment_id: int, reason: str) -> None:
 
 def run_study_trials(experiment_id: int, worker: str) -> str:
     """The body of a study's trial task: join the study, then take trials until it needs none (a worker keeps
-    working for the study rather than queueing a task per trial: a tabular trial takes about a second).  Returns how
-    the task ended: skipped (the study needs no worker), others (the last trials run elsewhere), finished, failed,
+    working for the study rather than queueing a task per trial: a tabular trial takes about a second), or until
+    NASBOARD_STUDY_TASK_SECONDS have passed: then it sends its successor and ends, so other work queued behind it gets
+    its turn and a worker's warm shutdown waits for one trial, not the whole study.  Returns how the task ended:
+    skipped (the study needs no worker), others (the last trials run elsewhere), handed over, finished, failed,
     cancelled."""
     from nascore.hpo.study import make_problem
 
@@ -425,6 +427,7 @@ def run_study_trials(experiment_id: int, worker: str) -> str:
         _fail(exp.pk, f"the study's problem cannot be set up on worker {worker}: {type(exc).__name__}: {reason}")
         return "failed"
     wait = float(storage.storage().heartbeat_interval)
+    began = time.monotonic()
     while True:
         try:
             step = _next_step(exp.pk, study, problem, worker)
@@ -434,9 +437,21 @@ def run_study_trials(experiment_id: int, worker: str) -> str:
             return "failed"
         if step.what == "trial":
             _run_one(exp, study, problem, cfg, step.trial)
+            if time.monotonic() - began >= conf.settings.NASBOARD_STUDY_TASK_SECONDS:
+                return _hand_over(exp)
         elif step.what == "wait":
             Experiment.objects.filter(pk=exp.pk, status__in=ACTIVE_STATUSES).update(heartbeat_at=timezone.now())
             time.sleep(wait)
         else:
             return step.what
 
+
+
+def _hand_over(exp: Experiment) -> str:
+    """Send one task to take over from this one (it ends the study if no trial is left)."""
+    try:
+        experiments.send_run(exp, copies=1)
+    except experiments.BrokerUnavailable:
+        # the study's heartbeat goes silent without this task, and the reaper sends it again
+        log.warning("study %s: the task queue cannot be reached to hand over; the reaper will resend it", exp.pk)
+    return "handed over"
