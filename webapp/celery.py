@@ -5,7 +5,8 @@ Start a GPU worker per GPU, pinned and one run at a time::
     CUDA_VISIBLE_DEVICES=0 celery -A webapp worker -Q gpu -c 1 -n gpu0@%h
 
 or ``python manage.py start_workers`` which starts one per visible GPU (and CPU workers).
-Every worker also runs a small reaper thread that requeues runs whose worker went silent.
+Every worker also runs a small reaper thread that requeues runs whose worker went silent (and HPO studies whose
+every worker did; a study's lost trials are retried by its own tasks, see ``services/studies.py``).
 """
 from __future__ import annotations
 

@@ -146,6 +146,16 @@ NASBOARD_HEARTBEAT_TIMEOUT = _env_float("NASBOARD_HEARTBEAT_TIMEOUT", 90.0)  # s
 NASBOARD_REAPER_SECONDS = _env_float("NASBOARD_REAPER_SECONDS", 30.0)  # how often workers look for lost runs
 NASBOARD_POLL_MS = _env_int("NASBOARD_POLL_MS", 1000)  # live page polling period
 NASBOARD_EVENTS_PAGE = _env_int("NASBOARD_EVENTS_PAGE", 500)  # events per API answer
+#: an HPO study's trials: each running trial beats Optuna's heartbeat this often (whole seconds, Optuna's unit); one
+#: silent for the grace period was lost with its worker: it is marked failed and retried once (services/studies.py)
+NASBOARD_TRIAL_HEARTBEAT_SECONDS = _env_int("NASBOARD_TRIAL_HEARTBEAT_SECONDS", 10)
+NASBOARD_TRIAL_GRACE_SECONDS = _env_int("NASBOARD_TRIAL_GRACE_SECONDS", 60)
+#: trial tasks a study puts on its queue at once (each keeps taking trials until the study needs none): at most this
+#: many workers share one study
+NASBOARD_STUDY_TASKS = _env_int("NASBOARD_STUDY_TASKS", 4)
+#: a trial task that has run this long hands over to a new task after its current trial (other queued work gets its
+#: turn; a worker's warm shutdown waits for one trial)
+NASBOARD_STUDY_TASK_SECONDS = _env_float("NASBOARD_STUDY_TASK_SECONDS", 300.0)
 #: queue for device "auto": "gpu" where GPU workers exist (docker compose), else "cpu"
 NASBOARD_AUTO_QUEUE = os.environ.get("NASBOARD_AUTO_QUEUE", "cpu")
 if NASBOARD_AUTO_QUEUE not in ("cpu", "gpu"):

@@ -39,6 +39,9 @@ os.environ.setdefault("NASBOARD_HEARTBEAT_SECONDS", "0.5")
 os.environ.setdefault("NASBOARD_HEARTBEAT_TIMEOUT", "6")
 os.environ.setdefault("NASBOARD_REAPER_SECONDS", "1")
 os.environ.setdefault("NASBOARD_POLL_MS", "500")
+# a lost study trial is noticed within seconds (Optuna counts in whole seconds)
+os.environ.setdefault("NASBOARD_TRIAL_HEARTBEAT_SECONDS", "1")
+os.environ.setdefault("NASBOARD_TRIAL_GRACE_SECONDS", "4")
 
 from webapp.settings import *  # noqa: E402,F401,F403
 from webapp.settings import DATABASES  # noqa: E402

@@ -72,6 +72,10 @@ class Worker:
         for key in ("REDIS_URL", "NASBOARD_REDIS_PREFIX", "NASBOARD_QUEUE_PREFIX", "NASBOARD_ARTIFACT_DIR", "NASBOARD_DATA_DIR",
                     "NASBOARD_HEARTBEAT_SECONDS", "NASBOARD_HEARTBEAT_TIMEOUT", "NASBOARD_REAPER_SECONDS"):
             env[key] = os.environ[key]
+        for key in ("NASBOARD_TRIAL_HEARTBEAT_SECONDS", "NASBOARD_TRIAL_GRACE_SECONDS", "NASBOARD_STUDY_TASKS",
+                    "NASBOARD_STUDY_TASK_SECONDS"):
+            if key in os.environ:
+                env[key] = os.environ[key]
         prefix = os.environ["NASBOARD_QUEUE_PREFIX"] if queue_prefix is None else queue_prefix
         self._log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
@@ -206,3 +210,13 @@ def page(browser: Any) -> Iterator[Any]:
     from tests.webapp.browser_support import new_page
 
     yield from new_page(browser)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None) -> Iterator[None]:
+    """pytest-django's test database, with Optuna's pooled connections to it (HPO studies) closed before it is
+    dropped."""
+    yield
+    from webapp.experiments.services.optuna_storage import dispose
+
+    dispose()

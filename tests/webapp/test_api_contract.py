@@ -175,15 +175,80 @@ def test_every_endpoint_answers_as_documented(client: Client, contract: Contract
     assert check("POST", path, post_json(client, path, {"document": ladder})).status_code == 401
     assert check("POST", path, post_json(no_csrf, path, {"document": ladder})).status_code == 403
 
+    # HPO studies
+    S, SONE = "/api/studies", "/api/studies/{id}"
+    study = {"trials": 3, "min_epochs": 1, "max_epochs": 2}
+    with override_settings(NASBOARD_MAX_CONCURRENT_RUNS=100):
+        made = check("POST", S, post_json(client, S, {**study, "name": "a study"}, **a)).json()
+        other = check("POST", S, post_json(client, S, study, **a)).json()
+    assert made["status"] == "queued" and other["name"] == "HPO tabular breast_cancer"
+    bad = check("POST", S, post_json(client, S, {"sampler": "nope", "trials": 0, "colour": 1}, **a))
+    assert bad.status_code == 400 and {"sampler", "trials", "colour"} <= set(bad.json()["errors"])
+    assert check("POST", S, post_json(client, S, [1, 2], **a)).status_code == 400
+    assert check("POST", S, post_json(client, S, study)).status_code == 401
+    assert check("POST", S, post_json(no_csrf, S, study)).status_code == 403
+    assert check("GET", S, client.get(S, **a)).json()["count"] == 2
+    assert check("GET", S, client.get(S, {"status": "finished"}, **a)).json()["count"] == 0
+    assert check("GET", S, client.get(S, {"status": "sleeping"}, **a)).status_code == 400
+    assert check("GET", S, client.get(S)).status_code == 401
+    _add_trials(made["id"])
+    one = f"{S}/{made['id']}"
+    detail = check("GET", SONE, client.get(one, **a)).json()
+    assert detail["states"] == {"complete": 1, "pruned": 0, "failed": 1, "running": 0, "waiting": 0}
+    assert detail["best_value"] == 0.8 and detail["best_params"] == {"lr": 0.01}
+    assert check("GET", SONE, client.get(one)).status_code == 401
+    assert check("GET", SONE, client.get(one, **w.bob)).status_code == 404
+    assert check("GET", SONE, client.get(f"{S}/{w.finished.pk}", **a)).status_code == 404  # a search is no study
+    path = f"{SONE}/trials"
+    trials = check("GET", path, client.get(f"{one}/trials", **a)).json()["trials"]
+    assert trials[0]["intermediate_values"] == {"1": 0.7, "2": 0.8} and trials[1]["error"] == "RuntimeError: boom"
+    assert check("GET", path, client.get(f"{one}/trials")).status_code == 401
+    assert check("GET", path, client.get(f"{one}/trials", **w.bob)).status_code == 404
+    path = f"{SONE}/cancel"
+    Experiment.objects.filter(pk=other["id"]).update(status=Status.RUNNING)
+    assert check("POST", path, client.post(f"{one}/cancel", **a)).json()["status"] == "cancelled"  # queued: 200
+    assert check("POST", path, client.post(f"{S}/{other['id']}/cancel", **a)).status_code == 202
+    assert check("POST", path, client.post(f"{one}/cancel", **a)).status_code == 409
+    assert check("POST", path, client.post(f"{one}/cancel")).status_code == 401
+    assert check("POST", path, no_csrf.post(f"{one}/cancel")).status_code == 403
+    assert check("POST", path, client.post(f"{one}/cancel", **w.bob)).status_code == 404
+    path = f"{SONE}/resume"
+    with override_settings(NASBOARD_MAX_CONCURRENT_RUNS=100):
+        assert check("POST", path, client.post(f"{one}/resume", **a)).status_code == 202
+        assert check("POST", path, client.post(f"{one}/resume", **a)).status_code == 409  # queued again
+    assert check("POST", path, client.post(f"{one}/resume")).status_code == 401
+    assert check("POST", path, no_csrf.post(f"{one}/resume")).status_code == 403
+    assert check("POST", path, client.post(f"{one}/resume", **w.bob)).status_code == 404
+    Experiment.objects.filter(pk=made["id"]).update(status=Status.FAILED)
+
     # the task queue down: nothing is created or queued
     broker_down()
     with override_settings(NASBOARD_MAX_CONCURRENT_RUNS=100):
         assert check("POST", E, post_json(client, E, {"name": "lost", "config": tiny_config}, **a)).status_code == 503
         assert check("POST", f"{ONE}/resume", client.post(f"{E}/{w.failed.pk}/resume", **a)).status_code == 503
         assert check("POST", f"{ONE}/retrain", post_json(client, f"{fin}/retrain", {}, **a)).status_code == 503
+        studies_before = Experiment.objects.filter(kind="study").count()
+        assert check("POST", S, post_json(client, S, study, **a)).status_code == 503
+        assert Experiment.objects.filter(kind="study").count() == studies_before
+        assert check("POST", f"{SONE}/resume", client.post(f"{one}/resume", **a)).status_code == 503
 
     missing = contract.documented() - contract.seen
     assert not missing, f"documented answers no call produced: {sorted(missing)}"
+
+
+def _add_trials(pk: int) -> None:
+    """A complete trial (two epochs reported) and a failed one in the study's storage, as a worker leaves them."""
+    import optuna
+
+    from webapp.experiments.services.optuna_storage import load_study
+
+    study = load_study(Experiment.objects.get(pk=pk))
+    lr = optuna.distributions.FloatDistribution(1e-4, 1.0, log=True)
+    study.add_trial(optuna.trial.create_trial(params={"lr": 0.01}, distributions={"lr": lr}, value=0.8,
+                                              intermediate_values={1: 0.7, 2: 0.8},
+                                              user_attrs={"epochs": 2, "test_acc": 0.75}))
+    study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL, params={"lr": 0.5},
+                                              distributions={"lr": lr}, user_attrs={"error": "RuntimeError: boom"}))
 
 
 def _engine_classes() -> list[type[engine.Event]]:

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from webapp.experiments import selectors, services
-from webapp.experiments.models import ApiToken, Event, Experiment, Result, SavedSpace, Tag
+from webapp.experiments.models import ApiToken, Event, Experiment, Kind, Result, SavedSpace, Tag
 from webapp.experiments.services import curation
 
 
@@ -54,7 +54,7 @@ class ExperimentAdmin(admin.ModelAdmin):
     readonly_fields = ("kind", "parent_link", "config", "space", "optimizer", "dataset", "seed", "device_requested", "queue", "status", "error",
                        "stop_reason", "cancel_requested", "created_at", "started_at", "ended_at", "heartbeat_at", "device", "worker",
                        "attempts", "dispatch", "epochs", "epochs_done", "step", "steps_per_epoch", "best_val_acc",
-                       "last_val_acc", "seconds_per_epoch", "last_seq", "page_link")
+                       "last_val_acc", "seconds_per_epoch", "last_seq", "page_link", "study_trials")
     fieldsets = (
         (None, {"fields": ("name", "owner", "page_link", "kind", "parent_link", "status", "error", "stop_reason",
                            "cancel_requested")}),
@@ -67,6 +67,35 @@ class ExperimentAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # experiments are created through the form or the API, which validate and queue them
+
+    def get_fieldsets(self, request: HttpRequest, obj: Experiment | None = None) -> Any:
+        """A study's trials (read from Optuna's storage) under its own heading."""
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None and obj.kind == Kind.STUDY:
+            fieldsets = (*fieldsets, ("HPO study", {"fields": ("study_trials",),
+                                                     "description": "epochs and epochs done count trials"}))
+        return fieldsets
+
+    @admin.display(description="trials")
+    def study_trials(self, obj: Experiment) -> str:
+        """The study's best trial and how its trials ended, read-only."""
+        if obj.kind != Kind.STUDY:
+            return "–"
+        from webapp.experiments.selectors.studies import study_result
+
+        try:
+            result = study_result(obj)
+        except Exception as exc:  # the storage unreachable: say so rather than fail the page
+            return f"the study's trials cannot be read: {type(exc).__name__}: {exc}"
+        states = {s: sum(t["state"] == s for t in result["trials"]) for s in ("complete", "pruned", "failed",
+                                                                               "running", "waiting")}
+        counts = ", ".join(f"{n} {s}" for s, n in states.items() if n) or "no trial yet"
+        if result["best_value"] is None:
+            return f"{len(result['trials'])} trials ({counts}); no complete trial yet"
+        return format_html("{} trials ({}); best value {} (trial {}, test accuracy {}), parameters {}",
+                           len(result["trials"]), counts, f"{result['best_value']:.4f}", result["best_trial"],
+                           "–" if result["best_test_acc"] is None else f"{result['best_test_acc']:.4f}",
+                           result["best_params"])
 
     @admin.display(description="progress")
     def progress_pct(self, obj: Experiment) -> str:

@@ -9,7 +9,14 @@ class ExperimentsConfig(AppConfig):
 
     def ready(self) -> None:
         """The engine resolves saved spaces (``name``, ``name@N``) from the database: in the web server and in every
-        Celery worker, which loads Django (and so this) before it takes a run."""
+        Celery worker, which loads Django (and so this) before it takes a run.  Deleting a study deletes its Optuna
+        study."""
+        from django.db.models.signals import post_delete
+
+        from webapp.experiments.models import Experiment
         from webapp.experiments.selectors.spaces import register
+        from webapp.experiments.services.studies import delete_optuna_study
 
         register()
+        # a study's trials live in Optuna's tables, not behind a foreign key: they are deleted with the study
+        post_delete.connect(delete_optuna_study, sender=Experiment, dispatch_uid="delete_optuna_study")

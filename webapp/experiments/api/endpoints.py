@@ -44,6 +44,9 @@ from webapp.experiments.presenters.serializers import experiment_to_dict
 from webapp.experiments.services import curation
 from webapp.experiments.services import retrain as retraining
 from webapp.experiments.services import spaces as space_actions
+from webapp.experiments.services import studies
+from webapp.experiments.presenters.study_serializers import study_summary_dict, study_to_dict
+from webapp.experiments.selectors import studies as study_selectors
 
 #: the security schemes as clients have always known them
 AUTH = {"bearer": BearerToken(), "session": SessionCookie()}
@@ -224,6 +227,92 @@ def list_tags(request: HttpRequest) -> dict[str, Any]:
          response={200: schemas.BenchmarkFigures, **_errors(400, 401, 404)}, exclude_unset=True)
 def benchmark_figures(request: HttpRequest, space: str, query: Query[schemas.BenchmarkQuery]) -> dict[str, Any]:
     return benchmark.lookup(space, query.dataset, query.arch)
+
+
+# ---- HPO studies --------------------------------------------------------------------------------------------------
+StudyId = Path(..., alias="id", description="the study's id (an experiment of kind study)")
+
+
+def _visible_study(pk: int, info: ValidationInfo) -> Experiment:
+    """The study of the path if the caller may see it, else 404 (another user's study, or no study)."""
+    return study_selectors.get_study(info.context["request"].auth, pk)
+
+
+VisibleStudy = Annotated[int, AfterValidator(_visible_study)]
+
+
+def _study_answer(exp: Experiment) -> dict[str, Any]:
+    return study_to_dict(exp, study_selectors.study_result(exp))
+
+
+@api.get("/studies", url_name="studies", summary="List your HPO studies (staff: all), newest first",
+         response={200: schemas.StudyPage, **_errors(400, 401)})
+def list_studies(request: HttpRequest, query: Query[schemas.StudyListQuery]) -> dict[str, Any]:
+    found = study_selectors.visible_studies(request.auth).prefetch_related("tags")
+    if query.status:
+        found = found.filter(status=query.status)
+    page = Paginator(found, query.per_page).get_page(query.page)
+    return {"count": page.paginator.count, "page": page.number, "pages": page.paginator.num_pages,
+            "results": [study_summary_dict(e) for e in page.object_list]}
+
+
+@api.post("/studies", url_name="study_create", exclude_unset=True,
+          summary="Create an HPO study and send its trials to the workers (400 with every problem, and nothing "
+                  "stored, for bad settings)", response={201: schemas.Study, **_errors(400, 401, 403, 503)})
+def create_study(request: HttpRequest, payload: schemas.NewStudy, response: HttpResponse) -> Status:
+    raw, name, parent_id = payload.parts()
+    errors: dict[str, str] = {}
+    if not isinstance(name, str):
+        errors["name"] = "name must be a string"
+    parent = None
+    if parent_id is not None:
+        if not isinstance(parent_id, int) or isinstance(parent_id, bool):
+            errors["parent"] = "parent must be an experiment's id (an integer)"
+        else:
+            parent = selectors.visible_experiments(request.auth).filter(pk=parent_id).first()
+            if parent is None:
+                errors["parent"] = f"no experiment #{parent_id} of yours"
+    try:
+        exp = studies.create_study(request.auth, raw, parent=parent, name=name if isinstance(name, str) else "")
+    except services.ExperimentInvalid as exc:
+        errors = {**exc.errors, **errors}
+    if errors:
+        raise ApiError(400, "the study was not created", errors)
+    response["Location"] = reverse("api:study", args=[exp.pk])
+    return Status(201, _study_answer(exp))
+
+
+@api.get("/studies/{int:id}", url_name="study", exclude_unset=True,
+         summary="One study: settings, status, progress, best value, parameters and trial, trial states, and once "
+                 "ended its baselines (poll it for a live page)", response={200: schemas.Study, **_errors(401, 404)})
+def get_study(request: HttpRequest, exp: VisibleStudy = StudyId) -> dict[str, Any]:
+    return _study_answer(exp)
+
+
+@api.get("/studies/{int:id}/trials", url_name="study_trials",
+         summary="Every trial of a study: state, value, parameters, epochs, validation accuracy by epoch, times",
+         response={200: schemas.StudyTrials, **_errors(401, 404)})
+def list_study_trials(request: HttpRequest, exp: VisibleStudy = StudyId) -> dict[str, Any]:
+    return {"id": exp.pk, "status": exp.status, "trials": study_selectors.study_trials(exp)}
+
+
+@api.post("/studies/{int:id}/cancel", url_name="study_cancel", exclude_unset=True,
+          summary="Cancel a study: a queued one at once (200), a running one within a training step (202; its "
+                  "running trials end pruned)", response={(200, 202): schemas.Study, **_errors(401, 403, 404, 409)})
+def cancel_study(request: HttpRequest, exp: VisibleStudy = StudyId) -> Status:
+    exp = studies.cancel_study(exp)
+    return Status(202 if exp.is_active else 200, _study_answer(exp))
+
+
+@api.post("/studies/{int:id}/resume", url_name="study_resume", exclude_unset=True,
+          summary="Send a cancelled or failed study again: its ended trials are kept and it runs until it has its "
+                  "number of trials", response={202: schemas.Study, **_errors(401, 403, 404, 409, 503)})
+def resume_study(request: HttpRequest, exp: VisibleStudy = StudyId) -> Status:
+    try:
+        exp = studies.resume_study(exp)
+    except services.ExperimentInvalid as exc:  # the run limit
+        raise ApiError(409, "; ".join(exc.errors.values()), exc.errors) from None
+    return Status(202, _study_answer(exp))
 
 
 # ---- search spaces ------------------------------------------------------------------------------------------------

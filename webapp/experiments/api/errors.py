@@ -30,6 +30,7 @@ NOT_DONE = {
     ("POST", "experiments"): "the experiment was not created",
     ("POST", "retrain"): "the retrain was not created",
     ("PATCH", "detail"): "experiment #{id} was not changed",
+    ("POST", "study_create"): "the study was not created",
 }
 AUTHENTICATION_REQUIRED = "authentication required: log in, or send 'Authorization: Bearer <token>'"
 

@@ -19,7 +19,7 @@ from webapp.experiments import selectors, services
 from webapp.experiments.api.events import Event
 from webapp.experiments.models import Kind, Status
 from webapp.experiments.presenters import benchmark, exports
-from webapp.experiments.services import curation, retrain
+from webapp.experiments.services import curation, retrain, studies
 from webapp.experiments.services import spaces as space_actions
 
 
@@ -76,6 +76,28 @@ def retrain_config_schema() -> dict[str, Any]:
     return schema
 
 
+def new_study_schema() -> dict[str, Any]:
+    """A new study's body: its settings (the engine's StudySettings less what the server sets, with the server's
+    epoch cap and queue devices, spaces by name only) beside its optional name and parent."""
+    from nascore.hpo.study import StudySettings
+
+    schema = config_json_schema([StudySettings], exclude=studies.SERVER_FIELDS)
+    props = schema["properties"]
+    props["max_epochs"]["maximum"] = settings.NASBOARD_MAX_EPOCHS
+    if "device" in props:
+        props["device"].pop("anyOf", None)
+        props["device"].pop("pattern", None)
+        props["device"]["enum"] = list(services.DEVICES)
+    if "space" in props:
+        _names_only(props["space"])
+    props["name"] = {"type": "string", "maxLength": MAX_NAME,
+                     "description": "not only spaces; default: HPO PROBLEM DATASET"}
+    props["parent"] = {"anyOf": [{"type": "integer"}, {"type": "null"}],
+                       "description": "the id of an experiment of yours the study belongs to (e.g. the search whose "
+                                      "architecture it tunes)"}
+    return schema
+
+
 _TYPE_KEYS = ("type", "enum", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength",
               "pattern")
 
@@ -122,6 +144,22 @@ class RetrainRequest(_Body):
         default_factory=dict, description="stand-alone training settings (epochs, channels, layers, batch_size, seed, "
         "device, lr, lr_min, momentum, weight_decay, grad_clip, auxiliary, auxiliary_weight, drop_path, augment, "
         "steps_per_epoch); omitted ones take the engine's defaults, seed and device the search's")
+
+
+class NewStudy(BaseModel):
+    """The body is read as any JSON object: the engine's one validator checks the settings and answers in its own
+    words (every problem at once); it is documented as ``new_study_schema`` says."""
+
+    model_config = ConfigDict(extra="allow")
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: Any, handler: Any) -> dict[str, Any]:
+        return new_study_schema()
+
+    def parts(self) -> tuple[dict[str, Any], Any, Any]:
+        """The settings, the name and the parent."""
+        raw = dict(self.model_extra or {})
+        return raw, raw.pop("name", ""), raw.pop("parent", None)
 
 
 class Curation(_Body):
@@ -451,3 +489,96 @@ class SpaceCheck(_Answer):
     problems: dict[str, str] = Field(description="every problem, by its place in the document (cells.normal.edges[3], "
                                                  "rule.inputs, ...) or the size (channels, layers)")
     summary: Optional[SpaceSummary] = Field(description="for a valid document: the space at the size asked for")
+
+
+# ---- HPO studies -------------------------------------------------------------------------------------------------
+class StudyListQuery(Schema):
+    status: Literal[("", *Status.values)] = ""  # type: ignore[valid-type]
+    page: int = Field(1, ge=1, description="past the last page: the last page")
+    per_page: int = Field(20, ge=1, le=MAX_PER_PAGE)
+
+
+class StudySummary(_Answer):
+    """A study as lists show it (from the experiment's row: no trial is read)."""
+
+    id: int
+    name: str
+    owner: str
+    parent: Optional[int] = Field(description="the experiment the study belongs to, if any")
+    status: StatusName
+    error: Optional[str] = Field(description="why the study failed")
+    cancel_requested: bool
+    problem: str
+    dataset: str
+    sampler: str
+    pruner: str
+    trials: int = Field(description="how many trials the study runs")
+    trials_done: int = Field(description="trials ended (complete, pruned or failed)")
+    best_value: Optional[float] = Field(description="the best complete trial's validation accuracy (a fraction)")
+    last_value: Optional[float] = Field(description="the last ended trial's value")
+    progress: Progress = Field(description="epoch and epochs count trials here")
+    worker: Optional[str] = Field(description="the worker that took the latest trial")
+    created_at: DateTime
+    started_at: Optional[DateTime]
+    ended_at: Optional[DateTime]
+    starred: bool
+    archived: bool
+    tags: list[str]
+
+
+class StudyStates(_Answer):
+    complete: int
+    pruned: int
+    failed: int
+    running: int
+    waiting: int = Field(description="lost trials queued for their retry")
+
+
+class StudyLinks(_Answer):
+    api: str = Field(description="this study in the API")
+    trials: str
+    experiment: str = Field(description="the study as an experiment (curation, the generic API)")
+    page: str
+
+
+class Study(StudySummary):
+    """One study, with what its trials say now."""
+
+    settings: dict[str, Any] = Field(description="the study's settings, defaults filled in")
+    best_params: Optional[dict[str, Any]]
+    best_trial: Optional[int]
+    best_test_acc: Optional[float] = Field(description="the best trial's test accuracy (never optimised on)")
+    states: StudyStates
+    epochs: int = Field(description="epochs run by all trials together")
+    links: StudyLinks
+    baselines: dict[str, Any] = _omittable("once ended: the problem's reference models on the same split")
+    final: dict[str, Any] = _omittable("once ended, for problems that have one: what a final training of the best "
+                                       "trial needs")
+
+
+class StudyPage(_Answer):
+    count: int
+    page: int
+    pages: int
+    results: list[StudySummary]
+
+
+class StudyTrial(_Answer):
+    number: int
+    state: Literal["complete", "pruned", "failed", "running", "waiting"]
+    value: Optional[float] = Field(description="validation accuracy: the final one, or a pruned trial's last report")
+    params: dict[str, Any]
+    epochs: int = Field(description="epochs the trial ran")
+    intermediate_values: dict[str, float] = Field(description="validation accuracy by epoch")
+    test_acc: Optional[float]
+    error: Optional[str] = Field(description="why a failed trial failed")
+    retry_of: Optional[int] = Field(description="the lost trial this one retries (same parameters)")
+    worker: Optional[str] = Field(description="the Celery worker that ran it")
+    started_at: Optional[DateTime]
+    completed_at: Optional[DateTime]
+
+
+class StudyTrials(_Answer):
+    id: int
+    status: StatusName
+    trials: list[StudyTrial]

@@ -65,15 +65,20 @@ ARCHIVED_CHOICES = {"": "hide archived", "include": "with archived", "only": "ar
 
 
 def list_filters_from(params: Any) -> ListFilters:
-    """Read filters from a query dict, dropping values that are not allowed."""
+    """Read filters from a query dict, dropping values that are not allowed (and NUL characters, which no stored
+    text holds and PostgreSQL refuses in a query)."""
+
+    def text(key: str) -> str:
+        return str(params.get(key) or "").replace("\x00", "")
+
     f = ListFilters(
-        q=(params.get("q") or "").strip()[:200],
+        q=text("q").strip()[:200],
         status=params.get("status") or "",
-        space=(params.get("space") or "")[:50],
-        optimizer=(params.get("optimizer") or "")[:50],
-        dataset=(params.get("dataset") or "")[:50],
+        space=text("space")[:50],
+        optimizer=text("optimizer")[:50],
+        dataset=text("dataset")[:50],
         sort=params.get("sort") or "-created",
-        tag=" ".join((params.get("tag") or "").split())[:50],
+        tag=" ".join(text("tag").split())[:50],
         starred="1" if params.get("starred") in ("1", "true", "on") else "",
         baseline="1" if params.get("baseline") in ("1", "true", "on") else "",
         archived=params.get("archived") or "",

@@ -1,5 +1,5 @@
 """Domain actions, by module: ``experiments`` (check, create, queue, cancel, resume, requeue), ``runs`` (what a worker
-does with a delivered run), ``retrain``, ``curation``.
+does with a delivered run), ``retrain``, ``curation``, ``studies`` (HPO studies and their trial tasks).
 
 Callers outside the package may use the names of ``experiments`` as the package's own (``services.create_experiment``);
 the others are imported from their modules (``services.runs.run_dispatched``). Modules inside the package import the
@@ -9,6 +9,7 @@ from webapp.experiments.services.experiments import (  # noqa: F401
     DEVICES,
     RUN_TASK,
     SERVER_FIELDS,
+    STUDY_TASK,
     ActionRefused,
     BrokerUnavailable,
     ExperimentInvalid,

@@ -22,6 +22,7 @@ from webapp.experiments.models import (
     ACTIVE_STATUSES,
     RESUMABLE_STATUSES,
     Experiment,
+    Kind,
     Status,
 )
 
@@ -250,22 +251,33 @@ def resume_experiment(experiment: Experiment) -> Experiment:
 
 #: the Celery task that runs an experiment (webapp.experiments.tasks), sent by name: queueing needs no worker code
 RUN_TASK = "experiments.run_experiment"
+#: the Celery task that runs an HPO study's trials (services/studies.py): a study is sent as several of them
+STUDY_TASK = "experiments.run_study_trials"
 
 
-def _send(experiment: Experiment) -> None:
-    """Put the run on its queue; a broker that cannot be reached becomes BrokerUnavailable."""
+def study_task_count(experiment: Experiment) -> int:
+    """How many trial tasks a study is sent as: one per trial it still needs, at most NASBOARD_STUDY_TASKS (each
+    task keeps taking trials until the study needs none, so this is how many workers may share it)."""
+    return max(1, min(experiment.epochs - experiment.epochs_done, settings.NASBOARD_STUDY_TASKS))
+
+
+def _send(experiment: Experiment, copies: int | None = None) -> None:
+    """Put the run on its queue (a study: its trial tasks, ``copies`` of them if given); a broker that cannot be
+    reached becomes BrokerUnavailable."""
     from celery import (
         current_app,  # the project's app (webapp/__init__.py loads it), without importing its module
     )
 
+    study = experiment.kind == Kind.STUDY
     try:
-        current_app.send_task(
-            RUN_TASK,
-            args=[experiment.pk, experiment.dispatch],
-            queue=experiment.queue,
-            retry=True,
-            retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
-        )
+        for _ in range(copies or study_task_count(experiment) if study else 1):
+            current_app.send_task(
+                STUDY_TASK if study else RUN_TASK,
+                args=[experiment.pk, experiment.dispatch],
+                queue=experiment.queue,
+                retry=True,
+                retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
+            )
     except Exception as exc:  # kombu raises several kinds for an unreachable broker
         log.error("could not queue experiment %s: %s", experiment.pk, exc)
         raise BrokerUnavailable(f"the task queue cannot be reached ({exc}); nothing was changed, try again later") from exc
@@ -281,7 +293,10 @@ def artifact_dir(experiment: Experiment | int) -> Path:
 
 
 def requeue_lost_runs() -> list[int]:
-    """Requeue running experiments whose heartbeat went silent (their worker vanished)."""
+    """Requeue running experiments whose heartbeat went silent (their worker vanished).
+
+    A study's heartbeat is beaten by each of its running trials: silent, every task of it was lost (a restart of
+    everything, or its workers killed), and it is sent again; its trial tasks retry the lost trials."""
     cutoff = timezone.now() - timedelta(seconds=settings.NASBOARD_HEARTBEAT_TIMEOUT)
     requeued: list[int] = []
     for pk in Experiment.objects.filter(status=Status.RUNNING, heartbeat_at__lt=cutoff).values_list("pk", flat=True):

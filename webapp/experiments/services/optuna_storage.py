@@ -55,6 +55,7 @@ def storage() -> Any:
     """The shared RDBStorage (one engine per process and database)."""
     heartbeat = int(getattr(settings, "NASBOARD_TRIAL_HEARTBEAT_SECONDS", 10))
     grace = int(getattr(settings, "NASBOARD_TRIAL_GRACE_SECONDS", 6 * heartbeat))
+    _made.add((storage_url(), heartbeat, grace))
     return _storage(storage_url(), heartbeat, grace)
 
 
@@ -68,3 +69,49 @@ def load_study(experiment: "Experiment") -> Any:
     from nascore.hpo.study import open_study
 
     return open_study(experiment.config, storage=storage(), name=study_name(experiment))
+
+
+def delete_study(experiment: "Experiment") -> bool:
+    """Drop the experiment's Optuna study (its trials with it); False when there was none."""
+    import optuna
+
+    try:
+        optuna.delete_study(study_name=study_name(experiment), storage=storage())
+    except KeyError:
+        return False
+    return True
+
+
+def silent_trial_ids(study: Any, seconds: float) -> set[int]:
+    """The study's running trials whose heartbeat is older than ``seconds``: their worker is most likely lost, and
+    Optuna will fail them once the grace period is over.  Read as Optuna reads staleness (the database's clock, in
+    Optuna's own session), so the database's time zone does not matter."""
+    from datetime import timedelta
+
+    import sqlalchemy
+    from optuna.storages._rdb import models
+    from optuna.trial import TrialState
+
+    rdb = storage()
+    session = rdb.scoped_session()
+    try:
+        now = session.execute(sqlalchemy.func.now()).scalar().replace(tzinfo=None)
+        rows = (session.query(models.TrialHeartbeatModel.trial_id, models.TrialHeartbeatModel.heartbeat)
+                .join(models.TrialModel, models.TrialModel.trial_id == models.TrialHeartbeatModel.trial_id)
+                .filter(models.TrialModel.study_id == study._study_id, models.TrialModel.state == TrialState.RUNNING)
+                .all())
+    finally:
+        session.close()
+    return {trial_id for trial_id, beat in rows if now - beat > timedelta(seconds=seconds)}
+
+
+def dispose() -> None:
+    """Close every pooled connection of the storages this process made (before its database is dropped)."""
+    for engine in {_storage(*key).engine for key in _made}:
+        engine.dispose()
+    _made.clear()
+    _storage.cache_clear()
+
+
+#: the (url, heartbeat, grace) keys of the storages made, for dispose
+_made: set[tuple[str, int, int]] = set()

@@ -45,7 +45,7 @@ def claim_run(experiment_id: int, dispatch: int, worker: str) -> Experiment | No
     now = timezone.now()
     with transaction.atomic():
         exp = Experiment.objects.select_for_update().filter(pk=experiment_id).first()
-        if exp is None or exp.dispatch != dispatch:
+        if exp is None or exp.dispatch != dispatch or exp.kind == Kind.STUDY:  # a study's tasks are its trials'
             return None
         if exp.status == Status.RUNNING:
             silent = exp.heartbeat_at is None or exp.heartbeat_at < now - timedelta(seconds=settings.NASBOARD_HEARTBEAT_TIMEOUT)
