@@ -135,7 +135,10 @@ class ConfigProblem:
                 run.curve.append(float(event["val_acc"]))
                 cut["now"] = after_epoch(int(event["epoch"]), float(event["val_acc"]))
 
-        config = {**self.base, **params, "epochs": self.cfg["max_epochs"], "seed": seed}
+        # the base's own data folder, else the study's (a dashboard study's base is a stored search config, which
+        # names none: the worker's folder is the study's)
+        config = {"data_dir": self.cfg["data_dir"], **self.base, **params, "epochs": self.cfg["max_epochs"],
+                  "seed": seed}
         run_search(config, self.folder / f"trial-{number}", sinks=[sink], stop_check=lambda: cut["now"] or stop(),
                    resume=False)
         return run

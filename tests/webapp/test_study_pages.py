@@ -118,7 +118,12 @@ def test_the_form_is_generated_from_the_study_settings_and_prefilled(client: Cli
     response = login(client, alice).get(f"/experiments/studies/new?trials=7&sampler=random&parent={search.pk}")
     assert response.status_code == 200
     form = response.context["form"]
-    assert set(StudySettings.model_fields) <= set(form.fields)
+    from webapp.experiments.forms.study import SERVER_ONLY
+    from webapp.experiments.services.studies import SERVER_FIELDS
+
+    # every setting a user may give, none the server decides (its data folder, a config study's base)
+    assert set(StudySettings.model_fields) - set(SERVER_FIELDS) == set(form.fields) - {"name", "parent"}
+    assert set(SERVER_ONLY) == set(SERVER_FIELDS)
     html = response.content.decode()
     assert 'name="trials" value="7"' in html and '<option value="random" selected>' in html
     assert f'name="parent" value="{search.pk}"' in html and "the search" in html
@@ -141,10 +146,9 @@ def test_the_form_shows_every_error_by_its_field_and_creates_nothing(client: Cli
 
 
 def test_the_study_service_refuses_bad_settings_and_creates_nothing(alice: Any) -> None:
-    from nascore.config import ConfigError
     from webapp.experiments.services import studies
 
-    with pytest.raises(ConfigError) as refused:
+    with pytest.raises(studies.StudyInvalid) as refused:
         studies.create_study(alice, {"trials": 0, "min_epochs": 5, "max_epochs": 2})
     assert {"trials", "min_epochs"} <= set(refused.value.errors)
     assert Experiment.objects.count() == 0
@@ -154,8 +158,7 @@ def test_the_form_creates_a_study_and_shows_its_page(client: Client, alice: Any)
     search = stored(alice, "the search")
     response = login(client, alice).post("/experiments/studies/new", {
         "name": "tune it", "problem": "tabular", "dataset": "wine", "trials": "3", "min_epochs": "1",
-        "max_epochs": "2", "sampler": "random", "pruner": "none", "seed": "1", "data_dir": "data",
-        "parent": str(search.pk)})
+        "max_epochs": "2", "sampler": "random", "pruner": "none", "seed": "1", "parent": str(search.pk)})
     exp = Experiment.objects.get(kind=Kind.STUDY)
     assert response.status_code == 302 and response["Location"] == f"/experiments/{exp.pk}/"
     assert exp.owner == alice and exp.config["trials"] == 3 and exp.config["dataset"] == "wine"

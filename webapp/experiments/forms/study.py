@@ -14,6 +14,9 @@ from webapp.experiments.forms.experiment import build_field
 
 #: settings given one per line in a text box (the CLI's repeated flag)
 LIST_FIELDS = ("param",)
+#: settings the server decides (``services.studies.SERVER_FIELDS``): the data folder, and a config study's base,
+#: which is its parent search's config
+SERVER_ONLY = ("data_dir", "config")
 
 
 class StudyForm(forms.Form):
@@ -29,6 +32,8 @@ class StudyForm(forms.Form):
         self.basic_names: list[str] = []
         self.more_names: list[str] = []
         for name, field_info in StudySettings.model_fields.items():
+            if name in SERVER_ONLY:
+                continue
             basic = info_of(field_info).basic
             (self.basic_names if basic else self.more_names).append(name)
             field = build_field(name, field_info, required=basic)

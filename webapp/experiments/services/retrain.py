@@ -53,9 +53,10 @@ def retrain_initial(search: Experiment) -> dict[str, Any]:
 
 def check_retrainable(search: Experiment) -> Any:
     """The genotype to retrain, or ActionRefused saying why this experiment cannot be retrained."""
-    if search.kind == Kind.STUDY:
-        raise actions.ActionRefused(f"experiment #{search.pk} is an HPO study; a study's best trial is no "
-                                    "architecture search result to retrain")
+    if search.kind == Kind.STUDY:  # NAS then HPO, or joint: the best trial's architecture
+        from webapp.experiments.services.studies import best_final
+
+        return best_final(search)["genotype"]
     if search.kind != Kind.SEARCH:
         raise actions.ActionRefused(f"experiment #{search.pk} is itself a retrain; retrain its search "
                                      f"#{search.parent_id} instead" if search.parent_id else

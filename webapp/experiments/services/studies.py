@@ -22,6 +22,7 @@ import time
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from django import conf
@@ -52,9 +53,17 @@ class StudyInvalid(experiments.ExperimentInvalid):
 
 
 # ---- validation --------------------------------------------------------------------------------------------------
-def clean_settings(raw: Any) -> dict[str, Any]:
+#: where a config study's base config (its parent search's) is kept, in the study's artifact folder
+BASE_CONFIG = "base-config.json"
+
+
+def clean_settings(raw: Any, parent: Experiment | None = None) -> dict[str, Any]:
     """The full study settings for ``raw`` (defaults filled in, server fields left out), or StudyInvalid naming every
-    problem: the engine's checks, file paths a web request may not name, and this server's limits."""
+    problem: the engine's checks, file paths a web request may not name, and this server's limits.  Problem
+    ``config`` tunes the settings of ``parent``, a search: its stored config is the base (``config`` is then the
+    server's own copy, written by :func:`create_study`)."""
+    import tempfile
+
     from nascore.hpo.study import validate_study
 
     if not isinstance(raw, Mapping):
@@ -78,11 +87,19 @@ def clean_settings(raw: Any) -> dict[str, Any]:
                             "(a GPU worker is pinned to its own GPU)")
         given.pop("device")
     given["data_dir"] = str(conf.settings.NASBOARD_DATA_DIR)
-    try:
-        cfg: dict[str, Any] | None = validate_study(given)
-    except ConfigError as exc:
-        errors.update({str(k): str(v) for k, v in exc.errors.items() if k not in errors})
-        cfg = None
+    cfg: dict[str, Any] | None = None
+    with tempfile.TemporaryDirectory(prefix="nasboard-study-") as folder:
+        if given.get("problem") == "config":
+            if parent is None or parent.kind != Kind.SEARCH:
+                errors["parent"] = ("problem config tunes the settings of a search: start it from the search's page "
+                                    "(Tune this search's settings), which names it as the parent")
+            else:
+                given["config"] = str(Path(folder) / BASE_CONFIG)
+                Path(given["config"]).write_text(json.dumps(parent.config))
+        try:
+            cfg = validate_study(given)
+        except ConfigError as exc:
+            errors.update({str(k): str(v) for k, v in exc.errors.items() if k not in errors})
     if cfg is not None and cfg["max_epochs"] > conf.settings.NASBOARD_MAX_EPOCHS:
         errors["max_epochs"] = (f"at most {conf.settings.NASBOARD_MAX_EPOCHS} epochs are allowed on this server, not "
                                 f"{cfg['max_epochs']}")
@@ -97,22 +114,27 @@ def clean_settings(raw: Any) -> dict[str, Any]:
     return cfg
 
 
-def study_dataset(cfg: Mapping[str, Any]) -> str:
-    """The dataset a study reads (the engine's default for its problem when none is named)."""
-    from nascore.hpo import study as engine
+def study_dataset(cfg: Mapping[str, Any], parent: Experiment | None = None) -> str:
+    """The dataset a study reads: the one named, else its problem's default; a config study's is its search's."""
+    from nascore.hpo.study import study_dataset as engine_default
 
-    default = getattr(engine, "study_dataset", None)
-    return str(default(cfg) if default is not None else cfg.get("dataset") or "")
+    if cfg["problem"] == "config" and parent is not None:
+        return parent.dataset
+    return engine_default(cfg)
 
 
-def study_device(cfg: Mapping[str, Any]) -> str:
+def study_device(cfg: Mapping[str, Any], parent: Experiment | None = None) -> str:
     """The device a study's trials ask for: a table's tiny networks train on a CPU worker."""
     if cfg["problem"] == "tabular":
         return "cpu"
+    if cfg["problem"] == "config" and parent is not None:  # the search's own device
+        return parent.device_requested or "auto"
     return str(cfg.get("device") or "auto")
 
 
-def default_name(cfg: Mapping[str, Any]) -> str:
+def default_name(cfg: Mapping[str, Any], parent: Experiment | None = None) -> str:
+    if parent is not None:
+        return f"HPO {cfg['problem']} of #{parent.pk} {parent.name}"[:200]
     return f"HPO {cfg['problem']} {study_dataset(cfg)}".strip()
 
 
@@ -126,7 +148,7 @@ def create_study(owner: Any, settings: Mapping[str, Any], parent: Experiment | N
     errors: dict[str, str] = {}
     cfg: dict[str, Any] | None = None
     try:
-        cfg = clean_settings(settings)
+        cfg = clean_settings(settings, parent)
     except StudyInvalid as exc:
         errors.update(exc.errors)
     if name:
@@ -137,17 +159,24 @@ def create_study(owner: Any, settings: Mapping[str, Any], parent: Experiment | N
     if errors:
         raise StudyInvalid(errors)
     assert cfg is not None
-    device = study_device(cfg)
+    device = study_device(cfg, parent)
     with transaction.atomic():
         get_user_model().objects.select_for_update().filter(pk=owner.pk).first()  # serialise a user's creations
         experiments.check_run_limit(owner)
         exp = Experiment.objects.create(
-            owner=owner, name=name or default_name(cfg), kind=Kind.STUDY, parent=parent, config=jsonable(cfg),
+            owner=owner, name=name or default_name(cfg, parent), kind=Kind.STUDY, parent=parent, config=jsonable(cfg),
             space=str(cfg.get("space") or "")[:50], optimizer=f"hpo:{cfg['sampler']}"[:50],
-            dataset=study_dataset(cfg)[:50], seed=cfg["seed"], device_requested=device,
+            dataset=study_dataset(cfg, parent)[:50], seed=cfg["seed"], device_requested=device,
             queue=experiments.queue_for(device), epochs=cfg["trials"], dispatch=1,
         )
     try:
+        if cfg["problem"] == "config":  # the base config where every worker reads it (the shared artifact folder)
+            assert parent is not None
+            base = experiments.artifact_dir(exp) / BASE_CONFIG
+            base.parent.mkdir(parents=True, exist_ok=True)
+            base.write_text(json.dumps(parent.config))
+            exp.config = {**exp.config, "config": str(base)}
+            exp.save(update_fields=["config"])
         # a stale study of this name: Django's tables were emptied (a test flush, a restore) and ids came round again
         # while Optuna's tables kept an old study
         storage.delete_study(exp)
@@ -264,17 +293,13 @@ def _next_step(experiment_id: int, study: Any, problem: Any, worker: str) -> Ste
 def _finalize(exp: Experiment, study: Any, problem: Any) -> str:
     """Write result.json and the Result row (best value, params, trials, baselines), and end the study: finished, or
     failed when no trial ran to an end (every one failed; the first reason is the study's)."""
-    from nascore.hpo.study import summarize
+    from nascore.hpo.study import conclude
 
-    summary = summarize(study, exp.config)
-    summary["dataset"] = getattr(problem, "dataset", exp.dataset)
-    summary["seconds"] = round((timezone.now() - (exp.started_at or timezone.now())).total_seconds(), 2)
-    summary["baselines"] = problem.baselines()
-    genotype: Any = {}
-    if summary["best_params"] is not None and hasattr(problem, "final"):
-        summary["final"] = problem.final(summary["best_params"])
-        genotype = summary["final"].get("genotype") or {}
+    seconds = round((timezone.now() - (exp.started_at or timezone.now())).total_seconds(), 2)
+    summary = conclude(study, problem, worker_settings(exp))
+    summary["seconds"] = seconds
     summary = jsonable(summary)
+    genotype: Any = (summary.get("final") or {}).get("genotype") or {}
     out = experiments.artifact_dir(exp)
     out.mkdir(parents=True, exist_ok=True)
     (out / "result.json").write_text(json.dumps(summary, indent=2))
@@ -393,6 +418,36 @@ def _record_progress(experiment_id: int, study: Any, number: int) -> None:
     Experiment.objects.filter(pk=experiment_id, status__in=ACTIVE_STATUSES).update(
         epochs_done=len(ended), best_val_acc=max(complete) if complete else None, last_val_acc=last_value,
         heartbeat_at=timezone.now())
+
+
+# ---- the best trial, retrained -----------------------------------------------------------------------------------
+def best_final(exp: Experiment) -> dict[str, Any]:
+    """What a final retrain of the study's best complete trial needs: ``{space, genotype, train}`` (the problem's
+    ``final``: retrain and joint studies), or ActionRefused saying why there is none (a tabular study, no complete
+    trial yet).  A finished study's stored result is read; a running one's best so far is taken."""
+    from nascore.hpo.study import PROBLEMS, make_problem, summarize
+
+    cfg = worker_settings(exp)
+    if not hasattr(PROBLEMS.get(cfg.get("problem"), object), "final"):
+        raise experiments.ActionRefused(f"study #{exp.pk} tunes problem {cfg.get('problem')}, which has no "
+                                        "architecture to retrain; export its best settings instead")
+    stored = Result.objects.filter(experiment=exp).only("raw").first()
+    if stored is not None and isinstance(stored.raw, dict) and stored.raw.get("final"):
+        return stored.raw["final"]
+    best = summarize(storage.load_study(exp), cfg)["best_params"]
+    if best is None:
+        raise experiments.ActionRefused(f"no trial of study #{exp.pk} has completed yet; retrain once one has")
+    return jsonable(make_problem(cfg, None).final(best))
+
+
+def retrain_best(exp: Experiment, owner: Any) -> Experiment:
+    """Queue the stand-alone training of the best trial's architecture with the best trial's hyperparameters (a
+    retrain whose parent is the study), at the stand-alone training's defaults otherwise (the study's small
+    network was a proxy, as Auto-DispNet's BOHB budget was); ``owner`` may see the study (its view checked it)."""
+    from webapp.experiments.services.retrain import create_retrain
+
+    final = best_final(exp)
+    return create_retrain(exp, {**final["train"], "seed": exp.seed, "device": exp.device_requested or "auto"})
 
 
 def worker_settings(exp: Experiment) -> dict[str, Any]:

@@ -162,7 +162,15 @@ def study_lineage(search: Experiment) -> dict[str, Any]:
         query = {"problem": "retrain", "space": search.space, "dataset": search.dataset, "genotype": genotype,
                  "parent": search.pk}
         tune_url = f"{reverse('experiments:study_new')}?{urlencode(query)}"
-    return {"studies": rows, "tune_url": tune_url}
+    # HPO of the search's own settings: its config is the base, each trial a search (epochs the fidelity)
+    settings_query = {"problem": "config", "parent": search.pk, "param": SEARCH_PARAMS}
+    tune_settings_url = "" if search.kind != Kind.SEARCH else (
+        f"{reverse('experiments:study_new')}?{urlencode(settings_query)}")
+    return {"studies": rows, "tune_url": tune_url, "tune_settings_url": tune_settings_url}
+
+
+#: the ranges a search's settings study starts from: DARTS's two learning rates around the paper's 0.025 and 3e-4
+SEARCH_PARAMS = "w_lr=0.005:0.1:log\nalpha_lr=0.0001:0.001:log"
 
 
 def detail_page_config(exp: Experiment) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from webapp.experiments.presenters import study as present
 from webapp.experiments.selectors import studies as study_selectors
 
 #: what the study service refuses with: the message is shown, the page stays
-REFUSALS = (services.ActionRefused, services.BrokerUnavailable, ConfigError, ValueError)
+REFUSALS = (services.ActionRefused, services.BrokerUnavailable, services.ExperimentInvalid, ConfigError, ValueError)
 
 #: how often the page asks for its data while the study runs (a trial takes seconds to minutes)
 POLL_MS = 3000
@@ -78,7 +78,7 @@ def study_new(request: HttpRequest) -> HttpResponse:
         try:
             exp = study_services.create_study(request.user, form.settings(), parent=parent,
                                               name=form.cleaned_data.get("name") or "")
-        except ConfigError as exc:
+        except (ConfigError, services.ExperimentInvalid) as exc:  # the study service names every problem
             form.add_errors(exc.errors)
         else:
             messages.success(request, f"Study #{exp.pk} “{exp.name}” is queued.")
