@@ -20,7 +20,8 @@ import logging
 import threading
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -256,14 +257,36 @@ def _join(experiment_id: int, worker: str) -> Experiment | None:
     return exp
 
 
+@contextmanager
+def study_lock(experiment_id: int) -> Iterator[Experiment | None]:
+    """The study's lock, held while a task decides whether the study needs another trial and asks Optuna for it.
+
+    PostgreSQL: the Experiment's row lock in a transaction (Optuna's writes, on its own connection, touch other rows).
+    SQLite (``make run``, one machine): a lock on a file beside the study's artifacts, because a SQLite transaction
+    that writes locks the whole database, and Optuna's own connection could not write until it ended."""
+    if connection.vendor != "sqlite":
+        with transaction.atomic():
+            yield Experiment.objects.select_for_update().filter(pk=experiment_id).first()
+        return
+    import fcntl
+
+    path = experiments.artifact_dir(experiment_id).parent / f".study-{experiment_id}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield Experiment.objects.filter(pk=experiment_id).first()
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _next_step(experiment_id: int, study: Any, problem: Any, worker: str) -> Step:
     """Under the study's row lock: fail lost trials (Optuna queues their retry), then take a trial if the study
     needs one, else wait for a lost one, else end the study (finished, failed or cancelled) if nothing runs."""
     import optuna
     from optuna.trial import TrialState
 
-    with transaction.atomic():
-        exp = Experiment.objects.select_for_update().filter(pk=experiment_id).first()
+    with study_lock(experiment_id) as exp:
         if exp is None or exp.status not in ACTIVE_STATUSES:
             return Step("skipped")
         with warnings.catch_warnings():  # experimental in Optuna 5; it is what the lost-worker policy relies on
