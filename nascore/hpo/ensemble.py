@@ -13,7 +13,7 @@ all epochs), which reproduces its validation accuracy; only then are the test pr
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -50,13 +50,12 @@ def greedy_selection(val_probs: Sequence[np.ndarray], y_val: np.ndarray, rounds:
 
 
 def build_ensemble(trials: Sequence[Mapping[str, Any]], split: "TabularSplit", cfg: Mapping[str, Any],
-                   nbest: int) -> dict[str, Any] | None:
-    """The ensemble of the ``nbest`` best complete trials (as :func:`nascore.hpo.study.trial_record` writes them):
-    its members (trial number, weight, validation accuracy of the retrained member), validation and test accuracy;
-    None when no trial completed."""
+                   nbest: int, seed_of: Callable[[int], int]) -> dict[str, Any] | None:
+    """The ensemble of the ``nbest`` best complete trials (as :func:`nascore.hpo.study.trial_record` writes them;
+    ``seed_of(number)`` is the training seed trial ``number`` ran with): its members (trial number, weight,
+    validation accuracy of the retrained member), validation and test accuracy; None when no trial completed."""
     import optuna
 
-    from nascore.hpo.study import trial_seed
     from nascore.hpo.tabular import train_configuration
     from nascore.hpo.tabular_space import suggest
 
@@ -67,7 +66,7 @@ def build_ensemble(trials: Sequence[Mapping[str, Any]], split: "TabularSplit", c
     val_probs, test_probs, accs = [], [], []
     for t in members:
         params = suggest(optuna.trial.FixedTrial(t["params"]), split.num_features)
-        run = train_configuration(params, split, cfg["max_epochs"], seed=trial_seed(cfg, t["number"]),
+        run = train_configuration(params, split, cfg["max_epochs"], seed=seed_of(t["number"]),
                                   keep_probabilities=True)
         uniform = 1.0 / split.num_classes  # a diverged member's NaNs say nothing: it votes for no class
         val_probs.append(np.nan_to_num(run.probabilities["val"], nan=uniform))

@@ -335,7 +335,8 @@ class TabularProblem:
     def ensemble(self, trials: list[dict[str, Any]], nbest: int) -> dict[str, Any] | None:
         from nascore.hpo.ensemble import build_ensemble
 
-        return build_ensemble(trials, self.split, self.cfg, nbest)
+        return build_ensemble(trials, self.split, self.cfg, nbest,
+                              seed_of=lambda number: trial_seed(self.cfg, number))
 
 
 #: the problems a study may tune, by name: each knows how to propose, run and compare a trial

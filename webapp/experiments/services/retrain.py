@@ -54,7 +54,7 @@ def retrain_initial(search: Experiment) -> dict[str, Any]:
 def check_retrainable(search: Experiment) -> Any:
     """The genotype to retrain, or ActionRefused saying why this experiment cannot be retrained."""
     if search.kind == Kind.STUDY:  # NAS then HPO, or joint: the best trial's architecture
-        from webapp.experiments.services.studies import best_final
+        from webapp.experiments.services.study_results import best_final
 
         return best_final(search)["genotype"]
     if search.kind != Kind.SEARCH:

@@ -36,6 +36,7 @@ from webapp.experiments.models import ACTIVE_STATUSES, Experiment, Kind, Result,
 from webapp.experiments.services import experiments
 from webapp.experiments.services import optuna_storage as storage
 from webapp.experiments.services.json_values import jsonable
+from webapp.experiments.services.study_results import best_final, worker_settings
 
 log = logging.getLogger("nasboard.studies")
 
@@ -444,25 +445,6 @@ def _record_progress(experiment_id: int, study: Any, number: int) -> None:
 
 
 # ---- the best trial, retrained -----------------------------------------------------------------------------------
-def best_final(exp: Experiment) -> dict[str, Any]:
-    """What a final retrain of the study's best complete trial needs: ``{space, genotype, train}`` (the problem's
-    ``final``: retrain and joint studies), or ActionRefused saying why there is none (a tabular study, no complete
-    trial yet).  A finished study's stored result is read; a running one's best so far is taken."""
-    from nascore.hpo.study import PROBLEMS, make_problem, summarize
-
-    cfg = worker_settings(exp)
-    if not hasattr(PROBLEMS.get(cfg.get("problem"), object), "final"):
-        raise experiments.ActionRefused(f"study #{exp.pk} tunes problem {cfg.get('problem')}, which has no "
-                                        "architecture to retrain; export its best settings instead")
-    stored = Result.objects.filter(experiment=exp).only("raw").first()
-    if stored is not None and isinstance(stored.raw, dict) and stored.raw.get("final"):
-        return stored.raw["final"]
-    best = summarize(storage.load_study(exp), cfg)["best_params"]
-    if best is None:
-        raise experiments.ActionRefused(f"no trial of study #{exp.pk} has completed yet; retrain once one has")
-    return jsonable(make_problem(cfg, None).final(best))
-
-
 def retrain_best(exp: Experiment, owner: Any) -> Experiment:
     """Queue the stand-alone training of the best trial's architecture with the best trial's hyperparameters (a
     retrain whose parent is the study), at the stand-alone training's defaults otherwise (the study's small
@@ -471,11 +453,6 @@ def retrain_best(exp: Experiment, owner: Any) -> Experiment:
 
     final = best_final(exp)
     return create_retrain(exp, {**final["train"], "seed": exp.seed, "device": exp.device_requested or "auto"})
-
-
-def worker_settings(exp: Experiment) -> dict[str, Any]:
-    """The study's settings as a worker runs them: the server's data folder added."""
-    return {**exp.config, "data_dir": str(conf.settings.NASBOARD_DATA_DIR)}
 
 
 def _fail(experiment_id: int, reason: str) -> None:
