@@ -87,6 +87,12 @@ function drawSummary(data) {
   document.getElementById("progress-text").textContent = data.progress.text;
   document.getElementById("best-text").textContent = data.best ? data.best.text
     : "No trial has completed yet: the best appears with the first one that runs all its epochs.";
+  const genotype = data.best ? data.best.genotype : "";
+  document.getElementById("best-genotype").hidden = !genotype;
+  document.getElementById("best-genotype-text").textContent = genotype;
+  const ensemble = data.best ? data.best.ensemble : "";
+  document.getElementById("best-ensemble").hidden = !ensemble;
+  document.getElementById("best-ensemble").textContent = ensemble;
   const params = document.getElementById("best-params");
   params.replaceChildren(...(data.best ? data.best.params : []).flatMap((p) => {
     const dt = document.createElement("dt");

@@ -57,10 +57,32 @@ def baseline_rows(baselines: Any) -> list[dict[str, str]]:
             for name, f in baselines.items() if isinstance(f, Mapping)]
 
 
-def best(result: Mapping[str, Any], baselines: Any = None) -> dict[str, Any] | None:
-    """The best complete trial: its number, values and parameters, with the baselines to beat."""
+def genotype_text(genotype: Any) -> str:
+    """A genotype as one line: an NB-201 string or a published name as it is, else compact JSON."""
+    import json
+
+    if genotype in (None, "", {}):
+        return ""
+    return genotype if isinstance(genotype, str) else json.dumps(genotype, separators=(",", ":"))
+
+
+def ensemble_text(ensemble: Any) -> str:
+    """Auto-PyTorch Tabular's ensemble of the best trials, once the study built it."""
+    if not isinstance(ensemble, Mapping) or not ensemble.get("members"):
+        return ""
+    members = ", ".join(f"trial {m['trial']} ({pct(m['weight'], 0)})" for m in ensemble["members"])
+    return (f"Ensemble of the best {ensemble.get('candidates')} trials by greedy ensemble selection: validation "
+            f"accuracy {pct(ensemble.get('val_acc'))}, test accuracy {pct(ensemble.get('test_acc'))}; members "
+            f"{members}.")
+
+
+def best(result: Mapping[str, Any], baselines: Any = None, stored: Mapping[str, Any] | None = None,
+         fixed_genotype: Any = None) -> dict[str, Any] | None:
+    """The best complete trial: its number, values and parameters, its architecture (a joint study's trial's, or
+    the genotype a retrain study tunes), with the baselines to beat and the ensemble once built."""
     if result.get("best_trial") is None:
         return None
+    trial = next((t for t in result.get("trials", []) if t["number"] == result["best_trial"]), {})
     params = result.get("best_params") or {}
     rows = baseline_rows(baselines)
     text = f"Trial {result['best_trial']}: validation accuracy {pct(result.get('best_value'))}"
@@ -72,7 +94,8 @@ def best(result: Mapping[str, Any], baselines: Any = None) -> dict[str, Any] | N
     return {"number": result["best_trial"], "value": pct(result.get("best_value")),
             "test": pct(result.get("best_test_acc")), "text": text + ".",
             "params": [{"name": k, "value": value_text(v)} for k, v in sorted(params.items())],
-            "baselines": rows}
+            "baselines": rows, "genotype": genotype_text(trial.get("genotype") or fixed_genotype),
+            "ensemble": ensemble_text((stored or {}).get("ensemble"))}
 
 
 def trial_rows(result: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -98,13 +121,16 @@ def actions(exp: "Experiment", result: Mapping[str, Any]) -> dict[str, bool]:
 def settings_line(exp: "Experiment") -> str:
     """The study's set-up in one sentence."""
     cfg = exp.config or {}
-    return (f"Problem {cfg.get('problem')} on {cfg.get('dataset')}: {cfg.get('trials')} trials of "
+    space = f" (space {exp.space})" if exp.space else ""
+    return (f"Problem {cfg.get('problem')}{space} on {exp.dataset or cfg.get('dataset')}: {cfg.get('trials')} trials of "
             f"{cfg.get('min_epochs')}–{cfg.get('max_epochs')} epochs, sampler {cfg.get('sampler')}, "
             f"pruner {cfg.get('pruner')}, seed {cfg.get('seed')}.")
 
 
-def page_data(exp: "Experiment", study: Any, result: Mapping[str, Any], baselines: Any = None) -> dict[str, Any]:
-    """Everything the page shows that changes while the study runs (the first render and each poll)."""
+def page_data(exp: "Experiment", study: Any, result: Mapping[str, Any], baselines: Any = None,
+              stored: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Everything the page shows that changes while the study runs (the first render and each poll); ``stored`` is
+    the finished study's result.json (its ensemble)."""
     rows = trial_rows(result)
     counts = progress(exp, result)
     complete = counts["counts"]["complete"]
@@ -113,7 +139,8 @@ def page_data(exp: "Experiment", study: Any, result: Mapping[str, Any], baseline
                                "curves": study_figures.learning_curves(result.get("trials", [])),
                                **study_figures.optuna_plots(study, complete, with_params)}
     return {"id": exp.pk, "status": exp.status, "status_label": exp.get_status_display(), "active": exp.is_active,
-            "error": exp.error, "progress": counts, "best": best(result, baselines), "rows": rows,
+            "error": exp.error, "progress": counts,
+            "best": best(result, baselines, stored, (exp.config or {}).get("genotype")), "rows": rows,
             "figures": figures, "empty": study_figures.empty_sentences(complete, len(rows), with_params),
             "actions": actions(exp, result)}
 

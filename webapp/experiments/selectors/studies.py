@@ -32,13 +32,12 @@ def study_and_result(experiment: "Experiment") -> tuple[Any, dict[str, Any]]:
     return snapshot, summarize(snapshot, experiment.config)
 
 
-def study_baselines(experiment: "Experiment") -> dict[str, Any] | None:
-    """The reference models' figures the study's run stored with its result (tabular studies, once finished)."""
+def stored_result(experiment: "Experiment") -> dict[str, Any]:
+    """The result.json a finished study stored (baselines, ensemble, final); empty before."""
     from webapp.experiments.models import Result
 
-    result = Result.objects.filter(experiment=experiment).first()
-    raw = result.raw if result is not None and isinstance(result.raw, dict) else {}
-    return raw.get("baselines") if isinstance(raw.get("baselines"), dict) else None
+    result = Result.objects.filter(experiment=experiment).only("raw").first()
+    return result.raw if result is not None and isinstance(result.raw, dict) else {}
 
 
 def studies_progress(experiments: Iterable["Experiment"]) -> dict[int, dict[str, Any]]:

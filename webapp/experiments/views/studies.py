@@ -39,7 +39,8 @@ def _study(request: HttpRequest, pk: int) -> Experiment:
 
 def _page_data(exp: Experiment) -> dict[str, Any]:
     study, result = study_selectors.study_and_result(exp)
-    return present.page_data(exp, study, result, study_selectors.study_baselines(exp))
+    stored = study_selectors.stored_result(exp)
+    return present.page_data(exp, study, result, stored.get("baselines"), stored)
 
 
 def study_detail(request: HttpRequest, exp: Experiment) -> HttpResponse:
@@ -47,8 +48,16 @@ def study_detail(request: HttpRequest, exp: Experiment) -> HttpResponse:
     data = _page_data(exp)
     page_config = {"id": exp.pk, "dataUrl": reverse("experiments:study_data", args=[exp.pk]),
                    "pollMs": max(POLL_MS, int(getattr(settings, "NASBOARD_POLL_MS", 1000))), "data": data}
+    from webapp.experiments.models import Kind, Tag
+    from webapp.experiments.presenters.markdown import render_markdown
+
     return render(request, "experiments/study.html", {
-        "exp": exp, "data": data, "page_config": page_config, "settings_line": present.settings_line(exp),
+        "exp": exp, "data": data,
+        # curated like any experiment (star, baseline, archive, tags, notes), and its retrains listed
+        "tags": sorted((t.name for t in exp.tags.all()), key=str.lower),
+        "known_tags": list(Tag.objects.filter(owner_id=exp.owner_id).order_by("name").values_list("name", flat=True)),
+        "notes_html": render_markdown(exp.notes),
+        "retrains": list(exp.retrains.filter(kind=Kind.RETRAIN).select_related("result").order_by("created_at", "id")), "page_config": page_config, "settings_line": present.settings_line(exp),
         "figures": [{"key": key, "title": title, "figure": data["figures"][key], "empty": data["empty"][key]}
                     for key, title in present.study_figures.FIGURES],
         "config_json": json.dumps(exp.config, indent=2),
