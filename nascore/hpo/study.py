@@ -29,7 +29,10 @@ def _register() -> None:
     import optuna
 
     SAMPLERS.update({
-        "tpe": ("TPE (Bergstra et al., 2011), Optuna's default", lambda seed: optuna.samplers.TPESampler(seed=seed)),
+        # constant liar: trials running on other workers count as bad ones, so parallel workers do not propose the
+        # same configuration (Optuna's advice for distributed TPE); one trial at a time nothing runs, nothing changes
+        "tpe": ("TPE (Bergstra et al., 2011), Optuna's default",
+                lambda seed: optuna.samplers.TPESampler(seed=seed, constant_liar=True)),
         "random": ("uniform random sampling", lambda seed: optuna.samplers.RandomSampler(seed=seed)),
         "cmaes": ("CMA-ES on the continuous parameters, the rest sampled at random",
                   lambda seed: optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)),
