@@ -105,34 +105,31 @@ def _parent(request: HttpRequest, raw: Any) -> Experiment | None:
     return selectors.get_experiment(request.user, int(raw))
 
 
-@login_required
-@require_POST
-def study_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+def _act(request: HttpRequest, pk: int, action: str, done: str) -> HttpResponse:
+    """Run the study service's ``action`` (cancel_study, resume_study) and say what happened, or why not."""
     exp = _study(request, pk)
     from webapp.experiments.services import studies as study_services
 
     try:
-        study_services.cancel_study(exp)
-    except REFUSALS as exc:  # the service says why (already ended, ...)
+        getattr(study_services, action)(exp)
+    except REFUSALS as exc:  # the service says why (already ended, still running, broker down, ...)
         messages.error(request, str(exc))
     else:
-        messages.success(request, f"Study #{exp.pk} stops: running trials end at their next epoch.")
+        messages.success(request, done.format(pk=exp.pk))
     return redirect("experiments:detail", pk=exp.pk)
+
+
+@login_required
+@require_POST
+def study_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(request, pk, "cancel_study", "Study #{pk} stops: running trials end at their next epoch.")
 
 
 @login_required
 @require_POST
 def study_resume(request: HttpRequest, pk: int) -> HttpResponse:
-    exp = _study(request, pk)
-    from webapp.experiments.services import studies as study_services
-
-    try:
-        study_services.resume_study(exp)
-    except REFUSALS as exc:  # the service says why (still running, broker down, ...)
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, f"Study #{exp.pk} is queued again; it continues with the trials still to run.")
-    return redirect("experiments:detail", pk=exp.pk)
+    return _act(request, pk, "resume_study",
+                "Study #{pk} is queued again; it continues with the trials still to run.")
 
 
 @login_required
