@@ -242,3 +242,19 @@ def test_a_retrain_study_offers_to_retrain_its_best_once_a_trial_completed(clien
     html = client.get(f"/experiments/{tuned.pk}/").content.decode()
     assert f'action="/experiments/{tuned.pk}/study/retrain"' in html and "Retrain the best" in html
     assert re.search(r'id="export-best"[^>]*hidden', html, re.S)  # a tabular study's export, not a retrain's
+
+
+def test_the_best_trial_shows_its_architecture_and_the_ensemble() -> None:
+    from webapp.experiments.presenters import study as present
+
+    result = {"best_trial": 1, "best_value": 0.9, "best_params": {"lr": 0.1, "arch.cell.0-1": "none"},
+              "trials": [{"number": 1, "state": "complete", "value": 0.9, "genotype": "|none~0|+|skip_connect~0|"}]}
+    stored_result = {"ensemble": {"candidates": 3, "val_acc": 0.95, "test_acc": 0.93,
+                                  "members": [{"trial": 1, "weight": 0.75}, {"trial": 4, "weight": 0.25}]}}
+    best = present.best(result, None, stored_result)
+    assert best["genotype"] == "|none~0|+|skip_connect~0|"  # a joint trial's own architecture
+    assert best["ensemble"] == ("Ensemble of the best 3 trials by greedy ensemble selection: validation accuracy "
+                                "95.00%, test accuracy 93.00%; members trial 1 (75%), trial 4 (25%).")
+    fixed = present.best({**result, "trials": [{"number": 1, "state": "complete", "value": 0.9}]}, None, None,
+                         {"normal": [["sep_conv_3x3", 0]]})
+    assert fixed["genotype"] == '{"normal":[["sep_conv_3x3",0]]}' and fixed["ensemble"] == ""  # a retrain study's
