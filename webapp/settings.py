@@ -41,8 +41,11 @@ def _env_float(name: str, default: float) -> float:
 
 
 DEBUG = _env_bool("DEBUG", False)
-# A fixed development key only when nothing is configured; production sets SECRET_KEY.
-SECRET_KEY = os.environ.get("SECRET_KEY") or "nasboard-dev-insecure-key-set-SECRET_KEY-in-production"
+# Never a published key: a deployment sets SECRET_KEY (refused when missing or a known default); local mode
+# (NASBOARD_LOCAL=1: make run, the test settings) uses a per-machine key kept in runs/ (webapp/secret_key.py).
+from webapp.secret_key import secret_key  # noqa: E402
+
+SECRET_KEY = secret_key(os.environ, BASE_DIR / "runs")
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h.strip()]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
 

@@ -24,6 +24,9 @@ def _own_folder(variable: str, default: str) -> None:
         os.environ[variable] = base
 
 
+# local mode: without a SECRET_KEY the tests (and the workers they start, which inherit it) use this machine's key in
+# runs/ (webapp/secret_key.py); a deployment's settings refuse to start without one
+os.environ.setdefault("NASBOARD_LOCAL", "1")
 os.environ["DATABASE_URL"] = os.environ.get("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 os.environ["REDIS_URL"] = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 os.environ["NASBOARD_REDIS_PREFIX"] = f"nasboard-test-{RUN_ID}:"
