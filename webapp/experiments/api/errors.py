@@ -143,9 +143,9 @@ def too_large() -> JsonResponse:
 
 def refused_request(request: HttpRequest, exc: Exception, logged: bool = False) -> JsonResponse:
     """Django's refusals of a request as such (``SuspiciousOperation``, ``BadRequest``, ``PermissionDenied``), in
-    the API's shape: a body over DATA_UPLOAD_MAX_MEMORY_SIZE is 413, a Host not in ALLOWED_HOSTS and other malformed requests 400, and a
-    ``PermissionDenied`` 403. Logged as Django logs them (``django.security.*``; ``logged``: Django already has),
-    and answered without their details."""
+    the API's shape: a body over DATA_UPLOAD_MAX_MEMORY_SIZE is 413, a Host not in ALLOWED_HOSTS and other
+    malformed requests 400, and a ``PermissionDenied`` 403. Logged as Django logs them (``django.security.*``;
+    ``logged``: Django already has), and answered without their details."""
     if isinstance(exc, RequestDataTooBig):
         return too_large()
     if isinstance(exc, PermissionDenied):
