@@ -212,3 +212,23 @@ LOGGING = {
 if not DEBUG:
     SESSION_COOKIE_HTTPONLY = True
     X_FRAME_OPTIONS = "DENY"
+
+# ---- API error answers ------------------------------------------------------------------
+#: a refused CSRF check answers JSON under /api/ (the API's session auth asks Django's check), Django's page elsewhere
+CSRF_FAILURE_VIEW = "webapp.errors.csrf_failure"
+
+# ---- HTTPS: NASBOARD_HTTPS=1 ------------------------------------------------------------
+# Served over TLS, usually behind a proxy that terminates it and says so in X-Forwarded-Proto (the proxy must set
+# that header itself, never pass a client's on). Cookies only over HTTPS, plain HTTP redirected, and HSTS for a
+# year, subdomains included and preload-ready: with a real SECRET_KEY and DEBUG off, `manage.py check --deploy`
+# is clean. /healthz is never redirected, so a container healthcheck over plain HTTP keeps working.
+NASBOARD_HTTPS = _env_bool("NASBOARD_HTTPS", False)
+if NASBOARD_HTTPS:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = True
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = 365 * 24 * 3600
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True

@@ -21,5 +21,7 @@ urlpatterns = [
     path("", include(pages)),
 ]
 
+handler400 = "webapp.errors.bad_request"
+handler403 = "webapp.errors.permission_denied"
 handler404 = "webapp.errors.page_not_found"
 handler500 = "webapp.errors.server_error"

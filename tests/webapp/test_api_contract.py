@@ -9,12 +9,15 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
-from django.test import Client, override_settings
+from django.conf import settings
+from django.test import Client, RequestFactory, override_settings
 
 from nascore import events as engine
 from tests.webapp.api_support import Contract, World, body_of, make_world
 from tests.webapp.support import login, token_for
-from webapp.experiments import services
+from webapp import errors as page_errors
+from webapp.experiments import selectors, services
+from webapp.experiments.api import endpoints
 from webapp.experiments.services import experiments as experiment_actions
 from webapp.experiments.models import Experiment, Status
 
@@ -232,8 +235,28 @@ def test_every_endpoint_answers_as_documented(client: Client, contract: Contract
         assert Experiment.objects.filter(kind="study").count() == studies_before
         assert check("POST", f"{SONE}/resume", client.post(f"{one}/resume", **a)).status_code == 503
 
+    _every_write_refuses_a_body_too_large(client, contract, a)
+
     missing = contract.documented() - contract.seen
     assert not missing, f"documented answers no call produced: {sorted(missing)}"
+
+
+def _every_write_refuses_a_body_too_large(client: Client, contract: Contract, auth: dict[str, str]) -> None:
+    """Each documented write, with a JSON body one byte over DATA_UPLOAD_MAX_MEMORY_SIZE: its documented 413,
+    whether or not the endpoint reads a body, and nothing done."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    huge = b'{"name": "' + b"x" * (limit - 11) + b'"}'
+    assert len(huge) == limit + 1
+    before = Experiment.objects.count()
+    writes = [(template, method) for template, operations in contract.document["paths"].items()
+              for method in operations if method in ("post", "put", "patch", "delete")]
+    assert len(writes) >= 10
+    for template, method in writes:
+        url = template.replace("{id}", "1").replace("{space}", "ladder").replace("{format}", "json")
+        response = client.generic(method.upper(), url, huge, content_type="application/json", **auth)
+        assert contract.check(method, template, response).status_code == 413, (method, url)
+        assert str(limit) in response.json()["error"]
+    assert Experiment.objects.count() == before
 
 
 def _add_trials(pk: int) -> None:
@@ -307,13 +330,15 @@ def test_an_empty_name_is_refused_and_the_schema_says_so(client: Client, alice: 
     assert not Experiment.objects.exists()
 
 
-@pytest.mark.parametrize("method", ["get", "post", "put", "patch", "delete"])
+@pytest.mark.parametrize("method", ["get", "post", "put", "patch", "delete", "options"])
 def test_unmatched_api_addresses_answer_json_404_even_to_a_session_without_csrf(alice: Any, contract: Contract,
                                                                                 method: str) -> None:
-    browser = session_without_csrf(alice)
-    for path in ("/api/experiments/null,null/cancel", "/api/", "/api/nothing/here", "/api/experiments/1/nope"):
-        body = contract.check_error(getattr(browser, method)(path), 404)
-        assert body["error"]
+    anonymous, with_session = Client(enforce_csrf_checks=True), session_without_csrf(alice)
+    with_session.cookies["csrftoken"] = "a" * 32  # a CSRF cookie, but no header: Django's check would refuse
+    for browser, headers in ((with_session, {}), (anonymous, {}), (anonymous, token_for(alice))):
+        for path in ("/api/experiments/null,null/cancel", "/api/", "/api/nothing/here", "/api/experiments/1/nope"):
+            body = contract.check_error(getattr(browser, method)(path, **headers), 404)
+            assert body["error"]
 
 
 def test_a_method_an_address_does_not_take_is_a_json_405(client: Client, alice: Any, contract: Contract) -> None:
@@ -338,3 +363,113 @@ def test_the_docs_page_needs_a_login_and_serves_swagger_from_static(client: Clie
     for asset in assets:
         assert client.get(asset).status_code == 200, asset
     assert 'href="/api/docs"' in client.get("/").content.decode()  # the navigation links it
+
+
+# ---- every answer under /api/ is JSON, whatever goes wrong ----------------------------------------------------
+def _csrf_session(user: Any) -> tuple[Client, dict[str, str]]:
+    """A logged-in browser that enforces CSRF, and the header that passes the check."""
+    browser = session_without_csrf(user)
+    secret = "s" * 32
+    browser.cookies["csrftoken"] = secret
+    return browser, {"HTTP_X_CSRFTOKEN": secret}
+
+
+def test_a_body_that_is_not_json_is_the_documented_400(client: Client, contract: Contract, alice: Any) -> None:
+    token = token_for(alice)
+    for body, media in (('{"name": "x", "config": {', "application/json"), ("name=x", "text/plain"),
+                        ("name=x&config=1", "application/x-www-form-urlencoded"), ("\xff\xfe", "application/json")):
+        response = contract.check("POST", E, client.post(E, body, content_type=media, **token))
+        assert response.status_code == 400 and set(response.json()["errors"]) == {"body"}, media
+        assert response.json()["error"] == "the experiment was not created"
+    # a form posted with the session: Django's CSRF check reads it as a form first, and it still is a JSON 400
+    browser, csrf = _csrf_session(alice)
+    response = contract.check("POST", E, browser.post(E, {"name": "x"}, **csrf))
+    assert response.status_code == 400 and "application/json" in response.json()["errors"]["body"]
+    response = contract.check("POST", E, browser.post(E, "name=x", content_type="application/x-www-form-urlencoded",
+                                                      **csrf))
+    assert response.status_code == 400 and set(response.json()["errors"]) == {"body"}
+    # a form of more fields than Django parses (TooManyFieldsSent, refused while the CSRF check reads it)
+    fields = "&".join(f"f{i}=1" for i in range(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 1))
+    response = contract.check("POST", E, browser.post(E, fields, content_type="application/x-www-form-urlencoded",
+                                                      **csrf))
+    assert response.status_code == 400 and response.json() == {"error": "the request is malformed and was refused"}
+    assert not Experiment.objects.exists()
+
+
+def test_a_bearer_token_is_the_identity_whatever_cookies_come_with_it(contract: Contract, world: World,
+                                                                        alice: Any) -> None:
+    queued = f"{E}/{world.queued.pk}"
+    # a stale session cookie and a CSRF cookie without its header: the token is enough, no CSRF asked
+    stale = Client(enforce_csrf_checks=True)
+    stale.cookies["sessionid"] = "not-a-session"
+    stale.cookies["csrftoken"] = "c" * 32
+    assert contract.check("GET", ONE, stale.get(queued, **world.alice)).json()["name"] == "queued"
+    made = contract.check("PATCH", ONE, patch_json(stale, queued, {"starred": True}, **world.alice))
+    assert made.status_code == 200 and made.json()["starred"]
+    # alice logged in, without a CSRF header: her token still writes
+    browser = session_without_csrf(alice)
+    browser.cookies["csrftoken"] = "c" * 32
+    assert contract.check("POST", f"{ONE}/cancel", browser.post(f"{queued}/cancel", **world.alice)).status_code == 200
+    # bob's token beside alice's session acts as bob: her experiment is not his
+    assert contract.check("GET", ONE, browser.get(queued, **world.bob)).status_code == 404
+    assert contract.check("PATCH", ONE, patch_json(browser, queued, {"starred": False}, **world.bob)).status_code == 404
+    # a wrong token beside a good session is refused, never taken as the session
+    for bad in ("Bearer nb_revoked", "Token abc", "Bearer "):
+        response = contract.check("GET", ONE, browser.get(queued, HTTP_AUTHORIZATION=bad))
+        assert response.status_code == 401, bad
+        response = contract.check("PATCH", ONE, patch_json(browser, queued, {"starred": False}, HTTP_AUTHORIZATION=bad))
+        assert response.status_code == 401, bad
+    assert Experiment.objects.get(pk=world.queued.pk).starred
+    # the session alone, without the CSRF header, is refused a write in JSON; with it, it writes
+    refused = contract.check("PATCH", ONE, patch_json(browser, queued, {"starred": False}))
+    assert refused.status_code == 403 and "CSRF" in refused.json()["error"]
+    browser, csrf = _csrf_session(alice)
+    assert not contract.check("PATCH", ONE, patch_json(browser, queued, {"starred": False}, **csrf)).json()["starred"]
+
+
+def test_a_refused_csrf_check_answers_json_under_the_api_and_django_s_page_elsewhere() -> None:
+    api_answer = page_errors.csrf_failure(RequestFactory().post("/api/experiments"), reason="CSRF cookie not set.")
+    assert api_answer.status_code == 403 and json.loads(api_answer.content)["error"].startswith("CSRF check failed")
+    page = page_errors.csrf_failure(RequestFactory().post("/accounts/login/"), reason="CSRF cookie not set.")
+    assert page.status_code == 403 and page["Content-Type"].startswith("text/html")
+    assert settings.CSRF_FAILURE_VIEW == "webapp.errors.csrf_failure"
+
+
+def test_a_huge_body_is_refused_before_auth_or_csrf(contract: Contract, alice: Any) -> None:
+    huge = "x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)
+    for browser in (session_without_csrf(alice), Client()):
+        for media in ("application/json", "application/x-www-form-urlencoded"):
+            response = contract.check("POST", E, browser.post(E, huge, content_type=media))
+            assert response.status_code == 413, media
+    assert not Experiment.objects.exists()
+
+
+def test_an_unhandled_exception_is_a_logged_json_500_without_its_details(
+        contract: Contract, alice: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    def boom(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("secret-detail")
+
+    monkeypatch.setattr(selectors, "tag_names", boom)
+    token = token_for(alice)
+    for debug in (False, True):  # with DEBUG on, ninja would answer the traceback as text
+        with override_settings(DEBUG=debug):
+            response = Client(raise_request_exception=False).get("/api/tags", **token)
+        body = contract.check_error(response, 500)
+        assert body == {"error": "internal error; it was logged"} and b"secret-detail" not in response.content
+    logged = [r for r in caplog.records if r.levelname == "ERROR" and r.exc_info and "/api/tags" in r.getMessage()]
+    assert len(logged) == 2 and "secret-detail" in str(logged[0].exc_info[1])
+    # outside ninja's endpoints (the document's view), Django's handler500 answers the same JSON
+    monkeypatch.setattr(endpoints.api, "get_openapi_schema", boom)
+    response = Client(raise_request_exception=False).get("/api/openapi.json")
+    assert contract.check_error(response, 500) == {"error": "internal error; it was logged"}
+    assert b"secret-detail" not in response.content
+
+
+def test_a_host_not_allowed_is_a_json_400_under_the_api(client: Client, contract: Contract) -> None:
+    for path in ("/api/tags", "/api/nothing", "/api/openapi.json"):
+        body = contract.check_error(client.get(path, HTTP_HOST="evil.example"), 400)
+        assert "Host" in body["error"] and "evil" not in body["error"]
+        body = contract.check_error(client.post(path, "{}", content_type="application/json", HTTP_HOST="evil.example"),
+                                    400)
+    page = client.get("/", HTTP_HOST="evil.example")
+    assert page.status_code == 400 and not page["Content-Type"].startswith("application/json")

@@ -14,7 +14,7 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.utils import timezone
 from ninja.security.base import AuthBase
 
-from webapp.experiments.api.errors import ApiError
+from webapp.experiments.api.errors import CSRF_REFUSED, ApiError
 from webapp.experiments.models import ApiToken, hash_token
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -55,7 +55,7 @@ class SessionCookie(AuthBase):
         if not request.user.is_authenticated:
             return None
         if request.method not in SAFE_METHODS and _csrf_refused(request):
-            raise ApiError(403, "CSRF check failed: send the X-CSRFToken header with session auth, or use a token")
+            raise ApiError(403, CSRF_REFUSED)
         return request.user
 
 

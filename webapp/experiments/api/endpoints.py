@@ -27,6 +27,7 @@ from webapp.experiments import selectors, services
 from webapp.experiments.api import schemas
 from webapp.experiments.api.auth import BearerToken, SessionCookie
 from webapp.experiments.api.errors import (
+    BODY_METHODS,
     ApiError,
     get_only,
     install_error_handlers,
@@ -51,8 +52,15 @@ from webapp.experiments.selectors import studies as study_selectors
 #: the security schemes as clients have always known them
 AUTH = {"bearer": BearerToken(), "session": SessionCookie()}
 DESCRIPTION = ("Launch and watch neural architecture searches. Every error answer is JSON: {\"error\": message}, "
-               "plus \"errors\": {field: message} for bad input; an address that matches nothing answers 404, a "
-               "method an address does not take 405 with an Allow header.")
+               "plus \"errors\": {field: message} for bad input (a body that is not JSON is a 400 for the field "
+               "\"body\"); an address that matches nothing answers 404, a method an address does not take 405 with "
+               "an Allow header, a write whose body is over the server's limit 413, and an unexpected failure 500 "
+               "with a generic message. A valid Bearer token is the caller's identity whatever cookies come with it, "
+               "and is never asked for a CSRF token; a wrong one is a 401 even beside a login session.")
+#: the methods that take a body: each may answer 413 for one over DATA_UPLOAD_MAX_MEMORY_SIZE
+WRITES = tuple(method.lower() for method in BODY_METHODS)
+TOO_LARGE = {"description": "Content Too Large: the body is over the server's limit (DATA_UPLOAD_MAX_MEMORY_SIZE)",
+             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 
 
 def _errors(*codes: int) -> dict[int, type[schemas.Error]]:
@@ -71,8 +79,10 @@ class Api(NinjaAPI):
         components = schema["components"]
         components["securitySchemes"] = {names[k]: v for k, v in components.get("securitySchemes", {}).items()}
         for operations in schema["paths"].values():
-            for operation in operations.values():
+            for method, operation in operations.items():
                 operation["security"] = [{names[k]: v for k, v in s.items()} for s in operation.get("security", [])]
+                if method in WRITES:
+                    operation["responses"][413] = TOO_LARGE
         return schema
 
 

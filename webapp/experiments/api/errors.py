@@ -7,9 +7,18 @@ document know.
 from __future__ import annotations
 
 import functools
+import logging
 import re
 from typing import Any, Callable
 
+from django.conf import settings
+from django.core.exceptions import (
+    BadRequest,
+    DisallowedHost,
+    PermissionDenied,
+    RequestDataTooBig,
+    SuspiciousOperation,
+)
 from django.http import (
     Http404,
     HttpRequest,
@@ -17,6 +26,7 @@ from django.http import (
     HttpResponseNotAllowed,
     JsonResponse,
 )
+from django.http.request import RawPostDataException
 from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -33,6 +43,12 @@ NOT_DONE = {
     ("POST", "study_create"): "the study was not created",
 }
 AUTHENTICATION_REQUIRED = "authentication required: log in, or send 'Authorization: Bearer <token>'"
+CSRF_REFUSED = "CSRF check failed: send the X-CSRFToken header with session auth, or use a token"
+INTERNAL_ERROR = "internal error; it was logged"
+#: the methods whose body the API may read: the only ones refused for a body that is too large
+BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+logger = logging.getLogger("webapp.api")
 
 
 class ApiError(Exception):
@@ -120,8 +136,47 @@ def _not_authenticated(request: HttpRequest, exc: AuthenticationError) -> HttpRe
     return response
 
 
+def too_large() -> JsonResponse:
+    return error_response(413, f"the request body is larger than this server accepts "
+                               f"({settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes)")
+
+
+def refused_request(request: HttpRequest, exc: Exception, logged: bool = False) -> JsonResponse:
+    """Django's refusals of a request as such (``SuspiciousOperation``, ``BadRequest``, ``PermissionDenied``), in
+    the API's shape: a body over DATA_UPLOAD_MAX_MEMORY_SIZE is 413, a Host not in ALLOWED_HOSTS and other
+    malformed requests 400, and a ``PermissionDenied`` 403. Logged as Django logs them (``django.security.*``;
+    ``logged``: Django already has), and answered without their details."""
+    if isinstance(exc, RequestDataTooBig):
+        return too_large()
+    if isinstance(exc, PermissionDenied):
+        return error_response(403, "permission denied")
+    if isinstance(exc, SuspiciousOperation) and not logged:
+        logging.getLogger(f"django.security.{type(exc).__name__}").error(str(exc))
+    if isinstance(exc, DisallowedHost):
+        return error_response(400, "the Host header names no site this server answers for")
+    return error_response(400, "the request is malformed and was refused")
+
+
+def server_error(request: HttpRequest, exc: Exception) -> JsonResponse:
+    """An unhandled exception: logged with its traceback, answered with a generic message (ninja would answer the
+    traceback as text with DEBUG on, or Django's page without)."""
+    logger.error("unhandled error on %s %s", request.method, request.path, exc_info=exc)
+    return error_response(500, INTERNAL_ERROR)
+
+
+def _body_not_readable(request: HttpRequest, exc: RawPostDataException) -> JsonResponse:
+    """A form or multipart body, already parsed as a form (the session's CSRF check), cannot be JSON too."""
+    errors = {"body": "the body must be JSON (Content-Type: application/json)"}
+    return error_response(400, _not_done(request) or errors["body"], errors)
+
+
 def install_error_handlers(api: NinjaAPI) -> None:
-    """Answer every refusal of ``api`` in the API's error shape."""
+    """Answer every refusal of ``api`` in the API's error shape, an unhandled exception included."""
+    api.add_exception_handler(Exception, server_error)
+    api.add_exception_handler(SuspiciousOperation, refused_request)
+    api.add_exception_handler(PermissionDenied, refused_request)
+    api.add_exception_handler(BadRequest, refused_request)
+    api.add_exception_handler(RawPostDataException, _body_not_readable)
     api.add_exception_handler(ValidationError, _invalid_input)
     api.add_exception_handler(AuthenticationError, _not_authenticated)
     api.add_exception_handler(HttpError, _http_error)
@@ -139,17 +194,30 @@ def method_not_allowed(request: HttpRequest, allowed: list[str]) -> JsonResponse
 
 def json_errors(view: View) -> View:
     """``view`` (one of ninja's URL views) exempt from Django's HTML CSRF refusal (the API's auth checks CSRF for
-    session writes itself) and with a JSON 405 in place of ninja's bare one."""
+    session writes itself), with a JSON 405 in place of ninja's bare one, and a 413 for a declared body over
+    DATA_UPLOAD_MAX_MEMORY_SIZE before anything reads it, whether the endpoint would read it or not (so every
+    write answers the same, as the document says)."""
 
     @csrf_exempt
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.method in BODY_METHODS and _too_long(request):
+            return too_large()
         response = view(request, *args, **kwargs)
         if isinstance(response, HttpResponseNotAllowed):
             return method_not_allowed(request, sorted(m.strip() for m in response["Allow"].split(",")))
         return response
 
     return wrapper
+
+
+def _too_long(request: HttpRequest) -> bool:
+    """The body's declared length is over the limit (Django checks it only when something reads the body)."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    try:
+        return limit is not None and int(request.META.get("CONTENT_LENGTH") or 0) > limit
+    except ValueError:
+        return False
 
 
 def get_only(view: View) -> View:
