@@ -101,6 +101,9 @@ class Command(BaseCommand):
         parser.add_argument("--interval", type=float, default=1.0, help="seconds between one poller's polls (the page's period)")
         parser.add_argument("--live-every", type=float, default=1.0, help="seconds between live epochs the writer appends")
         parser.add_argument("--browser", action="store_true", help="also open the page in headless Chromium")
+        parser.add_argument("--client", type=int, default=0, metavar="N",
+                            help="only time N requests of each kind with Django's test client (the endpoint's own "
+                                 "server time and queries, no web server, pollers or browser)")
         parser.add_argument("--loads", type=int, default=5, help="with --browser: how many times the page is opened "
                                                                  "to time drawing the history (the median is reported)")
 
@@ -123,6 +126,9 @@ class Command(BaseCommand):
                 history.epoch(epoch)
             self.stdout.write(f"stored {history.seq} events for {options['epochs']} epochs in {time.time() - t0:.1f}s "
                               f"({settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]})")
+            if options["client"]:
+                self._client_times(exp.pk, token, history.seq, options["client"])
+                return
             server = subprocess.Popen([sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload", "--skip-checks"],
                                       cwd=settings.BASE_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             base = f"http://127.0.0.1:{port}"
@@ -203,6 +209,28 @@ class Command(BaseCommand):
                 server.wait(timeout=10)
             exp.delete()
             user.delete()
+
+    def _client_times(self, pk: int, token: str, last: int, n: int) -> None:
+        """Server time of one events request, in process (no HTTP): a page of the history, a poll with one new event
+        and an empty poll, each ``n`` times, with the queries each makes."""
+        from django.db import connection
+        from django.test import Client
+        from django.test.utils import CaptureQueriesContext
+
+        client = Client(HTTP_AUTHORIZATION=f"Bearer {token}", SERVER_NAME="127.0.0.1")
+        url = f"/api/experiments/{pk}/events"
+        for label, after in (("a page of the history (after=0)", 0), ("a poll with 1 new event", last - 1),
+                             ("an empty poll", last)):
+            client.get(url, {"after": after})  # warm, and the token's use stamped
+            took = []
+            for _ in range(n):
+                start = time.perf_counter()
+                response = client.get(url, {"after": after})
+                took.append((time.perf_counter() - start) * 1000)
+            with CaptureQueriesContext(connection) as queries:
+                client.get(url, {"after": after})
+            self.stdout.write(f"{label}: median {statistics.median(took):.1f} ms, p95 {_pct(took, 0.95):.1f} ms over {n} "
+                              f"requests; {len(queries)} queries, {len(response.content)} bytes")
 
     def _wait_up(self, base: str) -> None:
         deadline = time.time() + 30
