@@ -19,6 +19,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -129,8 +130,10 @@ class Command(BaseCommand):
             if options["client"]:
                 self._client_times(exp.pk, token, history.seq, options["client"])
                 return
+            # the web server's log (its tracebacks explain any failed poll), kept only when a poll failed
+            server_log = tempfile.NamedTemporaryFile("w+", prefix="bench_events-server-", suffix=".log", delete=False)
             server = subprocess.Popen([sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload", "--skip-checks"],
-                                      cwd=settings.BASE_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                      cwd=settings.BASE_DIR, stdout=subprocess.DEVNULL, stderr=server_log)
             base = f"http://127.0.0.1:{port}"
             self._wait_up(base)
             url = f"{base}/api/experiments/{exp.pk}/events"
@@ -194,8 +197,10 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"events?after=SEQ with {options['pollers']} pollers (every {options['interval']}s) on {options['epochs']}+ epochs: "
                 f"{len(ms)} requests, median {statistics.median(ms):.1f} ms, p95 {_pct(ms, 0.95):.1f} ms, max {max(ms):.1f} ms, "
-                f"errors {len(errors)}" + (f" (first: {errors[0]})" if errors else "")
+                f"errors {len(errors)}" + (f" (first: {errors[0]}; the server's log: {server_log.name})" if errors else "")
             )
+            if not errors:
+                os.unlink(server_log.name)
             if browser_result:
                 lat = browser_result["latencies"]
                 if lat:
