@@ -43,6 +43,8 @@
     robustDirty: true, // the curvature and collapse charts need a redraw
     curvatureText: null, // the curvature section's line from the server's latest answer (null: as the page was served)
     costs: [], // expected_cost events (ProxylessNAS's hardware-aware term), one per epoch, in epoch order
+    undrawn: false, // events were applied that are not drawn yet
+    historyDrawnMs: null, // when (performance.now()) the backlog was first on screen
   };
 
   function reset() {
@@ -59,6 +61,7 @@
     state.collapse = new Map();
     state.robustDirty = true;
     state.costs = [];
+    state.undrawn = false;
     logItems.length = 0;
     if (window.NASSelection) NASSelection.reset();
     if (window.NASBenchmark) NASBenchmark.reset();
@@ -187,7 +190,9 @@
   }
   function flushLog() {
     const list = $("log");
-    for (const li of logItems.splice(0)) list.appendChild(li);
+    const fresh = document.createDocumentFragment();
+    for (const li of logItems.splice(0)) fresh.appendChild(li);
+    list.appendChild(fresh); // one insertion however many lines
     while (list.children.length > 1000) list.removeChild(list.firstChild);
   }
 
@@ -506,6 +511,41 @@
     $("result").hidden = false;
   }
 
+  // ---- applying and drawing fetched events --------------------------------------------
+  /* One answer of the events API into the state: its events in order, and the sections' lines those events changed
+   * (worded by the server, presenters/live.py). Nothing is drawn here: a page's events (or a backlog's pages) are
+   * drawn together by drawPending, since every chart is redrawn whole and a redraw costs far more than an event. */
+  function applyPage(data) {
+    performance.mark("nasboard:apply-start");
+    for (const ev of data.events) handle(ev);
+    if (data.events.length) state.undrawn = true;
+    if (typeof data.curvature_summary === "string") { state.curvatureText = data.curvature_summary; state.robustDirty = true; }
+    if (typeof data.selection_summary === "string" && window.NASSelection) NASSelection.setSummary(data.selection_summary, data.selection_title);
+    if (typeof data.blackbox_summary === "string" && window.NASBenchmark) NASBenchmark.setLines(data);
+    performance.measure("nasboard:apply", "nasboard:apply-start");
+  }
+
+  /* Draw what applyPage took in since the last draw, once: called when no more events are waiting (the backlog is
+   * read), so a long history is drawn once rather than once per page of it. */
+  function drawPending() {
+    if (!state.undrawn && state.loaded) return;
+    performance.mark("nasboard:draw-start");
+    drawCurves();
+    drawArch();
+    if (state.robustDirty || !state.loaded) {
+      drawCurvature();
+      drawCollapse();
+      state.robustDirty = false;
+    }
+    if (window.NASSelection) NASSelection.draw((cfg.selection || {}).block || null, Boolean((cfg.selection || {}).shown));
+    if (window.NASBenchmark) NASBenchmark.draw(state);
+    flushLog();
+    state.undrawn = false;
+    performance.measure("nasboard:draw", "nasboard:draw-start");
+    // milliseconds from the navigation to the history on screen (bench_events reports it)
+    if (!state.loaded) state.historyDrawnMs = performance.now();
+  }
+
   // ---- polling ----------------------------------------------------------------------
   function notice(text) {
     const box = $("notice");
@@ -535,24 +575,9 @@
       return;
     }
     state.historyRev = data.history_rev;
-    for (const ev of data.events) handle(ev);
-    // the sections' lines those events changed, worded by the server (presenters/live.py)
-    if (typeof data.curvature_summary === "string") { state.curvatureText = data.curvature_summary; state.robustDirty = true; }
-    if (typeof data.selection_summary === "string" && window.NASSelection) NASSelection.setSummary(data.selection_summary, data.selection_title);
-    if (typeof data.blackbox_summary === "string" && window.NASBenchmark) NASBenchmark.setLines(data);
+    applyPage(data);
     state.lastSeq = data.last_seq;
-    if (data.events.length || !state.loaded) {
-      drawCurves();
-      drawArch();
-      if (state.robustDirty || !state.loaded) {
-        drawCurvature();
-        drawCollapse();
-        state.robustDirty = false;
-      }
-      if (window.NASSelection) NASSelection.draw((cfg.selection || {}).block || null, Boolean((cfg.selection || {}).shown));
-      if (window.NASBenchmark) NASBenchmark.draw(state);
-      flushLog();
-    }
+    if (!data.more) drawPending();
     if (state.loaded) {
       // delay from the worker emitting each event to it being drawn here (same clock on one machine)
       const drawn = Date.now() / 1000;

@@ -6,6 +6,7 @@ dashboard's forms do; token requests do not, since a browser never sends the tok
 """
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -18,10 +19,13 @@ from webapp.experiments.api.errors import CSRF_REFUSED, ApiError
 from webapp.experiments.models import ApiToken, hash_token
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+#: a token's last use is written at most this often: a live page or script polling every second would otherwise
+#: write the same row on every poll (and pollers sharing a token wait on each other's row lock)
+STAMP_EVERY = timedelta(minutes=1)
 
 
 class BearerToken(AuthBase):
-    """A per-user API token (``python manage.py create_token USER``); each use is stamped on the token."""
+    """A per-user API token (``python manage.py create_token USER``); its last use is stamped on it (to the minute)."""
 
     openapi_type = "http"
     openapi_scheme = "bearer"
@@ -37,7 +41,9 @@ class BearerToken(AuthBase):
         token = ApiToken.objects.select_related("user").filter(key_hash=hash_token(key.strip())).first()
         if token is None or not token.user.is_active:
             raise ApiError(401, "the API token is not valid")
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+        now = timezone.now()
+        if token.last_used_at is None or now - token.last_used_at >= STAMP_EVERY:
+            ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         return token.user
 
 

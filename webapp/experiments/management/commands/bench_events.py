@@ -3,8 +3,11 @@
 It stores a DARTS experiment with 100 epochs of history (both cell types) through the same
 sink a worker uses, starts the web server (`runserver`, as `make run` does) and lets 20
 pollers behave like open live pages: load the history, then poll ``events?after=SEQ`` while a
-writer keeps appending epochs. With ``--browser`` a headless Chromium page is open too and
-reports the delay from an event's emission to it being drawn. Everything it made is deleted.
+writer keeps appending epochs. With ``--browser`` a headless Chromium page opens the live page
+``--loads`` times and reports how long the history takes to be on screen (median, and the first
+opening, which compiles Plotly), split into scripts, events requests, applying and drawing (the
+page's own performance marks), then stays open and reports the delay from an event's emission to
+it being drawn. Everything it made is deleted.
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -98,6 +102,11 @@ class Command(BaseCommand):
         parser.add_argument("--interval", type=float, default=1.0, help="seconds between one poller's polls (the page's period)")
         parser.add_argument("--live-every", type=float, default=1.0, help="seconds between live epochs the writer appends")
         parser.add_argument("--browser", action="store_true", help="also open the page in headless Chromium")
+        parser.add_argument("--client", type=int, default=0, metavar="N",
+                            help="only time N requests of each kind with Django's test client (the endpoint's own "
+                                 "server time and queries, no web server, pollers or browser)")
+        parser.add_argument("--loads", type=int, default=5, help="with --browser: how many times the page is opened "
+                                                                 "to time drawing the history (the median is reported)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         User = get_user_model()
@@ -118,8 +127,13 @@ class Command(BaseCommand):
                 history.epoch(epoch)
             self.stdout.write(f"stored {history.seq} events for {options['epochs']} epochs in {time.time() - t0:.1f}s "
                               f"({settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]})")
+            if options["client"]:
+                self._client_times(exp.pk, token, history.seq, options["client"])
+                return
+            # the web server's log (its tracebacks explain any failed poll), kept only when a poll failed
+            server_log = tempfile.NamedTemporaryFile("w+", prefix="bench_events-server-", suffix=".log", delete=False)
             server = subprocess.Popen([sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload", "--skip-checks"],
-                                      cwd=settings.BASE_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                      cwd=settings.BASE_DIR, stdout=subprocess.DEVNULL, stderr=server_log)
             base = f"http://127.0.0.1:{port}"
             self._wait_up(base)
             url = f"{base}/api/experiments/{exp.pk}/events"
@@ -173,7 +187,7 @@ class Command(BaseCommand):
             for t in threads:
                 t.start()
             if options["browser"]:
-                browser_result = self._browser(base, exp.pk, options["seconds"])
+                browser_result = self._browser(base, exp.pk, options["seconds"], options["loads"])
             else:
                 time.sleep(options["seconds"])
             stop.set()
@@ -183,21 +197,45 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"events?after=SEQ with {options['pollers']} pollers (every {options['interval']}s) on {options['epochs']}+ epochs: "
                 f"{len(ms)} requests, median {statistics.median(ms):.1f} ms, p95 {_pct(ms, 0.95):.1f} ms, max {max(ms):.1f} ms, "
-                f"errors {len(errors)}"
+                f"errors {len(errors)}" + (f" (first: {errors[0]}; the server's log: {server_log.name})" if errors else "")
             )
+            if not errors:
+                os.unlink(server_log.name)
             if browser_result:
                 lat = browser_result["latencies"]
                 if lat:
                     self.stdout.write(f"emit-to-browser delay (poll period {settings.NASBOARD_POLL_MS} ms): {len(lat)} events, "
                                       f"median {statistics.median(lat) * 1000:.0f} ms, p95 {_pct(lat, 0.95) * 1000:.0f} ms, "
-                                      f"max {max(lat) * 1000:.0f} ms; history drawn in {browser_result['load_ms']:.0f} ms; "
-                                      f"console errors: {browser_result['errors'] or 'none'}")
+                                      f"max {max(lat) * 1000:.0f} ms; console errors: {browser_result['errors'] or 'none'}")
+                self._report_loads(browser_result["loads"])
         finally:
             if server is not None:
                 server.send_signal(signal.SIGTERM)
                 server.wait(timeout=10)
             exp.delete()
             user.delete()
+
+    def _client_times(self, pk: int, token: str, last: int, n: int) -> None:
+        """Server time of one events request, in process (no HTTP): a page of the history, a poll with one new event
+        and an empty poll, each ``n`` times, with the queries each makes."""
+        from django.db import connection
+        from django.test import Client
+        from django.test.utils import CaptureQueriesContext
+
+        client = Client(HTTP_AUTHORIZATION=f"Bearer {token}", SERVER_NAME="127.0.0.1")
+        url = f"/api/experiments/{pk}/events"
+        for label, after in (("a page of the history (after=0)", 0), ("a poll with 1 new event", last - 1),
+                             ("an empty poll", last)):
+            client.get(url, {"after": after})  # warm, and the token's use stamped
+            took = []
+            for _ in range(n):
+                start = time.perf_counter()
+                response = client.get(url, {"after": after})
+                took.append((time.perf_counter() - start) * 1000)
+            with CaptureQueriesContext(connection) as queries:
+                client.get(url, {"after": after})
+            self.stdout.write(f"{label}: median {statistics.median(took):.1f} ms, p95 {_pct(took, 0.95):.1f} ms over {n} "
+                              f"requests; {len(queries)} queries, {len(response.content)} bytes")
 
     def _wait_up(self, base: str) -> None:
         deadline = time.time() + 30
@@ -209,7 +247,8 @@ class Command(BaseCommand):
                 time.sleep(0.2)
         raise RuntimeError("the web server did not start")
 
-    def _browser(self, base: str, pk: int, seconds: float) -> dict[str, Any]:
+    def _browser(self, base: str, pk: int, seconds: float, loads: int) -> dict[str, Any]:
+        """Open the live page ``loads`` times (timing each), then keep it open ``seconds`` to time live events."""
         from playwright.sync_api import sync_playwright
 
         os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -224,11 +263,37 @@ class Command(BaseCommand):
             page.fill("#id_password", "bench-password-123")
             page.click("button[type=submit]")
             page.wait_for_url(f"{base}/")
-            start = time.time()
-            page.goto(f"{base}/experiments/{pk}/")
-            page.wait_for_function("window.nasboard && window.nasboard.loaded", timeout=120_000)
-            load_ms = (time.time() - start) * 1000
+            timings = [self._load(page, f"{base}/experiments/{pk}/") for _ in range(max(1, loads))]
             page.wait_for_timeout(seconds * 1000)
             latencies = page.evaluate("window.nasboard.latencies")
             browser.close()
-        return {"latencies": latencies, "load_ms": load_ms, "errors": errors}
+        return {"latencies": latencies, "loads": timings, "errors": errors}
+
+    @staticmethod
+    def _load(page: Any, url: str) -> dict[str, float]:
+        """One opening of the live page, timed by the page itself (milliseconds from the navigation's start)."""
+        page.goto(url)
+        page.wait_for_function("window.nasboard && window.nasboard.loaded", timeout=120_000)
+        return page.evaluate("""() => {
+          const nav = performance.getEntriesByType("navigation")[0];
+          const events = performance.getEntriesByType("resource").filter((r) => r.name.includes("/events?"));
+          const sum = (name) => performance.getEntriesByName(name).reduce((t, m) => t + m.duration, 0);
+          // (a page without the marks: when its being loaded was seen)
+          return { drawn: window.nasboard.historyDrawnMs ?? performance.now(), scripts: nav.domContentLoadedEventEnd,
+                   fetch: events.reduce((t, r) => t + r.duration, 0), requests: events.length,
+                   apply: sum("nasboard:apply"), draw: sum("nasboard:draw") };
+        }""")
+
+    def _report_loads(self, loads: list[dict[str, float]]) -> None:
+        """The history's draw time over the openings: the first (nothing cached) and the median, with where it went."""
+        def med(key: str) -> float:
+            return statistics.median(t[key] for t in loads)
+
+        first = loads[0]
+        self.stdout.write(
+            f"history drawn (navigation start to the whole history on screen), {len(loads)} openings: "
+            f"median {med('drawn'):.0f} ms, first {first['drawn']:.0f} ms, all {[round(t['drawn']) for t in loads]}; "
+            f"median split: page and scripts (Plotly) {med('scripts'):.0f} ms, {first['requests']:.0f} events requests "
+            f"{med('fetch'):.0f} ms, applying events {med('apply'):.0f} ms, drawing {med('draw'):.0f} ms; first opening's: "
+            f"{first['scripts']:.0f}, {first['fetch']:.0f}, {first['apply']:.0f}, {first['draw']:.0f} ms"
+        )
