@@ -146,6 +146,12 @@ NASBOARD_HEARTBEAT_TIMEOUT = _env_float("NASBOARD_HEARTBEAT_TIMEOUT", 90.0)  # s
 NASBOARD_REAPER_SECONDS = _env_float("NASBOARD_REAPER_SECONDS", 30.0)  # how often workers look for lost runs
 NASBOARD_POLL_MS = _env_int("NASBOARD_POLL_MS", 1000)  # live page polling period
 NASBOARD_EVENTS_PAGE = _env_int("NASBOARD_EVENTS_PAGE", 500)  # events per API answer
+#: the live event stream (api/stream.py): a comment line this often keeps proxies from closing an idle stream; the
+#: database is read at least this often even when no Redis message woke the stream (the safety net; without Redis,
+#: its polling period)
+NASBOARD_STREAM_HEARTBEAT_SECONDS = _env_float("NASBOARD_STREAM_HEARTBEAT_SECONDS", 15.0)
+NASBOARD_STREAM_CHECK_SECONDS = _env_float("NASBOARD_STREAM_CHECK_SECONDS", 2.0)
+NASBOARD_STREAM_POLL_SECONDS = _env_float("NASBOARD_STREAM_POLL_SECONDS", 0.25)
 #: an HPO study's trials: each running trial beats Optuna's heartbeat this often (whole seconds, Optuna's unit); one
 #: silent for the grace period was lost with its worker: it is marked failed and retried once (services/studies.py)
 NASBOARD_TRIAL_HEARTBEAT_SECONDS = _env_int("NASBOARD_TRIAL_HEARTBEAT_SECONDS", 10)
