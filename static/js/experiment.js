@@ -33,6 +33,8 @@
     loaded: false, // the backlog has been read; later events count as live
     latencies: [], // seconds from the worker emitting an event to it being on screen
     polls: 0,
+    streams: 0, // event streams opened (eventstream.js); polls go on only when none can be had
+    streamFailures: 0,
     stopped: false,
     historyRev: null,
     curvature: [], // the current trajectory: one point per epoch {epoch, eigenvalue, trace, round}, in epoch order
@@ -527,21 +529,54 @@
     }
     notice("");
     state.polls += 1;
+    receive(data, false);
+  }
+
+  // ---- pushed updates (eventstream.js): the same answers as a poll, one per event, until the run has ended ----
+  let stream = null;
+  let streamUsable = Boolean(cfg.streamUrl && window.NASEventStream); // false once the server refused a stream
+
+  function listen() {
+    if (!streamUsable) { setTimeout(poll, cfg.pollMs); return; }
+    stream = NASEventStream.open(cfg.streamUrl, state.lastSeq, {
+      page: (data) => { notice(""); receive(data, true); },
+      end: (data) => { stream = null; receive(data, true); state.stopped = true; },
+      fail: (everOpened) => {
+        // never opened: the server does not stream (404/501, a WSGI server), poll for good; it did work: poll
+        // through the outage and listen again after the next good poll
+        stream = null;
+        streamUsable = everOpened;
+        state.streamFailures += 1;
+        poll();
+      },
+    });
+    if (stream === null) { streamUsable = false; setTimeout(poll, cfg.pollMs); }
+    else state.streams += 1;
+  }
+
+  function closeStream() {
+    if (stream) { stream.close(); stream = null; }
+  }
+
+  /* Apply one answer (a poll's page, or one pushed event), dropping events already applied. */
+  function receive(data, pushed) {
     if (state.historyRev !== null && data.history_rev !== state.historyRev) {
       // the run rewound to a checkpoint (resume): what we drew past it is gone, so redraw from the start
+      closeStream();
       state.historyRev = data.history_rev;
       reset();
       poll();
       return;
     }
     state.historyRev = data.history_rev;
-    for (const ev of data.events) handle(ev);
+    const fresh = data.events.filter((ev) => ev.seq > state.lastSeq);
+    for (const ev of fresh) handle(ev);
     // the sections' lines those events changed, worded by the server (presenters/live.py)
     if (typeof data.curvature_summary === "string") { state.curvatureText = data.curvature_summary; state.robustDirty = true; }
     if (typeof data.selection_summary === "string" && window.NASSelection) NASSelection.setSummary(data.selection_summary, data.selection_title);
     if (typeof data.blackbox_summary === "string" && window.NASBenchmark) NASBenchmark.setLines(data);
-    state.lastSeq = data.last_seq;
-    if (data.events.length || !state.loaded) {
+    state.lastSeq = Math.max(state.lastSeq, data.last_seq);
+    if (fresh.length || !state.loaded) {
       drawCurves();
       drawArch();
       if (state.robustDirty || !state.loaded) {
@@ -556,14 +591,19 @@
     if (state.loaded) {
       // delay from the worker emitting each event to it being drawn here (same clock on one machine)
       const drawn = Date.now() / 1000;
-      for (const ev of data.events) if (typeof ev.time === "number") state.latencies.push(drawn - ev.time);
+      for (const ev of fresh) if (typeof ev.time === "number") state.latencies.push(drawn - ev.time);
     }
     const wasActive = ACTIVE.has(state.status);
     drawStatus(data);
+    if (pushed) {
+      // the stream goes on until its ``end``; the result shows as soon as the run is seen to have ended
+      if (wasActive && COMPLETED.has(data.status)) showResult();
+      return;
+    }
     if (data.more) { poll(); return; }
     state.loaded = true;
     if (ACTIVE.has(data.status)) {
-      setTimeout(poll, cfg.pollMs);
+      listen();
     } else {
       state.stopped = true; // the run has ended: nothing new will come
       if (wasActive && COMPLETED.has(data.status)) showResult();

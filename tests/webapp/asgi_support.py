@@ -33,8 +33,10 @@ class AsgiServer:
         self.port = free_port()
         self.log_path = log_path
         self.workers = workers
-        self.env = {**os.environ, "DJANGO_SETTINGS_MODULE": "webapp.settings", "DATABASE_URL": test_database_url(),
-                    "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "DB_CONN_MAX_AGE": "0", **env}
+        # the test settings (its password hasher, Redis prefix, folders: inherited through the environment), on the
+        # test database rather than the one its DATABASES names
+        self.env = {**os.environ, "DJANGO_SETTINGS_MODULE": "webapp.settings_test", "TEST_DATABASE_URL": test_database_url(),
+                    "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", **env}
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property

@@ -34,6 +34,11 @@ from webapp.experiments.presenters.live import events_answer
 RETRY_MS = 1000
 
 
+def can_stream(request: HttpRequest) -> bool:
+    """Whether this server can hold a stream open: only under ASGI (a page served by WSGI polls instead)."""
+    return isinstance(request, ASGIRequest)
+
+
 def start_seq(request: HttpRequest) -> int:
     """Where the stream starts: after ``Last-Event-ID`` (a browser's reconnect), else ``?after=``, else 0."""
     for name, raw in (("the Last-Event-ID header", request.headers.get("Last-Event-ID")),
@@ -130,7 +135,7 @@ async def experiment_stream(request: HttpRequest, id: int) -> HttpResponse:
     """The SSE stream of experiment ``id`` (see the module's docstring)."""
     if request.method not in ("GET", "HEAD"):
         return method_not_allowed(request, ["GET", "HEAD"])
-    if not isinstance(request, ASGIRequest):
+    if not can_stream(request):
         # under WSGI (the test live server, a WSGI deployment) Django would buffer the endless stream: refuse, and
         # the page polls /events instead
         return error_response(501, "the event stream needs the ASGI server (webapp.asgi); poll "
