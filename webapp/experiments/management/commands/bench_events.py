@@ -1,10 +1,13 @@
 """`python manage.py bench_events`: how fast the live events endpoint answers, and how late events reach a browser.
 
 It stores a DARTS experiment with 100 epochs of history (both cell types) through the same
-sink a worker uses, starts the web server (`runserver`, as `make run` does) and lets 20
+sink a worker uses, starts the web server (uvicorn on ``webapp.asgi``, as `make run` does) and lets 20
 pollers behave like open live pages: load the history, then poll ``events?after=SEQ`` while a
-writer keeps appending epochs. With ``--browser`` a headless Chromium page is open too and
-reports the delay from an event's emission to it being drawn. Everything it made is deleted.
+writer keeps appending epochs. Meanwhile ``--streams`` clients (100) listen to the push path,
+``/stream`` (Server-Sent Events), and report each event's delay from its emission to its arrival,
+with any lost, repeated or failed message counted as an error. With ``--browser`` a headless
+Chromium page is open too (it listens to the stream) and reports the delay from an event's
+emission to it being drawn. Everything it made is deleted.
 """
 from __future__ import annotations
 
@@ -15,7 +18,6 @@ import signal
 import socket
 import statistics
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -26,6 +28,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import close_old_connections
 
+from webapp.experiments.management.bench_streams import StreamListeners
+from webapp.experiments.management.server import default_workers, server_command
 from webapp.experiments.models import ApiToken, Experiment, Status
 from webapp.experiments.services import runs
 
@@ -98,6 +102,9 @@ class Command(BaseCommand):
         parser.add_argument("--interval", type=float, default=1.0, help="seconds between one poller's polls (the page's period)")
         parser.add_argument("--live-every", type=float, default=1.0, help="seconds between live epochs the writer appends")
         parser.add_argument("--browser", action="store_true", help="also open the page in headless Chromium")
+        parser.add_argument("--streams", type=int, default=100, help="live SSE clients on /stream (0: none)")
+        parser.add_argument("--web-workers", type=int, default=None,
+                            help="web server processes (default: as make run, NASBOARD_WEB_WORKERS or per core)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         User = get_user_model()
@@ -118,8 +125,9 @@ class Command(BaseCommand):
                 history.epoch(epoch)
             self.stdout.write(f"stored {history.seq} events for {options['epochs']} epochs in {time.time() - t0:.1f}s "
                               f"({settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]})")
-            server = subprocess.Popen([sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload", "--skip-checks"],
-                                      cwd=settings.BASE_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            workers = options["web_workers"] or default_workers()
+            server = subprocess.Popen(server_command("127.0.0.1", port, workers), cwd=settings.BASE_DIR,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             base = f"http://127.0.0.1:{port}"
             self._wait_up(base)
             url = f"{base}/api/experiments/{exp.pk}/events"
@@ -167,6 +175,8 @@ class Command(BaseCommand):
                     history.epoch(epoch)
                 close_old_connections()
 
+            listeners = StreamListeners(base, exp.pk, headers, after, options["streams"])
+            listeners.open()
             threads = [threading.Thread(target=poller, args=(after,)) for _ in range(options["pollers"])]
             threads.append(threading.Thread(target=writer))
             browser_result: dict[str, Any] = {}
@@ -179,16 +189,21 @@ class Command(BaseCommand):
             stop.set()
             for t in threads:
                 t.join()
+            listeners.close(history.seq)
             ms = [v * 1000 for v in incremental]
             self.stdout.write(
                 f"events?after=SEQ with {options['pollers']} pollers (every {options['interval']}s) on {options['epochs']}+ epochs: "
                 f"{len(ms)} requests, median {statistics.median(ms):.1f} ms, p95 {_pct(ms, 0.95):.1f} ms, max {max(ms):.1f} ms, "
                 f"errors {len(errors)}"
             )
+            if options["streams"]:
+                self.stdout.write(listeners.report())
             if browser_result:
                 lat = browser_result["latencies"]
                 if lat:
-                    self.stdout.write(f"emit-to-browser delay (poll period {settings.NASBOARD_POLL_MS} ms): {len(lat)} events, "
+                    how = ("pushed: the page listened to /stream" if browser_result["streams"] and not browser_result["failures"]
+                           else f"polled every {settings.NASBOARD_POLL_MS} ms")
+                    self.stdout.write(f"emit-to-browser delay ({how}): {len(lat)} events, "
                                       f"median {statistics.median(lat) * 1000:.0f} ms, p95 {_pct(lat, 0.95) * 1000:.0f} ms, "
                                       f"max {max(lat) * 1000:.0f} ms; history drawn in {browser_result['load_ms']:.0f} ms; "
                                       f"console errors: {browser_result['errors'] or 'none'}")
@@ -230,5 +245,7 @@ class Command(BaseCommand):
             load_ms = (time.time() - start) * 1000
             page.wait_for_timeout(seconds * 1000)
             latencies = page.evaluate("window.nasboard.latencies")
+            streams = page.evaluate("window.nasboard.streams")
+            failures = page.evaluate("window.nasboard.streamFailures")
             browser.close()
-        return {"latencies": latencies, "load_ms": load_ms, "errors": errors}
+        return {"latencies": latencies, "load_ms": load_ms, "errors": errors, "streams": streams, "failures": failures}
