@@ -10,6 +10,8 @@ import warnings
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
+# a PostgreSQL connection pool per server process (webapp/settings.py says why)
+os.environ.setdefault("NASBOARD_DB_POOL", "1")
 # whitenoise 6 answers static files with a synchronous file iterator, which Django's ASGI handler reads in a
 # thread and warns about on every file; that is the cost we accept for keeping whitenoise, so say it once here
 warnings.filterwarnings("ignore", message="StreamingHttpResponse must consume synchronous iterators")

@@ -80,7 +80,8 @@ def read_after(pk: int, after: int) -> tuple[list[dict[str, Any]], dict[str, Any
         if exp is None:  # deleted while watched: nothing more will come
             return [], {}, True
         ended = exp.status in ENDED_STATUSES  # read before the events: an ended run wrote them all first
-        events = selectors.events_after(exp, after, settings.NASBOARD_EVENTS_PAGE + 1)
+        # the sink moves last_seq with each event, in the event's transaction: nothing newer, no events query
+        events = selectors.events_after(exp, after, settings.NASBOARD_EVENTS_PAGE + 1) if exp.last_seq > after else []
         page = events[:settings.NASBOARD_EVENTS_PAGE]
         answers = [events_answer(exp, [event], event["seq"] - 1, False) for event in page]
         return answers, events_answer(exp, [], after, False), ended and len(events) == len(page)

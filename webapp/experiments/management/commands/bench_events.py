@@ -194,7 +194,7 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"events?after=SEQ with {options['pollers']} pollers (every {options['interval']}s) on {options['epochs']}+ epochs: "
                 f"{len(ms)} requests, median {statistics.median(ms):.1f} ms, p95 {_pct(ms, 0.95):.1f} ms, max {max(ms):.1f} ms, "
-                f"errors {len(errors)}"
+                f"errors {len(errors)}" + (f" (first: {sorted(set(errors))[:3]})" if errors else "")
             )
             if options["streams"]:
                 self.stdout.write(listeners.report())
