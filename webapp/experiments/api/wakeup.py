@@ -15,6 +15,8 @@ from django.conf import settings
 from webapp.experiments.services.live_push import channel
 
 log = logging.getLogger("nasboard.experiments")
+#: how long a woken stream waits for the rest of a burst before it reads
+COALESCE_SECONDS = 0.05
 
 
 class Sleep:
@@ -41,7 +43,10 @@ class RedisWakeup:
     async def wait(self, timeout: float) -> None:
         try:
             message = await self.pubsub.get_message(ignore_subscribe_messages=True, timeout=timeout)
-            while message is not None:  # several events in a burst: one read covers them all
+            if message is not None:
+                # an epoch's events come in a burst: a moment's wait lets one read cover them all, for every stream
+                await asyncio.sleep(COALESCE_SECONDS)
+            while message is not None:
                 message = await self.pubsub.get_message(ignore_subscribe_messages=True, timeout=0)
         except Exception:  # noqa: BLE001 - Redis went away: the database is still the truth, poll it
             log.warning("event stream lost Redis; polling the database", exc_info=True)
