@@ -157,7 +157,7 @@ NASBOARD_EVENTS_PAGE = _env_int("NASBOARD_EVENTS_PAGE", 500)  # events per API a
 #: database is read at least this often even when no Redis message woke the stream (the safety net; without Redis,
 #: its polling period)
 NASBOARD_STREAM_HEARTBEAT_SECONDS = _env_float("NASBOARD_STREAM_HEARTBEAT_SECONDS", 15.0)
-NASBOARD_STREAM_CHECK_SECONDS = _env_float("NASBOARD_STREAM_CHECK_SECONDS", 2.0)
+NASBOARD_STREAM_CHECK_SECONDS = _env_float("NASBOARD_STREAM_CHECK_SECONDS", 5.0)
 NASBOARD_STREAM_POLL_SECONDS = _env_float("NASBOARD_STREAM_POLL_SECONDS", 0.5)
 #: an HPO study's trials: each running trial beats Optuna's heartbeat this often (whole seconds, Optuna's unit); one
 #: silent for the grace period was lost with its worker: it is marked failed and retried once (services/studies.py)
