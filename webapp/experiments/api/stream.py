@@ -12,6 +12,7 @@ the ASGI server (``webapp.asgi``). Who may call and the error answers are the AP
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any, AsyncIterator
@@ -89,6 +90,23 @@ def read_after(pk: int, after: int) -> tuple[list[dict[str, Any]], dict[str, Any
         close_old_connections()  # this runs on a pool thread: close or keep the connection as a request would
 
 
+_read = sync_to_async(read_after, thread_sensitive=False)
+#: reads in flight in this server process, by (run, after): the streams of one run wake together on the same message
+#: and mostly stand at the same sequence number, so they share one read instead of each making its own
+_inflight: dict[tuple[int, int], asyncio.Future[tuple[list[dict[str, Any]], dict[str, Any], bool]]] = {}
+
+
+async def shared_read(pk: int, after: int) -> tuple[list[dict[str, Any]], dict[str, Any], bool]:
+    """``read_after``, joined with a read of the same run from the same point already in flight."""
+    key = (pk, after)
+    pending = _inflight.get(key)
+    if pending is None:
+        pending = asyncio.ensure_future(_read(pk, after))
+        _inflight[key] = pending
+        pending.add_done_callback(lambda _: _inflight.pop(key, None))
+    return await asyncio.shield(pending)  # one stream hanging up does not cancel the others' read
+
+
 def _message(data: dict[str, Any], seq: int | None = None, event: str | None = None) -> str:
     lines = [] if seq is None else [f"id: {seq}"]
     if event:
@@ -99,14 +117,13 @@ def _message(data: dict[str, Any], seq: int | None = None, event: str | None = N
 
 async def messages(pk: int, after: int) -> AsyncIterator[str]:
     """The stream's text: the events after ``after`` as they come, heartbeats, then ``end``."""
-    read = sync_to_async(read_after, thread_sensitive=False)
     wakeup = await open_wakeup(pk)  # before the first read: nothing published in between is missed
     try:
         yield f"retry: {RETRY_MS}\n\n"
         sent_at = time.monotonic()
         shown: dict[str, Any] | None = None
         while True:
-            answers, state, ended = await read(pk, after)
+            answers, state, ended = await shared_read(pk, after)
             for answer in answers:
                 after = answer["last_seq"]
                 yield _message(answer, seq=after)
