@@ -141,3 +141,22 @@ def test_session_login_may_listen(asgi_server: AsgiServer, alice: Any, tiny_conf
     assert [(m.event, m.id) for m in stream.messages()] == [("message", "1"), ("message", "2"), ("end", None)]
 
 
+
+
+def test_streams_at_the_same_point_share_one_read(alice: Any, tiny_config: dict[str, Any]) -> None:
+    """The streams of one run wake together: reads of the same run from the same sequence number in flight at once
+    are one read (the same answers), and nothing is kept once it is done."""
+    import asyncio
+
+    from webapp.experiments.api import stream as stream_view
+
+    exp, _ = _running(alice, tiny_config, 3)
+
+    async def together() -> list[Any]:
+        return list(await asyncio.gather(stream_view.shared_read(exp.pk, 1), stream_view.shared_read(exp.pk, 1),
+                                         stream_view.shared_read(exp.pk, 2)))
+
+    first, second, other = asyncio.run(together())
+    assert first is second and other is not first
+    assert [a["last_seq"] for a in first[0]] == [2, 3] and [a["last_seq"] for a in other[0]] == [3]
+    assert stream_view._inflight == {}
