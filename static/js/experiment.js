@@ -1,4 +1,5 @@
-/* The live experiment page: polls events?after=SEQ, fetching only what is new, and redraws.
+/* The live experiment page: reads events?after=SEQ, fetching only what is new, then listens to the pushed stream
+ * (eventstream.js) or, where none can be had, polls; and redraws.
  * Redraws use Plotly.react with a fixed uirevision so the user's zoom survives updates.
  * Polling stops once the run has ended. */
 (function () {
