@@ -105,6 +105,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# The web server (webapp/asgi.py sets NASBOARD_DB_POOL=1): under ASGI each request runs in a thread of its own, so
+# a persistent connection per thread is never reused and every request would connect anew; a psycopg pool per
+# process hands connections from request to request instead. Workers and commands keep their own connections.
+if os.environ.get("NASBOARD_DB_POOL") == "1" and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps them; Django refuses both at once
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1, "max_size": _env_int("NASBOARD_DB_POOL_SIZE", 12), "timeout": 20}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -149,6 +156,12 @@ NASBOARD_HEARTBEAT_TIMEOUT = _env_float("NASBOARD_HEARTBEAT_TIMEOUT", 90.0)  # s
 NASBOARD_REAPER_SECONDS = _env_float("NASBOARD_REAPER_SECONDS", 30.0)  # how often workers look for lost runs
 NASBOARD_POLL_MS = _env_int("NASBOARD_POLL_MS", 1000)  # live page polling period
 NASBOARD_EVENTS_PAGE = _env_int("NASBOARD_EVENTS_PAGE", 500)  # events per API answer
+#: the live event stream (api/stream.py): a comment line this often keeps proxies from closing an idle stream; the
+#: database is read at least this often even when no Redis message woke the stream (the safety net; without Redis,
+#: its polling period)
+NASBOARD_STREAM_HEARTBEAT_SECONDS = _env_float("NASBOARD_STREAM_HEARTBEAT_SECONDS", 15.0)
+NASBOARD_STREAM_CHECK_SECONDS = _env_float("NASBOARD_STREAM_CHECK_SECONDS", 5.0)
+NASBOARD_STREAM_POLL_SECONDS = _env_float("NASBOARD_STREAM_POLL_SECONDS", 0.5)
 #: an HPO study's trials: each running trial beats Optuna's heartbeat this often (whole seconds, Optuna's unit); one
 #: silent for the grace period was lost with its worker: it is marked failed and retried once (services/studies.py)
 NASBOARD_TRIAL_HEARTBEAT_SECONDS = _env_int("NASBOARD_TRIAL_HEARTBEAT_SECONDS", 10)

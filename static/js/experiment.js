@@ -1,4 +1,5 @@
-/* The live experiment page: polls events?after=SEQ, fetching only what is new, and redraws.
+/* The live experiment page: reads events?after=SEQ, fetching only what is new, then listens to the pushed stream
+ * (eventstream.js) or, where none can be had, polls; and redraws.
  * Redraws use Plotly.react with a fixed uirevision so the user's zoom survives updates.
  * Polling stops once the run has ended. */
 (function () {
@@ -33,6 +34,8 @@
     loaded: false, // the backlog has been read; later events count as live
     latencies: [], // seconds from the worker emitting an event to it being on screen
     polls: 0,
+    streams: 0, // event streams opened (eventstream.js); polls go on only when none can be had
+    streamFailures: 0,
     stopped: false,
     historyRev: null,
     curvature: [], // the current trajectory: one point per epoch {epoch, eigenvalue, trace, round}, in epoch order
@@ -567,28 +570,66 @@
     }
     notice("");
     state.polls += 1;
+    receive(data, false);
+  }
+
+  // ---- pushed updates (eventstream.js): the same answers as a poll, one per event, until the run has ended ----
+  let stream = null;
+  let streamUsable = Boolean(cfg.streamUrl && window.NASEventStream); // false once the server refused a stream
+
+  function listen() {
+    if (!streamUsable) { setTimeout(poll, cfg.pollMs); return; }
+    stream = NASEventStream.open(cfg.streamUrl, state.lastSeq, {
+      page: (data) => { notice(""); receive(data, true); },
+      end: (data) => { stream = null; receive(data, true); state.stopped = true; },
+      fail: (everOpened) => {
+        // never opened: the server does not stream (404/501, a WSGI server), poll for good; it did work: poll
+        // through the outage and listen again after the next good poll
+        stream = null;
+        streamUsable = everOpened;
+        state.streamFailures += 1;
+        poll();
+      },
+    });
+    if (stream === null) { streamUsable = false; setTimeout(poll, cfg.pollMs); }
+    else state.streams += 1;
+  }
+
+  function closeStream() {
+    if (stream) { stream.close(); stream = null; }
+  }
+
+  /* Apply one answer (a poll's page, or one pushed event), dropping events already applied. */
+  function receive(data, pushed) {
     if (state.historyRev !== null && data.history_rev !== state.historyRev) {
       // the run rewound to a checkpoint (resume): what we drew past it is gone, so redraw from the start
+      closeStream();
       state.historyRev = data.history_rev;
       reset();
       poll();
       return;
     }
     state.historyRev = data.history_rev;
-    applyPage(data);
-    state.lastSeq = data.last_seq;
+    const fresh = data.events.filter((ev) => ev.seq > state.lastSeq);  // a pushed event may repeat a polled one
+    applyPage({ ...data, events: fresh });
+    state.lastSeq = Math.max(state.lastSeq, data.last_seq);
     if (!data.more) drawPending();
     if (state.loaded) {
       // delay from the worker emitting each event to it being drawn here (same clock on one machine)
       const drawn = Date.now() / 1000;
-      for (const ev of data.events) if (typeof ev.time === "number") state.latencies.push(drawn - ev.time);
+      for (const ev of fresh) if (typeof ev.time === "number") state.latencies.push(drawn - ev.time);
     }
     const wasActive = ACTIVE.has(state.status);
     drawStatus(data);
+    if (pushed) {
+      // the stream goes on until its ``end``; the result shows as soon as the run is seen to have ended
+      if (wasActive && COMPLETED.has(data.status)) showResult();
+      return;
+    }
     if (data.more) { poll(); return; }
     state.loaded = true;
     if (ACTIVE.has(data.status)) {
-      setTimeout(poll, cfg.pollMs);
+      listen();
     } else {
       state.stopped = true; // the run has ended: nothing new will come
       if (wasActive && COMPLETED.has(data.status)) showResult();

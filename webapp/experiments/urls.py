@@ -2,6 +2,7 @@
 from django.urls import path, re_path
 
 from webapp.experiments.api import endpoints as api
+from webapp.experiments.api.stream import experiment_stream
 from webapp.experiments.views import compare as views_compare
 from webapp.experiments.views import curation as views_curation
 from webapp.experiments.views import datasets as views_datasets
@@ -49,4 +50,5 @@ pages = (
     "experiments",
 )
 
-api_urls = (api.urlpatterns(), "api")
+#: the event stream is a plain async view (api/stream.py), before ninja's catch-all 404
+api_urls = ([path("experiments/<int:id>/stream", experiment_stream, name="stream"), *api.urlpatterns()], "api")

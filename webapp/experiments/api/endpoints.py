@@ -38,9 +38,7 @@ from webapp.experiments.models import Experiment
 from webapp.experiments.presenters import benchmark, exports
 from webapp.experiments.presenters import spaces as present_spaces
 from webapp.experiments.selectors import spaces as saved_spaces
-from webapp.experiments.presenters.events import event_text
-from webapp.experiments.presenters.live import page_summaries
-from webapp.experiments.presenters.progress import progress_text
+from webapp.experiments.presenters.live import events_answer
 from webapp.experiments.presenters.serializers import experiment_to_dict
 from webapp.experiments.services import curation
 from webapp.experiments.services import retrain as retraining
@@ -177,11 +175,7 @@ def list_events(request: HttpRequest, exp: VisibleExperiment = Id,
                                                            "server's page, NASBOARD_EVENTS_PAGE)")) -> HttpResponse:
     limit = min(limit or settings.NASBOARD_EVENTS_PAGE, settings.NASBOARD_EVENTS_PAGE)
     events = selectors.events_after(exp, after, limit + 1)
-    page = [{**event, "text": event_text(event)} for event in events[:limit]]
-    return JsonResponse({"status": exp.status, "error": exp.error or None, "stop_reason": exp.stop_reason or None,
-                         "cancel_requested": exp.cancel_requested, "progress": {**exp.progress_dict(), "text": progress_text(exp)}, "events": page,
-                         "last_seq": page[-1]["seq"] if page else after, "more": len(events) > limit,
-                         "history_rev": exp.history_rev, **page_summaries(exp, page)})
+    return JsonResponse(events_answer(exp, events[:limit], after, len(events) > limit))
 
 
 @api.post("/experiments/{int:id}/cancel", url_name="cancel", exclude_unset=True,

@@ -4,10 +4,24 @@ from __future__ import annotations
 from typing import Any
 
 from webapp.experiments.presenters import benchmark
+from webapp.experiments.presenters.events import event_text
+from webapp.experiments.presenters.progress import progress_text
 from webapp.experiments.presenters.regret import blackbox_lines
 from webapp.experiments.presenters.selection import plot_title, selection_text
 from webapp.experiments.selectors import curvature_summary
 from webapp.experiments.selectors.compare import blackbox_runs
+
+def events_answer(experiment: Any, events: list[dict[str, Any]], after: int, more: bool) -> dict[str, Any]:
+    """What the live page reads after a sequence number, the same whether it polls (``/events``) or listens
+    (``/stream``, one answer per event): the run's status and progress, the events with their log lines, and the
+    sections' lines those events change."""
+    page = [{**event, "text": event_text(event)} for event in events]
+    return {"status": experiment.status, "error": experiment.error or None, "stop_reason": experiment.stop_reason or None,
+            "cancel_requested": experiment.cancel_requested,
+            "progress": {**experiment.progress_dict(), "text": progress_text(experiment)}, "events": page,
+            "last_seq": page[-1]["seq"] if page else after, "more": more,
+            "history_rev": experiment.history_rev, **page_summaries(experiment, page)}
+
 
 #: events after which the curvature section's line changes
 CURVATURE_EVENTS = frozenset({"curvature", "early_stop", "regularization_change"})

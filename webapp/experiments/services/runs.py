@@ -23,6 +23,7 @@ from webapp.experiments.models import (
     Result,
     Status,
 )
+from webapp.experiments.services import live_push
 from webapp.experiments.services.experiments import artifact_dir
 from webapp.experiments.services.json_values import jsonable
 
@@ -128,6 +129,7 @@ class DatabaseSink:
                 update_fields=["type", "payload", "created_at"],
             )
             Experiment.objects.filter(pk=self.experiment_id).update(**updates)
+        live_push.publish(self.experiment_id, seq)  # after the commit: a woken stream finds the event
 
     def truncate_after(self, seq: int) -> None:
         if not self.is_current():
@@ -139,6 +141,7 @@ class DatabaseSink:
             if dropped:
                 updates["history_rev"] = F("history_rev") + 1
             Experiment.objects.filter(pk=self.experiment_id).update(**updates)
+        live_push.publish(self.experiment_id, seq)
 
 
 class Heartbeat(threading.Thread):
@@ -282,6 +285,7 @@ def run_dispatched(experiment_id: int, dispatch: int, worker: str | None = None)
         Experiment.objects.filter(pk=exp.pk, dispatch=dispatch).update(
             status=status, ended_at=timezone.now(), cancel_requested=False, stop_reason=stop_reason
         )
+        live_push.publish(exp.pk, 0)  # the run's streams see it has ended and close
         return str(status)
     finally:
         heartbeat.stop()

@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from webapp.experiments.api.stream import can_stream
 from webapp.experiments import selectors, services
 from webapp.experiments.forms.experiment import ExperimentForm
 from webapp.experiments.models import Experiment, Kind, Result, Status
@@ -122,6 +123,8 @@ def experiment_detail(request: HttpRequest, pk: int) -> HttpResponse:
     page_config = {
         "id": exp.pk,
         "eventsUrl": reverse("api:events", args=[exp.pk]),
+        # pushed updates where the server can stream them (ASGI), else the page polls eventsUrl
+        "streamUrl": reverse("api:stream", args=[exp.pk]) if can_stream(request) else None,
         "detailUrl": reverse("api:detail", args=[exp.pk]),
         "pollMs": settings.NASBOARD_POLL_MS,
         "experiment": experiment_to_dict(exp, with_result=False),

@@ -1,13 +1,16 @@
 """`python manage.py bench_events`: how fast the live events endpoint answers, and how late events reach a browser.
 
 It stores a DARTS experiment with 100 epochs of history (both cell types) through the same
-sink a worker uses, starts the web server (`runserver`, as `make run` does) and lets 20
+sink a worker uses, starts the web server (uvicorn on ``webapp.asgi``, as `make run` does) and lets 20
 pollers behave like open live pages: load the history, then poll ``events?after=SEQ`` while a
-writer keeps appending epochs. With ``--browser`` a headless Chromium page opens the live page
-``--loads`` times and reports how long the history takes to be on screen (median, and the first
-opening, which compiles Plotly), split into scripts, events requests, applying and drawing (the
-page's own performance marks), then stays open and reports the delay from an event's emission to
-it being drawn. Everything it made is deleted.
+writer keeps appending epochs. Meanwhile ``--streams`` clients (100) listen to the push path,
+``/stream`` (Server-Sent Events), and report each event's delay from its emission to its arrival,
+with any lost, repeated or failed message counted as an error. With ``--browser`` a headless
+Chromium page opens the live page ``--loads`` times and reports how long the history takes to be
+on screen (median, and the first opening, which compiles Plotly), split into scripts, events
+requests, applying and drawing (the page's own performance marks), then stays open (it listens to
+the stream) and reports the delay from an event's emission to it being drawn. ``--client N`` times
+the endpoint alone with Django's test client. Everything it made is deleted.
 """
 from __future__ import annotations
 
@@ -18,7 +21,6 @@ import signal
 import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -30,6 +32,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import close_old_connections
 
+from webapp.experiments.management.bench_streams import StreamListeners
+from webapp.experiments.management.server import default_workers, server_command
 from webapp.experiments.models import ApiToken, Experiment, Status
 from webapp.experiments.services import runs
 
@@ -107,6 +111,9 @@ class Command(BaseCommand):
                                  "server time and queries, no web server, pollers or browser)")
         parser.add_argument("--loads", type=int, default=5, help="with --browser: how many times the page is opened "
                                                                  "to time drawing the history (the median is reported)")
+        parser.add_argument("--streams", type=int, default=100, help="live SSE clients on /stream (0: none)")
+        parser.add_argument("--web-workers", type=int, default=None,
+                            help="web server processes (default: as make run, NASBOARD_WEB_WORKERS or per core)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         User = get_user_model()
@@ -132,8 +139,9 @@ class Command(BaseCommand):
                 return
             # the web server's log (its tracebacks explain any failed poll), kept only when a poll failed
             server_log = tempfile.NamedTemporaryFile("w+", prefix="bench_events-server-", suffix=".log", delete=False)
-            server = subprocess.Popen([sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload", "--skip-checks"],
-                                      cwd=settings.BASE_DIR, stdout=subprocess.DEVNULL, stderr=server_log)
+            workers = options["web_workers"] or default_workers()
+            server = subprocess.Popen(server_command("127.0.0.1", port, workers), cwd=settings.BASE_DIR,
+                                      stdout=subprocess.DEVNULL, stderr=server_log)
             base = f"http://127.0.0.1:{port}"
             self._wait_up(base)
             url = f"{base}/api/experiments/{exp.pk}/events"
@@ -181,6 +189,8 @@ class Command(BaseCommand):
                     history.epoch(epoch)
                 close_old_connections()
 
+            listeners = StreamListeners(base, exp.pk, headers, after, options["streams"])
+            listeners.open()
             threads = [threading.Thread(target=poller, args=(after,)) for _ in range(options["pollers"])]
             threads.append(threading.Thread(target=writer))
             browser_result: dict[str, Any] = {}
@@ -193,18 +203,24 @@ class Command(BaseCommand):
             stop.set()
             for t in threads:
                 t.join()
+            listeners.close(history.seq)
             ms = [v * 1000 for v in incremental]
             self.stdout.write(
                 f"events?after=SEQ with {options['pollers']} pollers (every {options['interval']}s) on {options['epochs']}+ epochs: "
                 f"{len(ms)} requests, median {statistics.median(ms):.1f} ms, p95 {_pct(ms, 0.95):.1f} ms, max {max(ms):.1f} ms, "
-                f"errors {len(errors)}" + (f" (first: {errors[0]}; the server's log: {server_log.name})" if errors else "")
+                f"errors {len(errors)}" + (f" (first: {sorted(set(errors))[:3]}; the server's log: {server_log.name})"
+                                           if errors else "")
             )
             if not errors:
                 os.unlink(server_log.name)
+            if options["streams"]:
+                self.stdout.write(listeners.report())
             if browser_result:
                 lat = browser_result["latencies"]
                 if lat:
-                    self.stdout.write(f"emit-to-browser delay (poll period {settings.NASBOARD_POLL_MS} ms): {len(lat)} events, "
+                    how = ("pushed: the page listened to /stream" if browser_result["streams"] and not browser_result["failures"]
+                           else f"polled every {settings.NASBOARD_POLL_MS} ms")
+                    self.stdout.write(f"emit-to-browser delay ({how}): {len(lat)} events, "
                                       f"median {statistics.median(lat) * 1000:.0f} ms, p95 {_pct(lat, 0.95) * 1000:.0f} ms, "
                                       f"max {max(lat) * 1000:.0f} ms; console errors: {browser_result['errors'] or 'none'}")
                 self._report_loads(browser_result["loads"])
@@ -266,8 +282,10 @@ class Command(BaseCommand):
             timings = [self._load(page, f"{base}/experiments/{pk}/") for _ in range(max(1, loads))]
             page.wait_for_timeout(seconds * 1000)
             latencies = page.evaluate("window.nasboard.latencies")
+            streams = page.evaluate("window.nasboard.streams")
+            failures = page.evaluate("window.nasboard.streamFailures")
             browser.close()
-        return {"latencies": latencies, "loads": timings, "errors": errors}
+        return {"latencies": latencies, "loads": timings, "errors": errors, "streams": streams, "failures": failures}
 
     @staticmethod
     def _load(page: Any, url: str) -> dict[str, float]:

@@ -1,4 +1,5 @@
-"""`python manage.py run_dashboard`: what `make run` starts: migrations, a demo user, workers, the web server.
+"""`python manage.py run_dashboard`: what `make run` starts: migrations, a demo user, workers, the web server
+(uvicorn on the ASGI app, several processes: ``webapp.experiments.management.server``).
 
 Without DATABASE_URL / REDIS_URL it runs on SQLite and kombu's filesystem broker, so a
 fresh machine needs no server; with them it uses PostgreSQL and Redis.
@@ -17,6 +18,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from webapp.experiments.management.children import on_stop_signals, terminate_running
+from webapp.experiments.management.server import default_workers, server_command
 
 
 class Command(BaseCommand):
@@ -26,9 +28,15 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--no-worker", action="store_true", help="only the web server")
+        parser.add_argument("--web-workers", type=int, default=None,
+                            help="web server processes (default: NASBOARD_WEB_WORKERS, else one per core, 2 to 4)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         host, port = options["host"], options["port"]
+        try:
+            command = server_command(host, port, options["web_workers"] or default_workers())
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
         with socket.socket() as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
@@ -43,8 +51,7 @@ class Command(BaseCommand):
         procs: list[subprocess.Popen[bytes]] = []
         if not options["no_worker"]:
             procs.append(subprocess.Popen([sys.executable, "manage.py", "start_workers", "--cpu-workers", "1"], cwd=settings.BASE_DIR))
-        procs.append(subprocess.Popen([sys.executable, "manage.py", "runserver", f"{host}:{port}", "--noreload", "--skip-checks"],
-                                      cwd=settings.BASE_DIR))
+        procs.append(subprocess.Popen(command, cwd=settings.BASE_DIR))
         self.stdout.write("")
         self.stdout.write("NASBoard is starting")
         self.stdout.write(f"  database: {db}   broker: {broker}")
