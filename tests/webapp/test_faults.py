@@ -62,3 +62,77 @@ def test_sigterm_checkpoints_and_requeues_the_run_which_resumes_elsewhere(
     _figure("sigterm -> requeued (s)", requeued_after)
     _figure("sigterm -> worker exited (s)", exited_after)
     _figure("sigterm -> resumed on the next worker, incl. its start-up (s)", resumed.payload["time"] - asked)
+
+
+def _terminate_backends(application_name: str) -> int:
+    """End the worker's own PostgreSQL backends (found by the application_name its settings give them)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                       "WHERE application_name = %s AND pid <> pg_backend_pid()", [application_name])
+        return int(cursor.fetchone()[0])
+
+
+@pytest.mark.timeout(600)
+def test_the_workers_database_connections_terminated_mid_run(
+        start_worker: Callable[..., Any], alice: Any, tiny_config: dict[str, Any], wait_for: Callable[..., Any]) -> None:
+    prefix = _own_queues("pgkill")
+    worker = start_worker("pgkill", prefix)
+    with override_settings(NASBOARD_QUEUE_PREFIX=prefix):
+        exp = services.create_experiment(alice, "connections cut", {**tiny_config, "epochs": 4, "steps_per_epoch": 10,
+                                                                    "step_log_every": 1})
+    wait_for(lambda: Event.objects.filter(experiment=exp, type="step", payload__epoch=2).exists(), 240, "epoch 2")
+    terminated, rounds = 0, 0
+    while rounds < 4 and not Experiment.objects.filter(pk=exp.pk, status=Status.FINISHED).exists():
+        terminated += _terminate_backends(f"nasboard-worker-{worker.name}")
+        rounds += 1
+        time.sleep(1.5)
+    assert terminated >= 2, "the worker had no connections to end"
+    exp = wait_for(lambda: ended(exp.pk), 300, "the run to end")
+    assert exp.status == Status.FINISHED, f"{exp.error}\n{worker.log()[-3000:]}"
+    assert "retrying on a new one" in worker.log()  # a write of the run did meet a dead connection
+    assert exp.attempts == 1  # survived in place: no requeue, no resume
+    events = assert_whole_history(exp.pk, 4)
+    assert len([e for e in events if e.type == "run_started"]) == 1
+    _figure("backends terminated", terminated)
+    _figure("writes retried", worker.log().count("retrying on a new one"))
+
+
+@pytest.mark.timeout(420)
+def test_a_corrupt_checkpoint_at_resume_fails_naming_it_and_keeps_the_previous(
+        shared_worker: Any, alice: Any, tiny_config: dict[str, Any], wait_for: Callable[..., Any]) -> None:
+    exp = services.create_experiment(alice, "corrupt", {**tiny_config, "epochs": 4, "steps_per_epoch": 10,
+                                                        "step_log_every": 1})
+    wait_for(lambda: Event.objects.filter(experiment=exp, type="checkpoint", payload__epoch=2).exists(), 240,
+             "epoch 2's checkpoint")
+    services.cancel_experiment(exp)
+    exp = wait_for(lambda: ended(exp.pk), 60, "the run to stop")
+    assert exp.status == Status.CANCELLED
+    folder = services.artifact_dir(exp)
+    latest, previous = folder / "checkpoint.pt", folder / "checkpoint.pt.prev"
+    latest.write_bytes(latest.read_bytes()[:200])  # truncated, as by a crash of a writer that did not rename
+    kept = previous.read_bytes()
+    services.resume_experiment(exp)
+    exp = wait_for(lambda: ended(exp.pk), 120, "the resume to fail")
+    assert exp.status == Status.FAILED
+    assert f"the checkpoint {latest} cannot be read" in exp.error and f"kept as {previous}" in exp.error, exp.error
+    assert previous.read_bytes() == kept
+
+
+@pytest.mark.timeout(420)
+def test_a_full_disk_fails_the_run_with_the_reason(shared_worker: Any, alice: Any, tiny_config: dict[str, Any],
+                                                   wait_for: Callable[..., Any]) -> None:
+    """The checkpoint's temporary file is made a link to /dev/full (ENOSPC on every write, root or not)."""
+    exp = services.create_experiment(alice, "disk full", {**tiny_config, "epochs": 3, "steps_per_epoch": 8})
+    wait_for(lambda: Event.objects.filter(experiment=exp, type="checkpoint", payload__epoch=1).exists(), 240,
+             "epoch 1's checkpoint")
+    folder = services.artifact_dir(exp)
+    (folder / "checkpoint.pt.tmp").symlink_to("/dev/full")
+    exp = wait_for(lambda: ended(exp.pk), 120, "the run to fail")
+    assert exp.status == Status.FAILED
+    assert exp.error == f"cannot write checkpoint to {folder / 'checkpoint.pt'}: No space left on device", exp.error
+    from nascore import checkpoint as ckpt
+
+    assert ckpt.load(folder / "checkpoint.pt")["epoch"] == 1  # the last good checkpoint is still the latest
+    assert not (folder / "checkpoint.pt.tmp").is_symlink() and not (folder / "checkpoint.pt.tmp").exists()
+    last = Event.objects.filter(experiment=exp).order_by("-seq").first()
+    assert last.type == "failed" and last.payload["reason"] == exp.error
