@@ -136,3 +136,110 @@ def test_a_full_disk_fails_the_run_with_the_reason(shared_worker: Any, alice: An
     assert not (folder / "checkpoint.pt.tmp").is_symlink() and not (folder / "checkpoint.pt.tmp").exists()
     last = Event.objects.filter(experiment=exp).order_by("-seq").first()
     assert last.type == "failed" and last.payload["reason"] == exp.error
+
+
+@pytest.mark.timeout(900)
+def test_redis_unreachable_for_a_while_with_runs_queued_and_running(
+        start_worker: Callable[..., Any], alice: Any, bob: Any, tiny_config: dict[str, Any],
+        wait_for: Callable[..., Any]) -> None:
+    """The worker reaches Redis only through a proxy this test cuts for OUTAGE seconds; the shared server is never
+    touched. The test's own dispatch goes to Redis directly, so a run can be queued during the outage too."""
+    from urllib.parse import urlparse
+
+    from tests.webapp.fault_support import TcpProxy
+
+    outage = 25.0
+    redis_url = urlparse(os.environ["REDIS_URL"])
+    proxy = TcpProxy((redis_url.hostname or "127.0.0.1", redis_url.port or 6379))
+    prefix = _own_queues("redis")
+    worker = start_worker("redis", prefix, {"REDIS_URL": f"redis://127.0.0.1:{proxy.port}{redis_url.path}"})
+    try:
+        with override_settings(NASBOARD_QUEUE_PREFIX=prefix):
+            running = services.create_experiment(alice, "through the outage", {**tiny_config, "epochs": 6,
+                                                                               "steps_per_epoch": 12})
+            queued = [services.create_experiment(alice, f"queued {i}", {**tiny_config, "epochs": 2}) for i in range(2)]
+        wait_for(lambda: Event.objects.filter(experiment=running, type="step", payload__epoch=2).exists(), 240,
+                 "the first run's second epoch")
+        epochs_before = Experiment.objects.get(pk=running.pk).epochs_done
+        proxy.cut()
+        cut_at = time.time()
+        time.sleep(outage / 2)
+        with override_settings(NASBOARD_QUEUE_PREFIX=prefix):
+            during = services.create_experiment(bob, "queued during the outage", {**tiny_config, "epochs": 2})
+        time.sleep(outage / 2)
+        epochs_during = Experiment.objects.get(pk=running.pk).epochs_done - epochs_before
+        proxy.restore()
+        restored_at = time.time()
+        for exp in [running, *queued, during]:
+            done = wait_for(lambda pk=exp.pk: ended(pk), 400, f"run {exp.name!r} to end")
+            assert done.status == Status.FINISHED, f"{exp.name}: {done.error}\n{worker.log()[-3000:]}"
+            assert done.attempts == 1
+            assert_whole_history(exp.pk, done.epochs)
+        starts = sorted(Experiment.objects.get(pk=e.pk).started_at.timestamp() for e in [*queued, during])
+    finally:
+        proxy.close()
+    assert epochs_during >= 1  # the running search went on while Redis was away
+    _figure("outage (s)", restored_at - cut_at)
+    _figure("epochs of the running search during the outage", epochs_during)
+    _figure("restore -> first queued run started (s)", starts[0] - restored_at)
+    _figure("restore -> last queued run started (s)", starts[-1] - restored_at)
+
+
+@pytest.mark.timeout(600)
+def test_a_live_page_polls_through_a_web_server_restart(
+        start_worker: Callable[..., Any], alice: Any, tiny_config: dict[str, Any], wait_for: Callable[..., Any]) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    from tests.webapp.conftest import ROOT, test_database_url
+    from tests.webapp.fault_support import EventPoller, wait_port
+    from webapp.experiments.models import ApiToken
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "webapp.settings", "DATABASE_URL": test_database_url(),
+           "DB_CONN_MAX_AGE": "0", "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+
+    def serve() -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen([sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload",
+                                 "--skip-checks"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        wait_port(port)
+        return proc
+
+    prefix = _own_queues("web")
+    start_worker("web", prefix)
+    _, key = ApiToken.issue(alice)
+    server = serve()
+    try:
+        with override_settings(NASBOARD_QUEUE_PREFIX=prefix):
+            exp = services.create_experiment(alice, "watched", {**tiny_config, "epochs": 4, "steps_per_epoch": 10,
+                                                                "step_log_every": 1})
+        poller = EventPoller(f"http://127.0.0.1:{port}", exp.pk, key)
+        poller.start()
+        downtimes = []
+        for epoch in (1, 3):  # restart twice, while events keep coming
+            wait_for(lambda e=epoch: any(ev["type"] == "epoch" and ev["epoch"] == e for ev in poller.events), 240,
+                     f"the page to see epoch {epoch}")
+            server.terminate()
+            server.wait(timeout=30)
+            down = time.time()
+            time.sleep(3)
+            server = serve()
+            downtimes.append(time.time() - down)
+        exp = wait_for(lambda: ended(exp.pk), 300, "the run to end")
+        wait_for(lambda: poller.events and poller.events[-1]["type"] == "finished", 60, "the page to see the end")
+        poller.stop()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert exp.status == Status.FINISHED, exp.error
+    stored = assert_whole_history(exp.pk, 4)
+    assert [e["seq"] for e in poller.events] == [e.seq for e in stored]  # every event once, in order
+    assert poller.errors and not poller.server_errors  # it did poll into the restarts; never a 5xx
+    assert poller.history_revs == {0}
+    _figure("events received by the page", len(poller.events))
+    _figure("polls that failed while the server was down", len(poller.errors))
+    _figure("longest downtime (s)", max(downtimes))
