@@ -243,3 +243,53 @@ def test_a_live_page_polls_through_a_web_server_restart(
     _figure("events received by the page", len(poller.events))
     _figure("polls that failed while the server was down", len(poller.errors))
     _figure("longest downtime (s)", max(downtimes))
+
+
+@pytest.mark.timeout(600)
+def test_ctrl_c_on_make_run_hands_the_search_back_and_exits(
+        start_worker: Callable[..., Any], alice: Any, tiny_config: dict[str, Any], wait_for: Callable[..., Any],
+        worker_logs: Any) -> None:
+    """`make run` is `manage.py run_dashboard` (web server + start_workers + a Celery worker); Ctrl-C in its terminal
+    sends SIGINT to the whole process group."""
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    from tests.webapp.conftest import ROOT, test_database_url
+
+    prefix = _own_queues("ctrlc")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "webapp.settings", "DATABASE_URL": test_database_url(),
+           "DB_CONN_MAX_AGE": "0", "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "NASBOARD_QUEUE_PREFIX": prefix}
+    log_path = worker_logs / f"run-dashboard-{os.getpid()}.log"
+    with log_path.open("ab") as log:
+        dashboard = subprocess.Popen([sys.executable, "manage.py", "run_dashboard", "--port", str(port)], cwd=ROOT,
+                                     env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        with override_settings(NASBOARD_QUEUE_PREFIX=prefix):
+            exp = services.create_experiment(alice, "make run", {**tiny_config, "epochs": 4, "steps_per_epoch": 12})
+        wait_for(lambda: Event.objects.filter(experiment=exp, type="step", payload__epoch=2).exists(), 300,
+                 "epoch 2 on make run's worker")
+        os.killpg(dashboard.pid, signal.SIGINT)  # Ctrl-C
+        asked = time.time()
+        wait_for(lambda: Experiment.objects.filter(pk=exp.pk, status=Status.QUEUED, dispatch=2).exists(), 30,
+                 "the run to be handed back")
+        requeued_after = time.time() - asked
+        dashboard.wait(timeout=60)
+        exited_after = time.time() - asked
+    finally:
+        if dashboard.poll() is None:
+            os.killpg(dashboard.pid, signal.SIGKILL)
+            dashboard.wait()
+    output = log_path.read_text(errors="replace")
+    assert dashboard.returncode == 0, output[-3000:]
+    assert "handed the run back" in output and "NASBoard stopped" in output
+    start_worker("after-make-run", prefix)
+    exp = wait_for(lambda: ended(exp.pk), 300, "the run to finish on the next worker")
+    assert exp.status == Status.FINISHED, exp.error
+    assert_whole_history(exp.pk, 4)
+    _figure("ctrl-c -> requeued (s)", requeued_after)
+    _figure("ctrl-c -> make run exited (s)", exited_after)
