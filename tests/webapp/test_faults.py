@@ -293,3 +293,38 @@ def test_ctrl_c_on_make_run_hands_the_search_back_and_exits(
     assert_whole_history(exp.pk, 4)
     _figure("ctrl-c -> requeued (s)", requeued_after)
     _figure("ctrl-c -> make run exited (s)", exited_after)
+
+
+@pytest.mark.timeout(480)
+def test_sigterm_during_a_study_ends_the_trial_and_hands_the_study_over(
+        start_worker: Callable[..., Any], alice: Any, wait_for: Callable[..., Any]) -> None:
+    from webapp.experiments.services import studies
+    from webapp.experiments.services.optuna_storage import load_study
+
+    prefix = _own_queues("studystop")
+    settings = {"problem": "tabular", "dataset": "digits_table", "trials": 6, "min_epochs": 1, "max_epochs": 20,
+                "pruner": "none", "sampler": "tpe", "seed": 0}
+    with override_settings(NASBOARD_QUEUE_PREFIX=prefix, NASBOARD_STUDY_TASKS=1):
+        exp = studies.create_study(alice, settings, name="stopped study")
+    first = start_worker("study-stopping", prefix)
+
+    def running() -> list[Any]:
+        return [t for t in load_study(exp).get_trials(deepcopy=False) if t.state.name == "RUNNING"]
+
+    stopped = wait_for(running, 120, "a trial to run", interval=0.05)[0]
+    first.terminate()
+    asked = time.time()
+    first.proc.wait(timeout=30)
+    exited_after = time.time() - asked
+    assert first.proc.returncode == 0 and "'handed over'" in first.log(), first.log()[-3000:]
+    trials = {t.number: t for t in load_study(exp).get_trials(deepcopy=False)}
+    assert trials[stopped.number].state.name in ("PRUNED", "COMPLETE")  # ended, not left running nor failed
+    assert not running()
+    start_worker("study-next", prefix)
+    exp = wait_for(lambda: ended(exp.pk), 300, "the study to end on the next worker")
+    assert exp.status == Status.FINISHED, exp.error
+    trials_after = load_study(exp).get_trials(deepcopy=False)
+    assert len(studies.counted_trials(trials_after)) == 6 and exp.epochs_done == 6
+    assert not [t for t in trials_after if t.state.name == "FAIL"]
+    _figure("study: sigterm -> worker exited (s)", exited_after)
+    print(f"FIGURE study: the stopped trial ended {trials[stopped.number].state.name}")
