@@ -328,3 +328,57 @@ def test_sigterm_during_a_study_ends_the_trial_and_hands_the_study_over(
     assert not [t for t in trials_after if t.state.name == "FAIL"]
     _figure("study: sigterm -> worker exited (s)", exited_after)
     print(f"FIGURE study: the stopped trial ended {trials[stopped.number].state.name}")
+
+
+@pytest.mark.timeout(900)
+def test_four_runs_on_two_workers_with_fifty_live_pages(
+        start_worker: Callable[..., Any], alice: Any, bob: Any, tiny_config: dict[str, Any],
+        wait_for: Callable[..., Any]) -> None:
+    """Load rather than a fault: fifty pollers of the events API (a live page each) on four runs at once; no 5xx and
+    every page receives its run's every event once. (The API fuzz is not run alongside here: see the report.)"""
+    import socket
+    import subprocess
+    import sys
+
+    from tests.webapp.conftest import ROOT, test_database_url
+    from tests.webapp.fault_support import EventPoller, wait_port
+    from webapp.experiments.models import ApiToken
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "webapp.settings", "DATABASE_URL": test_database_url(),
+           "DB_CONN_MAX_AGE": "0", "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    server = subprocess.Popen([sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload",
+                               "--skip-checks"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    prefix = _own_queues("load")
+    pollers: list[EventPoller] = []
+    try:
+        wait_port(port)
+        start_worker("load-a", prefix)
+        start_worker("load-b", prefix)
+        keys = {user.pk: ApiToken.issue(user)[1] for user in (alice, bob)}
+        with override_settings(NASBOARD_QUEUE_PREFIX=prefix):
+            runs = [services.create_experiment(user, f"load {i}", {**tiny_config, "epochs": 2, "seed": i})
+                    for i, user in enumerate((alice, alice, bob, bob))]
+        for i in range(50):
+            run = runs[i % 4]
+            poller = EventPoller(f"http://127.0.0.1:{port}", run.pk, keys[run.owner_id], interval=1.0)
+            poller.start()
+            pollers.append(poller)
+        for run in runs:
+            done = wait_for(lambda pk=run.pk: ended(pk), 600, f"run {run.name!r} to end")
+            assert done.status == Status.FINISHED, done.error
+        for poller in pollers:
+            wait_for(lambda p=poller: p.events and p.events[-1]["type"] == "finished", 120, "every page to see the end")
+    finally:
+        for poller in pollers:
+            poller.stop()
+        server.terminate()
+        server.wait(timeout=30)
+    expected = {run.pk: [e.seq for e in assert_whole_history(run.pk, 2)] for run in runs}
+    for i, poller in enumerate(pollers):
+        assert [e["seq"] for e in poller.events] == expected[runs[i % 4].pk]
+        assert not poller.server_errors, poller.server_errors
+    _figure("pages", len(pollers))
+    _figure("failed polls in all", sum(len(p.errors) for p in pollers))
