@@ -47,7 +47,7 @@ def event_bus(out: Path, sinks: Sequence[Callable[[int, dict], None]]) -> EventB
 
 def clear_outputs(out: Path, *folders: str) -> None:
     """Forget a previous attempt (a run that does not resume): its checkpoint, events, result and ``folders``."""
-    for name in (CHECKPOINT, EVENTS, RESULT):
+    for name in (CHECKPOINT, CHECKPOINT + ckpt.PREVIOUS, EVENTS, RESULT):
         (out / name).unlink(missing_ok=True)
     for name in folders:
         shutil.rmtree(out / name, ignore_errors=True)
@@ -66,19 +66,32 @@ def checkpoint_state(bus: EventBus, epoch: int, cfg: SearchConfig, **parts: Any)
 
 
 def save_checkpoint(out: Path, bus: EventBus, state: dict[str, Any]) -> Path:
-    """Write ``state`` as the folder's checkpoint (atomically) and announce it."""
+    """Write ``state`` as the folder's checkpoint (atomically, the one it replaces kept as ``checkpoint.pt.prev``)
+    and announce it. A write that fails (a full disk, a folder that refuses writes) ends the run saying where and
+    why; the previous checkpoint stays the latest, nothing half-written takes its name."""
     path = out / CHECKPOINT
-    ckpt.save_atomic(state, path)
+    try:
+        ckpt.save_atomic(state, path, keep_previous=True)
+    except OSError as exc:
+        raise SearchFailed(f"cannot write checkpoint to {path}: {exc.strerror or exc}") from exc
     bus.emit(CheckpointSaved(epoch=state["epoch"], path=str(path)))
     return path
 
 
 def load_checkpoint(out: Path, map_location: Any = "cpu") -> dict[str, Any] | None:
-    """The folder's checkpoint, or None when there is none to resume from."""
+    """The folder's checkpoint, or None when there is none to resume from. A latest checkpoint that cannot be
+    read (truncated, corrupt) fails the run naming it rather than starting over or silently resuming from the one
+    before: the previous checkpoint is kept untouched as ``checkpoint.pt.prev`` for a person to choose."""
     path = out / CHECKPOINT
     if not path.exists():
         return None
-    return ckpt.load(path, map_location=map_location)
+    try:
+        return ckpt.load(path, map_location=map_location)
+    except ckpt.CheckpointUnreadable as exc:
+        prev = path.with_name(path.name + ckpt.PREVIOUS)
+        kept = (f"; the previous checkpoint is kept as {prev} (rename it to {CHECKPOINT} to resume from it)"
+                if prev.exists() else "; there is no previous checkpoint")
+        raise SearchFailed(f"{exc}{kept}") from exc
 
 
 def check_resumable(saved_config: dict[str, Any], cfg: SearchConfig, out: Path) -> None:

@@ -105,6 +105,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # who holds a connection, as pg_stat_activity shows it (a worker sets its own name; the fault tests find and
+    # terminate one worker's connections by it)
+    DATABASES["default"].setdefault("OPTIONS", {})["application_name"] = os.environ.get(
+        "NASBOARD_DB_APPLICATION_NAME", "nasboard")[:63]
 # The web server (webapp/asgi.py sets NASBOARD_DB_POOL=1): under ASGI each request runs in a thread of its own, so
 # a persistent connection per thread is never reused and every request would connect anew; a psycopg pool per
 # process hands connections from request to request instead. Workers and commands keep their own connections.
@@ -209,6 +213,12 @@ CELERY_TASK_DEFAULT_QUEUE = NASBOARD_QUEUE_PREFIX + "cpu"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_ALWAYS_EAGER = False
+# A stopping worker's runs hand themselves back at their next step (experiments/worker_stop.py); these bound the wait
+# when a step is slow: a cold shutdown (SIGQUIT, a second Ctrl-C) still gives the runs this long (Celery's soft
+# shutdown), and an idle worker's reserved messages go back to the queue at once.
+NASBOARD_STOP_GRACE_SECONDS = _env_float("NASBOARD_STOP_GRACE_SECONDS", 25.0)
+CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = NASBOARD_STOP_GRACE_SECONDS
+CELERY_WORKER_ENABLE_SOFT_SHUTDOWN_ON_IDLE = True
 
 # ---- caching and logging ------------------------------------------------------------------
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -57,7 +57,8 @@ test_database_url.__test__ = False  # type: ignore[attr-defined]
 class Worker:
     """A real `celery worker` subprocess on the test database, Redis and queues."""
 
-    def __init__(self, name: str, log_dir: Path, queue_prefix: str | None = None):
+    def __init__(self, name: str, log_dir: Path, queue_prefix: str | None = None, extra_env: dict[str, str] | None = None):
+        """``extra_env`` overrides the worker's environment (a fault test points REDIS_URL at its proxy)."""
         self.name = name
         self.log_path = log_dir / f"worker-{name}.log"
         env = {
@@ -68,6 +69,7 @@ class Worker:
             "OMP_NUM_THREADS": "1",
             "MKL_NUM_THREADS": "1",
             "DB_CONN_MAX_AGE": "0",
+            "NASBOARD_DB_APPLICATION_NAME": f"nasboard-worker-{name}",  # its backends, as pg_stat_activity names them
         }
         for key in ("REDIS_URL", "NASBOARD_REDIS_PREFIX", "NASBOARD_QUEUE_PREFIX", "NASBOARD_ARTIFACT_DIR", "NASBOARD_DATA_DIR",
                     "NASBOARD_HEARTBEAT_SECONDS", "NASBOARD_HEARTBEAT_TIMEOUT", "NASBOARD_REAPER_SECONDS"):
@@ -76,6 +78,7 @@ class Worker:
                     "NASBOARD_STUDY_TASK_SECONDS"):
             if key in os.environ:
                 env[key] = os.environ[key]
+        env.update(extra_env or {})
         prefix = os.environ["NASBOARD_QUEUE_PREFIX"] if queue_prefix is None else queue_prefix
         self._log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
@@ -103,6 +106,11 @@ class Worker:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=20)
 
+    def terminate(self) -> None:
+        """SIGTERM to the main process only, as ``docker compose stop`` or a process manager sends it."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
@@ -123,8 +131,8 @@ def start_worker(django_db_setup: None, worker_logs: Path) -> Iterator[Callable[
     """Start named workers for one test (on their own queues if asked); stopped when it ends."""
     workers: list[Worker] = []
 
-    def start(name: str, queue_prefix: str | None = None) -> Worker:
-        worker = Worker(f"{name}-{len(workers)}-{os.getpid()}", worker_logs, queue_prefix)
+    def start(name: str, queue_prefix: str | None = None, env: dict[str, str] | None = None) -> Worker:
+        worker = Worker(f"{name}-{len(workers)}-{os.getpid()}", worker_logs, queue_prefix, env)
         workers.append(worker)
         return worker.wait_ready()
 

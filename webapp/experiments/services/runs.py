@@ -23,8 +23,10 @@ from webapp.experiments.models import (
     Result,
     Status,
 )
+from webapp.experiments import worker_stop
 from webapp.experiments.services import live_push
-from webapp.experiments.services.experiments import artifact_dir
+from webapp.experiments.services.db_retry import retrying
+from webapp.experiments.services.experiments import BrokerUnavailable, artifact_dir, send_run
 from webapp.experiments.services.json_values import jsonable
 
 log = logging.getLogger("nasboard.experiments")
@@ -104,6 +106,9 @@ class DatabaseSink:
     def __call__(self, seq: int, event: dict[str, Any]) -> None:
         if not self.is_current():
             return
+        retrying(lambda: self._write(seq, event), f"experiment {self.experiment_id}: event {seq}")
+
+    def _write(self, seq: int, event: dict[str, Any]) -> None:
         data = jsonable(dict(event))
         etype = str(data.get("type", "event"))[:30]
         updates: dict[str, Any] = {"last_seq": seq, "heartbeat_at": timezone.now()}
@@ -134,6 +139,9 @@ class DatabaseSink:
     def truncate_after(self, seq: int) -> None:
         if not self.is_current():
             return
+        retrying(lambda: self._truncate_after(seq), f"experiment {self.experiment_id}: rewinding to event {seq}")
+
+    def _truncate_after(self, seq: int) -> None:
         with transaction.atomic():
             dropped, _ = Event.objects.filter(experiment_id=self.experiment_id, seq__gt=seq).delete()
             self._load_epochs()
@@ -214,9 +222,53 @@ def early_stop_reason(result: dict[str, Any]) -> str:
     return "the search stopped early (DARTS-ES) and returned an earlier architecture"
 
 
+def hand_back(experiment_id: int, dispatch: int, worker: str) -> str | None:
+    """Put a run this stopping worker ended at a step back on the queue, to resume from its checkpoint on the next
+    worker: queued again under a new dispatch number (the old message is acknowledged when the task returns) and sent
+    at once, not after the broker's visibility timeout. The start does not count as a lost attempt. None when the run
+    was cancelled meanwhile (the caller records the cancel); "superseded" when it is no longer this task's.
+
+    If the queue cannot be reached the run is left running with a stale heartbeat, so the reaper of a live worker
+    requeues it when the broker is back."""
+    with transaction.atomic():
+        exp = Experiment.objects.select_for_update().filter(pk=experiment_id).first()
+        if exp is None or exp.dispatch != dispatch or exp.status != Status.RUNNING or exp.worker != worker:
+            return "superseded"
+        if exp.cancel_requested:
+            return None
+        exp.status = Status.QUEUED
+        exp.dispatch += 1
+        exp.attempts = max(0, exp.attempts - 1)
+        exp.worker = ""
+        exp.save(update_fields=["status", "dispatch", "attempts", "worker"])
+    try:
+        send_run(exp)
+    except BrokerUnavailable:
+        log.warning("experiment %s: the task queue cannot be reached to hand the run back; the reaper will", exp.pk)
+        Experiment.objects.filter(pk=exp.pk, dispatch=exp.dispatch, status=Status.QUEUED).update(
+            status=Status.RUNNING, worker=worker, heartbeat_at=timezone.now() - timedelta(days=1))
+        return "lost"
+    log.info("experiment %s: worker %s is stopping; handed the run back as dispatch %s", exp.pk, worker, exp.dispatch)
+    return "handed back"
+
+
+def _pass_on(experiment_id: int, dispatch: int) -> str:
+    """A message delivered to a stopping worker before it claimed it: send it again for the next worker."""
+    exp = Experiment.objects.filter(pk=experiment_id, dispatch=dispatch, status=Status.QUEUED).first()
+    if exp is None:
+        return "skipped"
+    try:
+        send_run(exp)
+    except BrokerUnavailable:
+        return "skipped"
+    return "passed on"
+
+
 def run_dispatched(experiment_id: int, dispatch: int, worker: str | None = None) -> str:
     """The body of the Celery task: claim the run, run the engine with a DB sink, record the end."""
     worker = worker or socket.gethostname()
+    if worker_stop.requested():  # delivered while this worker stops: leave it to the next one
+        return _pass_on(experiment_id, dispatch)
     exp = claim_run(experiment_id, dispatch, worker)
     if exp is None:
         return "skipped"
@@ -239,9 +291,10 @@ def run_dispatched(experiment_id: int, dispatch: int, worker: str | None = None)
         return not heartbeat.superseded
 
     def stop_check() -> bool:
-        if heartbeat.superseded:
+        if heartbeat.superseded or worker_stop.requested():
             return True
-        return Experiment.objects.filter(pk=exp.pk, cancel_requested=True).exists()
+        return retrying(lambda: Experiment.objects.filter(pk=exp.pk, cancel_requested=True).exists(),
+                        f"experiment {exp.pk}: the cancel check")
 
     sink = DatabaseSink(exp.pk, is_current)
     config = {**as_stored(exp.config), "data_dir": str(settings.NASBOARD_DATA_DIR),
@@ -269,22 +322,26 @@ def run_dispatched(experiment_id: int, dispatch: int, worker: str | None = None)
             return "failed"
         if not is_current():
             return "superseded"
+        if outcome.status == "cancelled" and worker_stop.requested():
+            handed = hand_back(exp.pk, dispatch, worker)
+            if handed:
+                return handed
         stop_reason = ""
         if outcome.status in ("finished", "stopped_early"):
             if exp.kind == Kind.RETRAIN:
                 from webapp.experiments.services.retrain import save_retrain_result
 
-                save_retrain_result(exp, outcome.result or {}, out_dir)
+                retrying(lambda: save_retrain_result(exp, outcome.result or {}, out_dir), f"experiment {exp.pk}: result")
             else:
-                _save_result(exp, outcome.result or {}, out_dir)
+                retrying(lambda: _save_result(exp, outcome.result or {}, out_dir), f"experiment {exp.pk}: result")
             status = Status.FINISHED if outcome.status == "finished" else Status.STOPPED_EARLY
             if status == Status.STOPPED_EARLY:
                 stop_reason = early_stop_reason(outcome.result or {})
         else:
             status = Status.CANCELLED
-        Experiment.objects.filter(pk=exp.pk, dispatch=dispatch).update(
+        retrying(lambda: Experiment.objects.filter(pk=exp.pk, dispatch=dispatch).update(
             status=status, ended_at=timezone.now(), cancel_requested=False, stop_reason=stop_reason
-        )
+        ), f"experiment {exp.pk}: its end")
         live_push.publish(exp.pk, 0)  # the run's streams see it has ended and close
         return str(status)
     finally:

@@ -32,6 +32,7 @@ from django.utils import timezone
 
 from nascore.config import ConfigError
 from nascore.spaces import is_document_path
+from webapp.experiments import worker_stop
 from webapp.experiments.models import ACTIVE_STATUSES, Experiment, Kind, Result, Status
 from webapp.experiments.services import experiments
 from webapp.experiments.services import optuna_storage as storage
@@ -389,6 +390,8 @@ def cancel_check(experiment_id: int) -> Any:
     state = {"at": 0.0, "stop": False}
 
     def stop() -> bool:
+        if worker_stop.requested():  # this worker is stopping: end the trial now (pruned at its last report)
+            return True
         now = time.monotonic()
         if not state["stop"] and now - state["at"] >= CANCEL_CHECK_SECONDS:
             state["at"] = now
@@ -484,6 +487,8 @@ def run_study_trials(experiment_id: int, worker: str) -> str:
     wait = float(storage.storage().heartbeat_interval)
     began = time.monotonic()
     while True:
+        if worker_stop.requested():  # take no more trials; another worker carries on with the study
+            return _hand_over(exp)
         try:
             step = _next_step(exp.pk, study, problem, worker)
         except Exception as exc:

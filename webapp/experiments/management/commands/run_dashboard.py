@@ -17,7 +17,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from webapp.experiments.management.children import on_stop_signals, terminate_running
+from webapp.experiments.management.children import kill_after, on_stop_signals, terminate_running
 from webapp.experiments.management.server import default_workers, server_command
 
 
@@ -59,19 +59,23 @@ class Command(BaseCommand):
         self.stdout.write(f"  open http://{host}:{port}/   (Ctrl-C stops the server and the workers)")
         self.stdout.write("")
 
-        stopped = False
+        # Ctrl-C (or SIGTERM): the workers hand their running searches back to the queue at the next step, with
+        # their checkpoints, and exit; whatever still runs after the grace period is killed.
+        deadline: float | None = None
 
         def stop(signum: int, _frame: Any) -> None:
-            nonlocal stopped
-            if stopped:
+            nonlocal deadline
+            if deadline is not None:
                 return
-            stopped = True
+            deadline = time.monotonic() + settings.NASBOARD_STOP_GRACE_SECONDS + 10
+            self.stdout.write("stopping: running searches go back to the queue at their next step")
             terminate_running(procs)
 
         on_stop_signals(stop)
-        while any(p.poll() is None for p in procs):
-            if any(p.poll() is not None for p in procs):
+        while True:
+            if deadline is None and any(p.poll() is not None for p in procs):
                 stop(signal.SIGTERM, None)  # one part died: stop the rest rather than half-run
+            if deadline is not None and kill_after(procs, deadline):
+                break
             time.sleep(0.5)
-        for p in procs:
-            p.wait()
+        self.stdout.write("NASBoard stopped")

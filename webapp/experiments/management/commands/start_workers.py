@@ -14,7 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from webapp.experiments.management.children import on_stop_signals, terminate_running
+from webapp.experiments.management.children import kill_after, on_stop_signals, terminate_running
 
 
 def visible_gpus() -> list[str]:
@@ -65,9 +65,13 @@ class Command(BaseCommand):
         self.stdout.write(f"started {len(gpus)} GPU worker(s) {gpus or ''} and {cpu_workers} CPU worker(s); Ctrl-C stops them")
 
         stopping = False
+        # a worker told to stop hands its running searches back at the next step; past this it is killed
+        deadline = 0.0
 
         def stop(signum: int, _frame: Any) -> None:
-            nonlocal stopping
+            nonlocal stopping, deadline
+            if not stopping:
+                deadline = time.monotonic() + settings.NASBOARD_STOP_GRACE_SECONDS + 5
             stopping = True
             terminate_running(procs)
 
@@ -79,6 +83,6 @@ class Command(BaseCommand):
                     self.stderr.write(f"worker {i} exited with {p.returncode}; restarting it in 5 s")
                     time.sleep(5)
                     procs[i] = subprocess.Popen(*[specs[i][0]], env=specs[i][1])
-            if stopping and all(p.poll() is not None for p in procs):
+            if stopping and kill_after(procs, deadline):
                 return
             time.sleep(1)
