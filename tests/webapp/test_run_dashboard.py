@@ -92,7 +92,9 @@ def _get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[i
 
 
 def _script(env: dict[str, str], step: str) -> str:
-    done = subprocess.run([sys.executable, "manage.py", "shell", "-c", SCRIPT], cwd=ROOT, env={**env, "STEP": step},
+    # a shell beside the local dashboard is local too (its settings use the per-machine key, as make run does)
+    done = subprocess.run([sys.executable, "manage.py", "shell", "-c", SCRIPT], cwd=ROOT,
+                          env={**env, "STEP": step, "NASBOARD_LOCAL": "1"},
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     return done.stdout
