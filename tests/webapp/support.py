@@ -5,7 +5,7 @@ its benchmark tables.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from django.conf import settings
 from django.test import Client, override_settings
@@ -62,3 +62,25 @@ def ended(pk: int) -> Experiment | None:
 def no_table() -> Any:
     """Settings under which the server finds no benchmark table (a folder below the current one, never imported to)."""
     return override_settings(NASBOARD_BENCHMARK_DIR=Path(settings.NASBOARD_BENCHMARK_DIR) / "elsewhere")
+
+
+def in_a_thread_of_its_own(call: Callable[[], Any]) -> Any:
+    """``call()`` in a new thread, its result or its exception returned here: code that starts an event loop
+    (``asyncio.run``, Django's async_to_sync) cannot run in a thread where one already runs, and the session's
+    Playwright browser keeps one running in the main thread of a test process that has used it."""
+    import threading
+
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = call()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller as it is
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]

@@ -12,7 +12,7 @@ import pytest
 from django.test import Client
 
 from tests.webapp.asgi_support import AsgiServer, SseClient
-from tests.webapp.support import login, token_for, unsent_experiment
+from tests.webapp.support import in_a_thread_of_its_own, login, token_for, unsent_experiment
 from webapp.experiments.models import Experiment, Status
 from webapp.experiments.services import live_push, runs
 
@@ -128,7 +128,8 @@ def test_refusals_are_json_in_the_api_shape(asgi_server: AsgiServer, alice: Any,
 
 def test_a_wsgi_server_refuses_the_stream_so_pages_poll(alice: Any, tiny_config: dict[str, Any], client: Client) -> None:
     exp, _ = _running(alice, tiny_config, 2)
-    answer = login(client, alice).get(f"/api/experiments/{exp.pk}/stream")
+    logged_in = login(client, alice)
+    answer = in_a_thread_of_its_own(lambda: logged_in.get(f"/api/experiments/{exp.pk}/stream"))
     assert answer.status_code == 501
     assert "needs the ASGI server" in answer.json()["error"]
 
@@ -156,7 +157,7 @@ def test_streams_at_the_same_point_share_one_read(alice: Any, tiny_config: dict[
         return list(await asyncio.gather(stream_view.shared_read(exp.pk, 1), stream_view.shared_read(exp.pk, 1),
                                          stream_view.shared_read(exp.pk, 2)))
 
-    first, second, other = asyncio.run(together())
+    first, second, other = in_a_thread_of_its_own(lambda: asyncio.run(together()))
     assert first is second and other is not first
     assert [a["last_seq"] for a in first[0]] == [2, 3] and [a["last_seq"] for a in other[0]] == [3]
     assert stream_view._inflight == {}
