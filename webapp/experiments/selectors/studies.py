@@ -46,8 +46,12 @@ def studies_progress(experiments: Iterable["Experiment"]) -> dict[int, dict[str,
     from sqlalchemy import bindparam, text
     from sqlalchemy.exc import SQLAlchemyError
 
+    from nascore.hpo.study import STATES
     from webapp.experiments.services.optuna_storage import storage, study_name
 
+    # Optuna's trial states (as its tables store them) by the engine's names; a waiting retry counts as running on
+    # the list, as its trial is under way again
+    state_keys = {**STATES, "WAITING": "running"}
     names = {study_name(e): e.pk for e in experiments if e.kind == "study"}
     if not names:
         return {}
@@ -65,18 +69,13 @@ def studies_progress(experiments: Iterable["Experiment"]) -> dict[int, dict[str,
         return {}
     for name, state, count, best in rows:
         entry = out.setdefault(names[name], {"complete": 0, "pruned": 0, "failed": 0, "running": 0, "best_value": None})
-        key = STATE_KEYS.get(getattr(state, "name", str(state)), "other")
+        key = state_keys.get(getattr(state, "name", str(state)), "other")
         entry[key] = entry.get(key, 0) + int(count)
         if key == "complete" and best is not None:
             entry["best_value"] = float(best)
     for entry in out.values():
         entry["done"] = entry["complete"] + entry["pruned"] + entry["failed"]
     return out
-
-
-#: Optuna's trial states (as its tables store them) by the names the dashboard uses
-STATE_KEYS = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed", "RUNNING": "running",
-              "WAITING": "running"}
 
 
 def compared_studies(experiments: Iterable["Experiment"]) -> list[dict[str, Any]]:
