@@ -212,6 +212,13 @@ def test_curvature_and_collapse_charts_live(live_server: Any, page: Any, alice: 
     assert eigen["range"] == [0.5, 3.5]  # the live redraws kept the zoom
     assert page.evaluate("document.getElementById('curve-collapse').data[0].y") == [1, 2, 3, 6]
     assert "stopped early" in page.text_content("#log")
+    # the live page loads plotly.js's cartesian bundle: every trace it drew is one that bundle registers
+    drawn = page.evaluate("""(() => { const known = new Set(Object.keys(Plotly.PlotSchema.get().traces));
+        const types = [...document.querySelectorAll('.js-plotly-plot')].flatMap((d) => d.data.map((t) => t.type || 'scatter'));
+        return {types: [...new Set(types)].sort(), unknown: types.filter((t) => !known.has(t)),
+                bundle: [...document.scripts].map((s) => s.src).filter((s) => s.includes('plotly'))}; })()""")
+    assert drawn["types"] == ["heatmap", "scatter"] and drawn["unknown"] == []
+    assert [src.rsplit("/", 1)[-1] for src in drawn["bundle"]] == ["plotly-cartesian.min.js"]
 
 
 def test_ada_changes_and_nb201_counts_on_a_finished_run(live_server: Any, page: Any, alice: Any, tiny_config: dict[str, Any]) -> None:

@@ -25,17 +25,21 @@ import tempfile
 import threading
 import time
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import close_old_connections
 
 from webapp.experiments.management.bench_streams import StreamListeners
 from webapp.experiments.management.server import default_workers, server_command
 from webapp.experiments.models import ApiToken, Experiment, Status
 from webapp.experiments.services import runs
+
+#: how long the web server may take to answer its first request (its workers import Django, torch and the engine)
+SERVER_START_SECONDS = 120
 
 
 def _free_port() -> int:
@@ -126,6 +130,8 @@ class Command(BaseCommand):
                                         epochs=options["epochs"] + 1000)
         port = _free_port()
         server = None
+        stop = threading.Event()  # ends the pollers and the writer, also when the measurement fails
+        threads: list[threading.Thread] = []
         try:
             history = History(exp.pk, options["epochs"] + 1000)
             t0 = time.time()
@@ -143,7 +149,7 @@ class Command(BaseCommand):
             server = subprocess.Popen(server_command("127.0.0.1", port, workers), cwd=settings.BASE_DIR,
                                       stdout=subprocess.DEVNULL, stderr=server_log)
             base = f"http://127.0.0.1:{port}"
-            self._wait_up(base)
+            self._wait_up(base, server_log.name)
             url = f"{base}/api/experiments/{exp.pk}/events"
             headers = {"Authorization": f"Bearer {token}"}
 
@@ -164,7 +170,6 @@ class Command(BaseCommand):
                     break
             self.stdout.write(f"loading the whole history: {pages} requests, {full * 1000:.0f} ms")
 
-            stop = threading.Event()
             incremental: list[float] = []
             lock = threading.Lock()
             errors: list[str] = []
@@ -191,7 +196,7 @@ class Command(BaseCommand):
 
             listeners = StreamListeners(base, exp.pk, headers, after, options["streams"])
             listeners.open()
-            threads = [threading.Thread(target=poller, args=(after,)) for _ in range(options["pollers"])]
+            threads += [threading.Thread(target=poller, args=(after,)) for _ in range(options["pollers"])]
             threads.append(threading.Thread(target=writer))
             browser_result: dict[str, Any] = {}
             for t in threads:
@@ -225,6 +230,10 @@ class Command(BaseCommand):
                                       f"max {max(lat) * 1000:.0f} ms; console errors: {browser_result['errors'] or 'none'}")
                 self._report_loads(browser_result["loads"])
         finally:
+            stop.set()  # no write may outlive the experiment it writes to
+            for t in threads:
+                if t.is_alive():
+                    t.join()
             if server is not None:
                 server.send_signal(signal.SIGTERM)
                 server.wait(timeout=10)
@@ -253,15 +262,17 @@ class Command(BaseCommand):
             self.stdout.write(f"{label}: median {statistics.median(took):.1f} ms, p95 {_pct(took, 0.95):.1f} ms over {n} "
                               f"requests; {len(queries)} queries, {len(response.content)} bytes")
 
-    def _wait_up(self, base: str) -> None:
-        deadline = time.time() + 30
+    def _wait_up(self, base: str, log_path: str) -> None:
+        """Waits for the server's first answer; a busy 2-core machine can take a minute to import its workers."""
+        deadline = time.time() + SERVER_START_SECONDS
         while time.time() < deadline:
             try:
-                urllib.request.urlopen(f"{base}/api/openapi.json", timeout=2).read()
+                urllib.request.urlopen(f"{base}/api/openapi.json", timeout=5).read()
                 return
             except Exception:
                 time.sleep(0.2)
-        raise RuntimeError("the web server did not start")
+        tail = "".join(Path(log_path).read_text(encoding="utf-8", errors="replace").splitlines(True)[-15:])
+        raise CommandError(f"the web server did not answer within {SERVER_START_SECONDS} s; its log ({log_path}) ends:\n{tail}")
 
     def _browser(self, base: str, pk: int, seconds: float, loads: int) -> dict[str, Any]:
         """Open the live page ``loads`` times (timing each), then keep it open ``seconds`` to time live events."""
@@ -272,14 +283,25 @@ class Command(BaseCommand):
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
                                          args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-            page = browser.new_page()
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            context = browser.new_context()  # one login, one cache, one page open at a time
+
+            def open_page() -> Any:
+                page = context.new_page()
+                page.set_default_timeout(120_000)  # a busy 2-core machine can take long over a first opening
+                page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+                return page
+
+            page = open_page()
             page.goto(f"{base}/accounts/login/")
             page.fill("#id_username", "nasboard-bench")
             page.fill("#id_password", "bench-password-123")
             page.click("button[type=submit]")
             page.wait_for_url(f"{base}/")
-            timings = [self._load(page, f"{base}/experiments/{pk}/") for _ in range(max(1, loads))]
+            timings = []
+            for _ in range(max(1, loads)):
+                page.close()
+                page = open_page()
+                timings.append(self._load(page, f"{base}/experiments/{pk}/"))
             page.wait_for_timeout(seconds * 1000)
             latencies = page.evaluate("window.nasboard.latencies")
             streams = page.evaluate("window.nasboard.streams")
