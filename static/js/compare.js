@@ -5,7 +5,7 @@
 import * as cellgraph from "./cellgraph.js";
 import { $, pageConfig, plain } from "./dom.js";
 import { Plotly, plotConfig } from "./plotly.js";
-import * as regret from "./regret.js";
+import * as regretCurves from "./regret.js";
 import { exposeForTests } from "./testhook.js";
 
 const cfg = pageConfig("compare-config");
@@ -30,7 +30,7 @@ function traces(metric) {
         out.push({ x, y: upper, type: "scatter", mode: "lines", line: { width: 0, color: g.color }, hoverinfo: "skip",
                    showlegend: false, legendgroup: "g" + gi });
         out.push({ x, y: lower, type: "scatter", mode: "lines", line: { width: 0, color: g.color }, fill: "tonexty",
-                   fillcolor: regret.rgba(g.color, 0.18), hoverinfo: "skip", showlegend: false, legendgroup: "g" + gi });
+                   fillcolor: regretCurves.rgba(g.color, 0.18), hoverinfo: "skip", showlegend: false, legendgroup: "g" + gi });
       }
       out.push({
         x, y: c.mean, name: plain(g.ids.length > 1 ? `${g.label} mean` : g.label), type: "scatter", mode: "lines+markers",
@@ -73,25 +73,25 @@ function drawCurves() {
 
 // ---- regret curves of black-box searches: one colour per experiment, mean ± std over its seeded runs ------
 function drawRegret() {
-  const regret = cfg.regret;
+  const regret = cfg.regret; // the server's figures
   if (!regret) return;
   const unit = state.regretAxis;
   const plots = { valid: [], test: [] };
   let x = [];
   for (const item of regret.experiments) {
-    const s = regret.series(item.runs, unit);
+    const s = regretCurves.series(item.runs, unit);
     if (!s.x.length) continue;
     x = x.concat([s.x[0], s.x[s.x.length - 1]]);
     const n = item.runs.length;
     const name = plain(`#${item.id} ${item.name} · ${item.method} (${n} run${n > 1 ? "s" : ""})`);
     const opts = { dash: item.dash, legendgroup: "e" + item.id };
-    plots.valid.push(...regret.band(s.x, s.valid, name, item.color, opts));
-    if (s.test.mean.some((v) => typeof v === "number")) plots.test.push(...regret.band(s.x, s.test, name, item.color, opts));
+    plots.valid.push(...regretCurves.band(s.x, s.valid, name, item.color, opts));
+    if (s.test.mean.some((v) => typeof v === "number")) plots.test.push(...regretCurves.band(s.x, s.test, name, item.color, opts));
   }
   if (regret.optimum && x.length) {
     const span = [Math.min(...x), Math.max(...x)];
-    plots.valid.push(regret.level(span, regret.optimum.valid_acc, `table optimum (validation ${regret.optimum.valid_acc.toFixed(2)}%)`));
-    plots.test.push(regret.level(span, regret.optimum.test_acc, `test accuracy of the table's best-validation cell (${regret.optimum.test_acc.toFixed(2)}%)`));
+    plots.valid.push(regretCurves.level(span, regret.optimum.valid_acc, `table optimum (validation ${regret.optimum.valid_acc.toFixed(2)}%)`));
+    plots.test.push(regretCurves.level(span, regret.optimum.test_acc, `test accuracy of the table's best-validation cell (${regret.optimum.test_acc.toFixed(2)}%)`));
   }
   const titles = { valid: "Best validation accuracy so far", test: "Test accuracy of that cell" };
   for (const key of ["valid", "test"]) {
@@ -100,7 +100,7 @@ function drawRegret() {
     div.hidden = false;
     Plotly.react(div, plots[key], {
       title: { text: titles[key] }, height: 360, margin: { t: 40, r: 10, b: 40, l: 55 }, uirevision: unit,
-      xaxis: { title: { text: regret.axisTitle(unit) } }, yaxis: { title: { text: "accuracy (%)" } },
+      xaxis: { title: { text: regretCurves.axisTitle(unit) } }, yaxis: { title: { text: "accuracy (%)" } },
       legend: { orientation: "h", y: -0.25 },
     }, plotConfig);
   }
