@@ -106,8 +106,11 @@ def test_the_three_modes_rank_and_keep_their_choice(live_server: Any, page: Any,
     assert trace["zmax"] == pytest.approx(max(abs(w - 1 / 3) for row in last["weights"] for w in row))
     scale = trace["colorscale"]
     assert scale[0][0] == 0 and scale[-1][0] == 1 and scale[0][1] != scale[-1][1]  # two hues either side of 0
-    for row, texts in zip(last["weights"], trace["text"], strict=True):
+    for row, texts, z in zip(last["weights"], trace["text"], trace["z"], strict=True):
         assert [j for j, t in enumerate(texts) if "★" in t] == [row.index(max(row))]
+        # a small change never reads as no change ("-0.000")
+        plain = [float(t.replace("<b>★ ", "").replace("</b>", "")) for t in texts]
+        assert all(p != 0 for p, v in zip(plain, z, strict=True) if v != 0), texts
 
     # the slider: the heatmap shows the epoch the cell drawing shows, still in the chosen mode
     page.fill("#epoch-slider", "1")

@@ -39,12 +39,16 @@ export function topOps(cell) {
   });
 }
 
-/** Decimals enough for a row's different values to read differently (at least 3). */
+/* Whether ``text`` reads as zero ("0.000", "-0.000"). */
+const readsZero = (text) => Number(text) === 0;
+
+/** Decimals enough for a row's different values to read differently, and for none but 0 to read as 0 (at least 3). */
 export function decimalsFor(row) {
   const values = row.filter((v) => typeof v === "number");
   const distinct = new Set(values).size;
   for (let d = MIN_DECIMALS; d < MAX_DECIMALS; d++) {
-    if (new Set(values.map((v) => v.toFixed(d))).size === distinct) return d;
+    const texts = values.map((v) => v.toFixed(d));
+    if (new Set(texts).size === distinct && texts.every((t, i) => values[i] === 0 || !readsZero(t))) return d;
   }
   return MAX_DECIMALS;
 }
