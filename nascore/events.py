@@ -74,7 +74,9 @@ class EpochMetrics(Event):
 
 @dataclass
 class ArchDistribution(Event):
-    """Edge x op probabilities per cell type: ``{cell: {"edges": [...], "ops": [...], "weights": [[...]]}}``."""
+    """Edge x op probabilities per cell type: ``{cell: {"edges": [...], "ops": [...], "weights": [[...]]}}``, with
+    ``"alphas"`` (same shape, null for a masked-out op) where the weights are the softmax of raw architecture
+    parameters (the DARTS family); sampled frequencies and controller probabilities have none."""
 
     epoch: int
     kind: str

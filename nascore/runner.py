@@ -188,9 +188,16 @@ class SearchRun:
         return loss_sum / max(count, 1), correct / max(count, 1)
 
     def distribution_payload(self) -> dict[str, Any]:
+        """Per cell type the heatmap's rows: the distribution's weights, and the raw alphas they are the softmax of
+        where the method has them (small alphas give near-uniform weights; the alphas show which ops gain)."""
         probs = self.optimizer.distribution()
-        return {ct: {"edges": self.space.edge_labels(ct), "ops": list(self.space.ops), "weights": tensor_rows(p)}
-                for ct, p in probs.items()}
+        raw = self.optimizer.raw_alphas() or {}
+        cells = {ct: {"edges": self.space.edge_labels(ct), "ops": list(self.space.ops), "weights": tensor_rows(p)}
+                 for ct, p in probs.items()}
+        for ct, alpha in raw.items():
+            # a masked-out op has no parameter: null, as JSON has no NaN
+            cells[ct]["alphas"] = [[v if math.isfinite(v) else None for v in row] for row in tensor_rows(alpha, 8)]
+        return cells
 
     def emit_architecture(self) -> None:
         self.bus.emit(ArchDistribution(epoch=self.epoch, kind=self.optimizer.distribution_kind,

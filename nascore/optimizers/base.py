@@ -104,6 +104,12 @@ class SearchOptimizer(ABC):
     def distribution(self) -> dict[str, torch.Tensor]:
         """Edge x op probabilities per cell type, columns in ``space.ops`` order."""
 
+    def raw_alphas(self) -> dict[str, torch.Tensor] | None:
+        """The raw architecture parameters whose softmax along each edge's row is :meth:`distribution`, per cell
+        type (masked-out ops NaN), for the heatmap; None where the distribution is not a softmax of parameters
+        (sampling frequencies, a controller's probabilities)."""
+        return None
+
     def forward_weights(self) -> dict[str, torch.Tensor]:
         """The weights the supernet is evaluated with (validation, derivation)."""
         return self.distribution()

@@ -222,6 +222,9 @@ class ComposedOptimizer(ArchitectureGradient, SearchOptimizer):
     def distribution(self) -> dict[str, torch.Tensor]:
         return self.relaxation.distribution()
 
+    def raw_alphas(self) -> dict[str, torch.Tensor] | None:
+        return self.relaxation.raw_alphas()
+
     def forward_weights(self) -> dict[str, Any]:
         """What the supernet is validated on.  A single path (the derivation's choice; GDAS's and ProxylessNAS's most
         likely op per edge) runs after SPOS's BN recalibration on the latest training batch (Guo et al., section

@@ -1,8 +1,6 @@
 /* The list's Compare button: counts the ticked experiments and is enabled from two on (the server checks again). */
-(function () {
-  "use strict";
-  const form = document.getElementById("compare-form");
-  if (!form) return;
+const form = document.getElementById("compare-form");
+if (form) {
   const button = document.getElementById("compare-button");
   const count = document.getElementById("compare-count");
   const picks = () => Array.from(document.querySelectorAll("input.pick[form=compare-form]:checked"));
@@ -14,4 +12,4 @@
   }
   document.addEventListener("change", (ev) => { if (ev.target.matches && ev.target.matches("input.pick")) update(); });
   update();
-})();
+}

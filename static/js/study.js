@@ -1,7 +1,9 @@
 // A hyperparameter study's live page: draws the figures the server built (plotly JSON), keeps the trials table
 // sortable, and polls the page data while the study is active. Every sentence comes from the server.
-const Plotly = globalThis.Plotly;
-const config = JSON.parse(document.getElementById("page-config").textContent);
+import { pageConfig } from "./dom.js";
+import { Plotly, plotConfig } from "./plotly.js";
+
+const config = pageConfig("page-config");
 const FIGURES = ["history", "curves", "parallel", "importance", "slice"];
 const STATE_ORDER = { complete: 0, running: 1, waiting: 2, pruned: 3, failed: 4 };
 const sort = { col: "number", asc: true };
@@ -22,7 +24,7 @@ function drawFigures(data) {
     }
     box.hidden = false;
     empty.hidden = true;
-    Plotly.react(box, figure.data, figure.layout, { responsive: true, displaylogo: false });
+    Plotly.react(box, figure.data, figure.layout, plotConfig);
   }
 }
 

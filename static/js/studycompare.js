@@ -1,4 +1,6 @@
 // The comparison page's studies: their best value against compute, as the server built the figure.
-const Plotly = globalThis.Plotly;
-const figure = JSON.parse(document.getElementById("study-scatter-data").textContent);
-Plotly.react(document.getElementById("study-scatter"), figure.data, figure.layout, { responsive: true, displaylogo: false });
+import { pageConfig } from "./dom.js";
+import { Plotly, plotConfig } from "./plotly.js";
+
+const figure = pageConfig("study-scatter-data");
+Plotly.react(document.getElementById("study-scatter"), figure.data, figure.layout, plotConfig);

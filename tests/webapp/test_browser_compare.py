@@ -38,7 +38,7 @@ def test_pick_with_checkboxes_and_open_the_comparison(live_server: Any, page: An
         page.wait_for_selector(f"#curve-{metric} .main-svg")
     assert page.locator("#curve-val_acc .scatterlayer .trace").count() == 4  # band edges (2) + 2 mean lines
     page.select_option("#x-axis", "wall")
-    page.wait_for_function("window.nasboardCompare.axis === 'wall'")
+    page.wait_for_function("window.nasboard.axis === 'wall'")
     assert "wall-clock" in page.locator("#curve-val_acc .g-xtitle").text_content()
     page.uncheck("#group-seeds")
     page.wait_for_function("document.querySelectorAll('#curve-val_acc .scatterlayer .trace').length === 3")

@@ -216,7 +216,7 @@ def test_regret_curves_are_drawn_per_experiment_and_follow_the_budget_unit(live_
     log_in(page, live_server.url, "alice")
 
     page.goto(f"{live_server.url}/compare/?ids={re_run.pk},{rs_run.pk}")
-    page.wait_for_function("() => window.nasboardCompare.regretDrawn > 0")
+    page.wait_for_function("() => window.nasboard.regretDrawn > 0")
     names = page.evaluate("() => document.getElementById('regret-valid').data.map((t) => t.name)")
     assert len(names) == 5  # per experiment a band and its mean line, then the table optimum
     assert names[1] == f"#{re_run.pk} evolution · Regularized Evolution (3 runs)" and "table optimum" in names[4]
@@ -227,7 +227,7 @@ def test_regret_curves_are_drawn_per_experiment_and_follow_the_budget_unit(live_
     assert colors[0] != colors[1]
     assert page.locator("#regret-valid .g-xtitle").text_content() == "queries"
     page.select_option("#regret-axis", "seconds")
-    page.wait_for_function("() => window.nasboardCompare.regretDrawn > 1")
+    page.wait_for_function("() => window.nasboard.regretDrawn > 1")
     assert page.locator("#regret-valid .g-xtitle").text_content() == "simulated training seconds"
     xs = page.evaluate("() => document.getElementById('regret-valid').data[3].x")
     assert max(xs) >= 9_000

@@ -103,7 +103,7 @@ def _script(env: dict[str, str], step: str) -> str:
 def test_make_run_serves_with_uvicorn_on_sqlite(dashboard: Any) -> None:
     port, log, env = dashboard
     status, kind, body = _get(port, "/static/js/eventstream.js")  # whitenoise, under ASGI
-    assert status == 200 and "javascript" in kind and b"NASEventStream" in body
+    assert status == 200 and "javascript" in kind and b"export { open, MAX_ERRORS }" in body
     status, kind, body = _get(port, "/api/experiments/1/stream")
     assert status == 401 and json.loads(body)["error"].startswith("authentication required")
     output = log.read_text()

@@ -133,6 +133,8 @@ def experiment_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "regretLabels": regret.TRACE_LABELS,
         "costChart": cost.cost_chart(exp.config if isinstance(exp.config, dict) else {}),
         "cellShapes": cell_shapes(exp.space),
+        # the words of the status badge and of the heatmap's distribution, as the server says them (one copy)
+        "labels": {"status": dict(Status.choices), "kinds": selectors.DISTRIBUTION_KINDS},
         **views_curation.detail_page_config(exp),
     }
     return render(

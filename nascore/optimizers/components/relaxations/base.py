@@ -90,6 +90,13 @@ class Relaxation:
         """Edge x op probabilities per cell type (the heatmap)."""
         return {ct: self.masked_softmax(ct, a) for ct, a in self.method.alphas.items()}
 
+    def raw_alphas(self) -> dict[str, torch.Tensor] | None:
+        """The alphas whose masked softmax :meth:`distribution` is (masked-out ops NaN); None for a relaxation
+        without alphas or one that overrides :meth:`distribution` with something else."""
+        if not self.has_alphas or type(self).distribution is not Relaxation.distribution:
+            return None
+        return {ct: a.detach().masked_fill(~self.method.masks[ct], float("nan")) for ct, a in self.method.alphas.items()}
+
     def validation_weights(self) -> dict[str, Any]:
         """What the supernet is validated on (no gradient)."""
         return self.weights_from([a.detach() for a in self.method.alphas.values()])
