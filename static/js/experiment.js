@@ -497,7 +497,7 @@
     $("result-train").textContent = fmtPct(res.train_acc);
     $("result-params").textContent = res.params === null ? "–" : String(res.params);
     $("result-epochs").textContent = String(res.epochs_completed);
-    $("result-genotype").textContent = typeof res.genotype === "string" ? res.genotype : JSON.stringify(res.genotype);
+    $("result-genotype").textContent = res.genotype_text;
     if (window.NASBenchmark) NASBenchmark.showResult(res.genotype);
     if (typeof res.returned_epoch === "number") {
       $("result-returned").textContent = `epoch ${res.returned_epoch} (the search stopped after epoch ${res.epochs_completed})`;
