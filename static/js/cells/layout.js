@@ -51,9 +51,12 @@ function columns(graph) {
     if (!changed) break;
   }
   const raw = new Map();
-  for (const n of graph.nodes) raw.set(key(n.id), n.kind === "input" && typeof n.col !== "number" ? 0 : typeof n.col === "number" ? n.col : depth.get(key(n.id)));
-  const maxCol = Math.max(...raw.values());
-  for (const n of graph.nodes) if (n.kind === "output" && typeof n.col !== "number") raw.set(key(n.id), maxCol);
+  // inputs first; any other node right of them, even one whose edges in are all none
+  for (const n of graph.nodes) raw.set(key(n.id), typeof n.col === "number" ? n.col : n.kind === "input" ? 0 : Math.max(1, depth.get(key(n.id))));
+  // an output without a fixed column goes right of every other node (even one whose edge to it is none)
+  const others = graph.nodes.filter((n) => !(n.kind === "output" && typeof n.col !== "number")).map((n) => raw.get(key(n.id)));
+  const last = others.length ? Math.max(...others) + 1 : 0;
+  for (const n of graph.nodes) if (n.kind === "output" && typeof n.col !== "number") raw.set(key(n.id), last);
   const order = [...new Set(raw.values())].sort((a, b) => a - b);
   return new Map([...raw].map(([id, c]) => [id, order.indexOf(c)]));
 }
