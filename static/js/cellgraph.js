@@ -190,7 +190,7 @@ export function render(container, graph, title) {
   const label = title || "cell";
   const svg = el("svg", { viewBox: `0 0 ${g.width} ${g.height}`, width: "100%", role: "img", "aria-label": label,
     class: "cell-graph cell-drawing", "data-compact": g.compact ? "1" : "0" });
-  svg.style.maxWidth = `${Math.round(g.width * 1.35)}px`;
+  svg.style.maxWidth = `${Math.round(g.width * 1.2)}px`;
   svg.appendChild(el("title", {}, label));
   const name = new Map(g.nodes.map((n) => [String(n.id), n.label.replace(/_\{(.*)\}$/, "$1")]));
   const said = g.edges.filter((e) => e.op).map((e) => `${e.op} from ${name.get(String(e.from))} to ${name.get(String(e.to))}`);

@@ -120,10 +120,11 @@ export function layout(graph, options = {}) {
   const gap = Math.max(labelW * 0.72 + 12, 40);
   const colX = [];
   for (let c = 0, x = 0; c < colCount; c++) {
-    x += c === 0 ? colWidth[0] / 2 : colWidth[c - 1] / 2 + gap + colWidth[c] / 2;
+    // the inputs' edges fan out into the first gap: it gets a whole label's width
+    x += c === 0 ? colWidth[0] / 2 : colWidth[c - 1] / 2 + (c === 1 ? Math.max(gap, labelW + 14) : gap) + colWidth[c] / 2;
     colX.push(x);
   }
-  const rowGap = NODE_H + 2 * labelH + 26;
+  const rowGap = NODE_H + 2 * labelH + 48;
   for (let c = 0; c < colCount; c++) {
     const col = nodes.filter((n) => n.col === c);
     col.forEach((n, i) => { n.cx = colX[c]; n.cy = (i - (col.length - 1) / 2) * rowGap; });
