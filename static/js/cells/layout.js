@@ -82,8 +82,15 @@ function segmentHitsBox(a, b, box) {
   return true;
 }
 
-function polylineHitsBox(points, box, from = 0, to = points.length - 1) {
-  for (let i = from; i < to; i++) if (segmentHitsBox(points[i], points[i + 1], box)) return true;
+function bounds(points) {
+  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+  for (const [x, y] of points) { x0 = Math.min(x0, x); y0 = Math.min(y0, y); x1 = Math.max(x1, x); y1 = Math.max(y1, y); }
+  return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
+}
+
+function polylineHitsBox(points, box, extent = bounds(points)) {
+  if (!overlaps(extent, box)) return false;
+  for (let i = 0; i < points.length - 1; i++) if (segmentHitsBox(points[i], points[i + 1], box)) return true;
   return false;
 }
 
@@ -93,7 +100,8 @@ function segmentsCross(a, b, c, d) {
   return d1 * d2 < 0 && d3 * d4 < 0;
 }
 
-function crossings(p, q) {
+function crossings(p, q, pBox, qBox) {
+  if (!overlaps(pBox, qBox)) return 0;
   let n = 0;
   for (let i = 0; i < p.length - 1; i++) for (let j = 0; j < q.length - 1; j++) if (segmentsCross(p[i], p[i + 1], q[j], q[j + 1])) n++;
   return n;
@@ -165,27 +173,28 @@ export function layout(graph, options = {}) {
           const lift = bend * STEP * 4 / 3;
           const ctrl = [p0, [p0[0] + reach, p0[1] + lift], [p3[0] - reach, p3[1] + lift], p3];
           const points = Array.from({ length: SAMPLES + 1 }, (_, i) => bezier(ctrl, i / SAMPLES));
-          if (others.some((box) => polylineHitsBox(points, box))) continue;
+          const extent = bounds(points);
+          if (others.some((box) => polylineHitsBox(points, box, extent))) continue;
           if (placedPaths.some((p) => p.pair === `${key(e.from)}|${key(e.to)}` && p.bend === bend)) continue;
-          const base = 12 * level + 25 * placedLabels.filter((l) => polylineHitsBox(points, l)).length
-            + 2 * placedPaths.reduce((n, p) => n + crossings(points, p.points), 0);
+          const base = 12 * level + 25 * placedLabels.filter((l) => polylineHitsBox(points, l, extent)).length
+            + 2 * placedPaths.reduce((n, p) => n + crossings(points, p.points, extent, p.extent), 0);
           if (!e.op) {
-            if (!best || base < best.cost) best = { cost: base, ctrl, points, bend, label: null };
+            if (!best || base < best.cost) best = { cost: base, ctrl, points, extent, bend, label: null };
             continue;
           }
           for (const t of T_CHOICES) {
             const [lx, ly] = bezier(ctrl, t);
             const box = { x: lx - w / 2, y: ly - labelH / 2, width: w, height: labelH };
             if (nodes.some((n) => overlaps(box, n, MARGIN)) || placedLabels.some((l) => overlaps(box, l, MARGIN))) continue;
-            const cost = base + 40 * Math.abs(t - 0.5) + 25 * placedPaths.filter((p) => polylineHitsBox(p.points, box)).length;
-            if (!best || cost < best.cost) best = { cost, ctrl, points, bend, label: { ...box, text, op: String(e.op), abbreviated: text !== String(e.op) } };
+            const cost = base + 40 * Math.abs(t - 0.5) + 25 * placedPaths.filter((p) => polylineHitsBox(p.points, box, p.extent)).length;
+            if (!best || cost < best.cost) best = { cost, ctrl, points, extent, bend, label: { ...box, text, op: String(e.op), abbreviated: text !== String(e.op) } };
           }
         }
       }
     }
     if (!best) throw new Error(`no room for the edge ${e.from}→${e.to}`);
     if (best.label) placedLabels.push(best.label);
-    placedPaths.push({ pair: `${key(e.from)}|${key(e.to)}`, bend: best.bend, points: best.points });
+    placedPaths.push({ pair: `${key(e.from)}|${key(e.to)}`, bend: best.bend, points: best.points, extent: best.extent });
     routes[index] = best;
   }
 
