@@ -233,7 +233,7 @@ export function render(container, graph, title) {
   for (const it of g.legend.items) {
     const item = el("g", { class: "legend-item", "data-op": it.op });
     item.appendChild(el("rect", { x: it.x, y: it.y + 2, width: 14, height: 12, rx: 3, style: `fill: ${it.color}; stroke: rgba(0,0,0,.35); stroke-width: .8;` }));
-    item.appendChild(el("text", { x: it.x + 20, y: it.y + 12, class: "legend-label", style: `font: 11px ${LABEL_FONT}; fill: #1d2430; stroke: none;` }, it.text));
+    item.appendChild(el("text", { x: it.x + 20, y: it.y + 8 + g.legend.font * 0.35, class: "legend-label", style: `font: ${g.legend.font}px ${LABEL_FONT}; fill: #1d2430; stroke: none;` }, it.text));
     legend.appendChild(item);
   }
   svg.appendChild(legend);

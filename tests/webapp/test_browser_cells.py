@@ -135,7 +135,7 @@ def test_a_narrow_card_abbreviates_op_names_and_keeps_them_in_tooltips(live_serv
     assert wide["compact"] == "0" and sorted(set(wide["texts"])) == ["dil_conv_3x3", "sep_conv_3x3", "skip_connect"]
     assert narrow["compact"] == "1" and sorted(set(narrow["texts"])) == ["dil3", "sep3", "skip"]
     assert narrow["titles"] == wide["titles"] == wide["texts"]
-    assert narrow["font"] >= 7.5 and wide["font"] >= 11
+    assert narrow["font"] >= 8.5 and wide["font"] >= 11
 
 
 def test_svg_and_png_downloads_and_the_copy_button(live_server: Any, page: Any, alice: Any) -> None:

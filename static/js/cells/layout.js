@@ -9,6 +9,7 @@
 import { abbreviate, opColor, strokeColor } from "./palette.js";
 
 export const FONT = 12;           // label font size (user units); monospace, 0.6 em a character
+const COMPACT_FONT = 14;          // abbreviated labels are short: drawn larger, as the drawing is shrunk more
 const CHAR = 0.6;
 const LABEL_PAD = 5;
 const NODE_H = 30;
@@ -113,14 +114,15 @@ const grow = (box, by) => ({ x: box.x - by, y: box.y - by, width: box.width + 2 
  * (sep3 for sep_conv_3x3), for narrow screens. Returns {width, height, font, compact, nodes, edges, labels, legend}. */
 export function layout(graph, options = {}) {
   const compact = Boolean(options.compact);
+  const font = compact ? COMPACT_FONT : FONT;
   const key = (id) => String(id);
   const colOf = columns(graph);
   const nodes = graph.nodes.map((n) => ({ id: n.id, label: String(n.label), kind: n.kind, col: colOf.get(key(n.id)), width: nodeWidth(n), height: NODE_H }));
   const byId = new Map(nodes.map((n) => [key(n.id), n]));
   const drawn = graph.edges.filter((e) => byId.has(key(e.from)) && byId.has(key(e.to)));
   const labelText = (op) => (compact ? abbreviate(op) : String(op));
-  const labelW = Math.max(0, ...drawn.filter((e) => e.op).map((e) => textWidth(labelText(e.op)) + 2 * LABEL_PAD));
-  const labelH = FONT + 7;
+  const labelW = Math.max(0, ...drawn.filter((e) => e.op).map((e) => textWidth(labelText(e.op), font) + 2 * LABEL_PAD));
+  const labelH = font + 7;
 
   // x: columns side by side, the gap between two columns wide enough for a label; y: a column's nodes stacked
   const colCount = Math.max(...nodes.map((n) => n.col)) + 1;
@@ -164,7 +166,7 @@ export function layout(graph, options = {}) {
     const reach = Math.max(Math.abs(p3[0] - p0[0]) * 0.45, 24);
     const others = nodes.filter((n) => n !== src && n !== dst).map((n) => grow(n, MARGIN));
     const text = e.op ? labelText(e.op) : "";
-    const w = e.op ? textWidth(text) + 2 * LABEL_PAD : 0;
+    const w = e.op ? textWidth(text, font) + 2 * LABEL_PAD : 0;
     let best = null;
     for (let limit = 3; !best && limit <= 60; limit += 3) {
       for (let level = 0; level <= limit; level++) {
@@ -235,9 +237,10 @@ export function layout(graph, options = {}) {
 
   // the legend: the ops drawn, in name order, flowing in rows under the drawing
   const ops = [...new Set(edges.filter((e) => e.op).map((e) => e.op))].sort();
+  const legendFont = compact ? 13 : 11;
   const items = ops.map((op) => {
     const text = compact && abbreviate(op) !== op ? `${abbreviate(op)} = ${op}` : op;
-    return { op, text, color: opColor(op), width: 14 + 6 + textWidth(text, 11) + 4, height: 16 };
+    return { op, text, color: opColor(op), width: 14 + 6 + textWidth(text, legendFont) + 4, height: 16 };
   });
   width = Math.max(width, ...items.map((it) => it.width + 2 * pad));
   let x = pad, y = drawingBottom + 14;
@@ -247,8 +250,8 @@ export function layout(graph, options = {}) {
     x += it.width + 16;
   }
   const legend = items.length
-    ? { x: pad, y: drawingBottom + 14, width: width - 2 * pad, height: y + 16 - (drawingBottom + 14), items }
-    : { x: pad, y: drawingBottom, width: 0, height: 0, items };
+    ? { x: pad, y: drawingBottom + 14, width: width - 2 * pad, height: y + 16 - (drawingBottom + 14), font: legendFont, items }
+    : { x: pad, y: drawingBottom, width: 0, height: 0, font: legendFont, items };
   const height = (items.length ? legend.y + legend.height : drawingBottom) + pad;
-  return { width: Math.ceil(width), height: Math.ceil(height), font: FONT, compact, nodes, edges, labels: edges.filter((e) => e.label).map((e) => e.label), legend };
+  return { width: Math.ceil(width), height: Math.ceil(height), font, compact, nodes, edges, labels: edges.filter((e) => e.label).map((e) => e.label), legend };
 }
