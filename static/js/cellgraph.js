@@ -1,20 +1,48 @@
-/* Draws a NAS cell as an SVG graph: nodes in columns by depth, edges labelled with their op.
- * No graphviz: the layout is a longest-path layering, which for cells (small DAGs) reads well.
- * fromGenotype(genotype, cellType, shape) and fromWeights(arch) build {nodes, edges}; a genotype
- * written one op per edge row ({cell: [op, ...]}, a document space's edge_ops) needs the cell's shape, which the
- * server sends ({inputs, output, edges: [[from, to], ...]}, presenters/spaces.py cell_shapes);
- * render(container, graph, title) draws it; parseNb201(text) reads a NAS-Bench-201 string. */
-const SVG = "http://www.w3.org/2000/svg";
+/* A NAS cell drawn as the DARTS, PC-DARTS and GDAS papers draw it: left to right, the inputs c_{k-2}, c_{k-1},
+ * the intermediate nodes in order, the output c_{k}, every edge labelled with its op in that op's colour
+ * (cells/layout.js places everything so that no label covers another or a node; cells/palette.js keys the colours
+ * by op name), a legend of the ops drawn, and SVG / PNG downloads (cells/export.js).
+ *
+ * Building the graph {nodes, edges}: fromGenotype(genotype, cellType, shape) reads DARTS pairs, a document space's
+ * pairs or edge ops (``shape``: {inputs, nodes, output, edges: [[from, to], ...]}, presenters/spaces.py
+ * cell_shapes) and NAS-Bench-201 strings; fromWeights(cell) the strongest op per edge of an edges x ops
+ * distribution. A node's ``col`` fixes its column, so the cells of successive epochs line up; an edge's ``diff``
+ * marks it as one where the cell differs from those it is compared with. A ``none`` op is no edge. */
+import { layout, nodeLabelParts, FONT } from "./cells/layout.js";
+import { exportButtons } from "./cells/export.js";
+import { textColor } from "./cells/palette.js";
 
-function el(name, attrs, text) {
-  const node = document.createElementNS(SVG, name);
-  for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, String(v));
-  if (text !== undefined) node.textContent = text;
-  return node;
+export { layout } from "./cells/layout.js";
+export { opColor } from "./cells/palette.js";
+export { standaloneSvg, bindCopyButtons } from "./cells/export.js";
+
+const SVG = "http://www.w3.org/2000/svg";
+const NODE_FILL = { input: "#b4e0b4", inner: "#bcdcf2", output: "#eee8aa" };  // the DARTS figures' colours
+const LABEL_FONT = "ui-monospace, 'DejaVu Sans Mono', Menlo, Consolas, monospace";
+const NODE_FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'DejaVu Sans', sans-serif";
+const DIFF = "#e65100";
+/* the least font size, in CSS pixels, labels are drawn at before op names are abbreviated */
+const MIN_FONT_PX = 9;
+
+/* NAS-Bench-201's string "|op~0|+|op~0|op~1|+|...|" as its groups: group i lists [op, source] of the edges into
+ * node i + 1; null when the text is not one. The one parser of the string in the pages. */
+export function parseNb201(text) {
+  if (typeof text !== "string") return null;
+  const groups = text.trim().split("+").map((g) => g.split("|").filter((s) => s.length));
+  if (!groups.length || groups.some((g) => !g.length || g.some((s) => s.indexOf("~") < 0))) return null;
+  return groups.map((g) => g.map((item) => {
+    const [op, src] = item.split("~");
+    return [op, Number(src)];
+  }));
 }
 
-/* DARTS-like genotype {normal: [[op, input], ...], normal_concat: [2,3,4,5], ...}:
- * nodes 0 and 1 are the cell inputs, node k+2 the k-th intermediate node. */
+/* DARTS's numbering: inputs 0 and 1, intermediate nodes 2, 3, ... (drawn as c_{k-2}, c_{k-1}, 0, 1, ...). */
+function dartsNumbering(shape) {
+  return String(shape.inputs) === "0,1" && shape.nodes.every((id, k) => id === k + 2);
+}
+
+/* DARTS-like genotype {normal: [[op, input], ...], normal_concat: [2,3,4,5], ...}: nodes 0 and 1 are the cell
+ * inputs, node k+2 the k-th intermediate node. */
 function fromDartsGenotype(genotype, cellType, shape) {
   const pairs = genotype[cellType];
   if (!Array.isArray(pairs)) return null;
@@ -23,25 +51,20 @@ function fromDartsGenotype(genotype, cellType, shape) {
   const steps = concat && concat.length ? Math.max(...concat) - 1 : Math.ceil(pairs.length / 2);
   const perNode = Math.max(1, Math.round(pairs.length / steps));
   const nodes = [
-    { id: 0, label: "c[k-2]", kind: "input", col: 0 },
-    { id: 1, label: "c[k-1]", kind: "input", col: 0 },
+    { id: 0, label: "c_{k-2}", kind: "input", col: 0 },
+    { id: 1, label: "c_{k-1}", kind: "input", col: 0 },
   ];
   for (let k = 0; k < steps; k++) nodes.push({ id: k + 2, label: String(k), kind: "inner", col: k + 1 });
-  nodes.push({ id: "out", label: "c[k]", kind: "output", col: steps + 1 });
+  nodes.push({ id: "out", label: "c_{k}", kind: "output", col: steps + 1 });
   const edges = [];
   pairs.forEach((pair, i) => {
-    if (!Array.isArray(pair) || pair.length < 2) return;
+    if (!Array.isArray(pair) || pair.length < 2 || pair[0] === "none") return;
     edges.push({ from: Number(pair[1]), to: Math.floor(i / perNode) + 2, op: String(pair[0]) });
   });
   for (const n of concat || nodes.filter((x) => x.kind === "inner").map((x) => x.id)) {
     edges.push({ from: Number(n), to: "out", op: "" });
   }
   return { nodes, edges };
-}
-
-/* DARTS's numbering: inputs 0 and 1, intermediate nodes 2, 3, ... (drawn as c[k-2], c[k-1], 0, 1, ...). */
-function dartsNumbering(shape) {
-  return String(shape.inputs) === "0,1" && shape.nodes.every((id, k) => id === k + 2);
 }
 
 /* Pairs [op, input] of a document space's cell: the pairs of each node in turn (shape.nodes), as many per node. */
@@ -51,7 +74,10 @@ function fromPairs(genotype, cellType, shape) {
   const perNode = Math.max(1, Math.round(pairs.length / inner.length));
   const nodes = (shape.inputs || []).map((id) => ({ id, label: `in ${id}`, kind: "input", col: 0 }));
   inner.forEach((id, k) => nodes.push({ id, label: String(id), kind: String(shape.output) === String(id) ? "output" : "inner", col: k + 1 }));
-  const edges = pairs.map((pair, i) => ({ from: pair[1], to: inner[Math.min(inner.length - 1, Math.floor(i / perNode))], op: String(pair[0]) }));
+  const edges = [];
+  pairs.forEach((pair, i) => {
+    if (pair[0] !== "none") edges.push({ from: pair[1], to: inner[Math.min(inner.length - 1, Math.floor(i / perNode))], op: String(pair[0]) });
+  });
   const concat = Array.isArray(genotype[cellType + "_concat"]) ? genotype[cellType + "_concat"] : shape.output;
   if (Array.isArray(concat)) {
     nodes.push({ id: "out", label: "out", kind: "output", col: inner.length + 1 });
@@ -60,14 +86,7 @@ function fromPairs(genotype, cellType, shape) {
   return { nodes, edges };
 }
 
-/* NAS-Bench-201 string "|op~0|+|op~0|op~1|+|...|": group i holds the edges into node i+1, as "op~from" items
- * (the "none" ops included); null when the text is not one. */
-function parseNb201(text) {
-  const groups = String(text).split("+").map((g) => g.split("|").filter((s) => s.length));
-  if (!groups.length || groups.some((g) => g.some((s) => s.indexOf("~") < 0))) return null;
-  return groups;
-}
-
+/* NAS-Bench-201 string: node 0 the input, the last node the output, one column each; ``none`` edges left out. */
 function fromNb201String(text) {
   const groups = parseNb201(text);
   if (!groups) return null;
@@ -78,17 +97,13 @@ function fromNb201String(text) {
   }
   const edges = [];
   groups.forEach((group, i) => {
-    for (const item of group) {
-      const [op, src] = item.split("~");
-      if (op === "none") continue; // a zero op removes the edge
-      edges.push({ from: Number(src), to: i + 1, op });
-    }
+    for (const [op, src] of group) if (op !== "none") edges.push({ from: src, to: i + 1, op });
   });
   return { nodes, edges };
 }
 
 /* One op per edge row: row i of the shape is the edge that ops[i] sits on; "none" removes the edge. */
-function fromEdgeOps(ops, shape) {
+export function fromEdgeOps(ops, shape) {
   if (!shape || !Array.isArray(shape.edges) || !Array.isArray(ops)) return null;
   const inputs = new Set((shape.inputs || []).map(String));
   const output = shape.output;
@@ -113,7 +128,7 @@ function fromEdgeOps(ops, shape) {
   return { nodes, edges };
 }
 
-function fromGenotype(genotype, cellType, shape) {
+export function fromGenotype(genotype, cellType, shape) {
   if (typeof genotype === "string") return fromNb201String(genotype);
   const gene = genotype && typeof genotype === "object" ? genotype[cellType] : null;
   if (Array.isArray(gene) && gene.length && gene.every((op) => typeof op === "string")) return fromEdgeOps(gene, shape);
@@ -122,7 +137,7 @@ function fromGenotype(genotype, cellType, shape) {
 }
 
 /* From an edges x ops distribution: the strongest op per edge (ignoring "none"). */
-function fromWeights(cell) {
+export function fromWeights(cell) {
   const ids = new Set();
   const edges = [];
   cell.edges.forEach((label, row) => {
@@ -134,7 +149,7 @@ function fromWeights(cell) {
       if (op !== "none" && typeof w === "number" && w > best) { best = w; bestOp = op; }
     });
     ids.add(a); ids.add(b);
-    edges.push({ from: a, to: b, op: bestOp });
+    if (bestOp) edges.push({ from: a, to: b, op: bestOp });
   });
   const targets = new Set(edges.map((e) => String(e.to)));
   const sources = new Set(edges.map((e) => String(e.from)));
@@ -142,87 +157,93 @@ function fromWeights(cell) {
   return { nodes, edges };
 }
 
-function layout(graph) {
-  const key = (id) => String(id);
-  const depth = new Map(graph.nodes.map((n) => [key(n.id), 0]));
-  // longest-path layering (cells are DAGs; the bound guards against bad input)
-  for (let pass = 0; pass < graph.nodes.length; pass++) {
-    let changed = false;
-    for (const e of graph.edges) {
-      const d = (depth.get(key(e.from)) || 0) + 1;
-      if (depth.has(key(e.to)) && d > depth.get(key(e.to))) { depth.set(key(e.to), d); changed = true; }
-    }
-    if (!changed) break;
-  }
-  const columns = new Map();
-  for (const n of graph.nodes) {
-    const d = typeof n.col === "number" ? n.col : depth.get(key(n.id)); // fixed columns keep epochs comparable
-    if (!columns.has(d)) columns.set(d, []);
-    columns.get(d).push(n);
-  }
-  const maxRows = Math.max(...[...columns.values()].map((c) => c.length));
-  const colW = 150, rowH = 90, padX = 50, padY = 40;
-  const height = padY * 2 + Math.max(1, maxRows - 1) * rowH + 20;
-  const pos = new Map();
-  for (const [d, col] of columns) {
-    col.forEach((n, i) => {
-      const offset = (height - (col.length - 1) * rowH) / 2;
-      pos.set(key(n.id), { x: padX + d * colW, y: offset + i * rowH + (d % 2 ? 18 : 0) });
-    });
-  }
-  const width = padX * 2 + (Math.max(...columns.keys()) || 0) * colW;
-  return { pos, width, height: height + 20 };
+function el(name, attrs, text) {
+  const node = document.createElementNS(SVG, name);
+  for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, String(v));
+  if (text !== undefined) node.textContent = text;
+  return node;
 }
 
-function render(container, graph, title) {
+/* The layout that fits ``available`` CSS pixels with labels at MIN_FONT_PX or more: full op names where they
+ * fit, abbreviated ones where not. */
+export function fittedLayout(graph, available) {
+  const full = layout(graph);
+  if (!(available > 0) || (FONT * available) / full.width >= MIN_FONT_PX) return full;
+  const compact = layout(graph, { compact: true });
+  return compact.width < full.width ? compact : full;
+}
+
+function nodeText(n) {
+  const { base, sub } = nodeLabelParts(n.label);
+  const text = el("text", { x: n.cx, y: n.cy + 4.5, class: "node-label", "text-anchor": "middle",
+    style: `font: 600 13px ${NODE_FONT}; fill: #1d2430; stroke: none;` }, base);
+  if (sub) text.appendChild(el("tspan", { dy: 4, style: "font-size: 9.5px;" }, sub));
+  return text;
+}
+
+/* Draw ``graph`` into ``container`` (emptied first): a heading ``title``, the SVG, and its download buttons. Every
+ * style is inline, so a downloaded SVG looks as the page does. Returns the layout drawn. */
+export function render(container, graph, title) {
   container.textContent = "";
-  if (!graph || !graph.nodes.length) return;
-  const { pos, width, height } = layout(graph);
-  const svg = el("svg", { viewBox: `0 0 ${width} ${height}`, width: "100%", role: "img", "aria-label": title || "cell" });
-  svg.style.maxWidth = `${Math.round(width * 1.3)}px`;
-  svg.classList.add("cell-graph");
-  const defs = el("defs");
-  const marker = el("marker", { id: "arrow-" + (title || "c").replace(/\W/g, ""), viewBox: "0 0 10 10", refX: 10, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" });
-  marker.appendChild(el("path", { d: "M 0 0 L 10 5 L 0 10 z", fill: "#555" }));
-  defs.appendChild(marker);
-  svg.appendChild(defs);
-  const markerRef = `url(#${marker.getAttribute("id")})`;
-  const pairCount = new Map();
-  const labels = el("g");
-  for (const e of graph.edges) {
-    const a = pos.get(String(e.from));
-    const b = pos.get(String(e.to));
-    if (!a || !b) continue;
-    const pair = `${e.from}|${e.to}`;
-    const n = pairCount.get(pair) || 0;
-    pairCount.set(pair, n + 1);
-    const dx = b.x - a.x, dy = b.y - a.y;
-    const len = Math.hypot(dx, dy) || 1;
-    const r = 20; // node radius: stop the arrow at the circle
-    const sx = a.x + (dx / len) * r, sy = a.y + (dy / len) * r;
-    const tx = b.x - (dx / len) * r, ty = b.y - (dy / len) * r;
-    const bend = (n % 2 ? -1 : 1) * (18 + 14 * n) * (Math.abs(dx) > 160 ? 1 : 0.6);
-    const cx = (sx + tx) / 2 - (dy / len) * bend, cy = (sy + ty) / 2 + (dx / len) * bend;
-    // e.diff: the comparison page marks edges where this cell differs from the others
+  if (!graph || !graph.nodes.length) return null;
+  const g = fittedLayout(graph, container.clientWidth);
+  const label = title || "cell";
+  const svg = el("svg", { viewBox: `0 0 ${g.width} ${g.height}`, width: "100%", role: "img", "aria-label": label,
+    class: "cell-graph cell-drawing", "data-compact": g.compact ? "1" : "0" });
+  svg.style.maxWidth = `${Math.round(g.width * 1.2)}px`;
+  svg.appendChild(el("title", {}, label));
+  const name = new Map(g.nodes.map((n) => [String(n.id), n.label.replace(/_\{(.*)\}$/, "$1")]));
+  const said = g.edges.filter((e) => e.op).map((e) => `${e.op} from ${name.get(String(e.from))} to ${name.get(String(e.to))}`);
+  svg.appendChild(el("desc", {}, said.join("; ")));
+
+  const edgeLayer = el("g", { class: "edges" });
+  for (const e of g.edges) {
     const diff = e.diff ? " diff" : "";
-    svg.appendChild(el("path", { d: `M ${sx} ${sy} Q ${cx} ${cy} ${tx} ${ty}`, class: (e.op ? "edge" : "edge concat") + diff, "marker-end": markerRef }));
-    if (e.op) {
-      const lx = 0.25 * sx + 0.5 * cx + 0.25 * tx, ly = 0.25 * sy + 0.5 * cy + 0.25 * ty;
-      labels.appendChild(el("text", { x: lx, y: ly, class: "edge-label" + diff, "text-anchor": "middle" }, e.op));
-    }
+    if (e.diff) edgeLayer.appendChild(el("path", { d: e.path, class: "edge-halo", style: `fill: none; stroke: ${DIFF}; stroke-width: 7; stroke-opacity: .45; stroke-linecap: round;` }));
+    edgeLayer.appendChild(el("path", { d: e.path, class: (e.op ? "edge" : "edge concat") + diff, "data-op": e.op,
+      style: `fill: none; stroke: ${e.stroke}; stroke-width: ${e.op ? 1.8 : 1.3};${e.op ? "" : " stroke-dasharray: 4 3;"}` }));
+    edgeLayer.appendChild(el("path", { d: e.arrowPath, class: "edge-arrow", style: `fill: ${e.stroke}; stroke: none;` }));
   }
-  svg.appendChild(labels);
-  for (const n of graph.nodes) {
-    const p = pos.get(String(n.id));
-    svg.appendChild(el("circle", { cx: p.x, cy: p.y, r: 20, class: "node node-" + n.kind }));
-    svg.appendChild(el("text", { x: p.x, y: p.y + 4, class: "node-label", "text-anchor": "middle" }, n.label));
+  svg.appendChild(edgeLayer);
+
+  const nodeLayer = el("g", { class: "nodes" });
+  for (const n of g.nodes) {
+    nodeLayer.appendChild(el("rect", { x: n.x, y: n.y, width: n.width, height: n.height, rx: n.kind === "inner" ? n.height / 2 : 6,
+      class: "node node-" + n.kind, "data-id": String(n.id), style: `fill: ${NODE_FILL[n.kind] || NODE_FILL.inner}; stroke: #333; stroke-width: 1.2;` }));
+    nodeLayer.appendChild(nodeText(n));
   }
+  svg.appendChild(nodeLayer);
+
+  const labelLayer = el("g", { class: "edge-labels" });
+  for (const e of g.edges) {
+    if (!e.label) continue;
+    const b = e.label;
+    const box = el("g", { class: "edge-label-box", "data-op": e.op });
+    box.appendChild(el("title", {}, e.op));
+    box.appendChild(el("rect", { x: b.x, y: b.y, width: b.width, height: b.height, rx: 4,
+      style: `fill: ${e.color}; stroke: ${e.diff ? DIFF : "rgba(0,0,0,.35)"}; stroke-width: ${e.diff ? 2.5 : 0.8};` }));
+    box.appendChild(el("text", { x: b.x + b.width / 2, y: b.y + b.height / 2 + g.font * 0.35, "text-anchor": "middle",
+      textLength: b.width - 10, lengthAdjust: "spacingAndGlyphs", class: "edge-label" + (e.diff ? " diff" : ""), "data-op": e.op,
+      style: `font: ${e.diff ? 700 : 500} ${g.font}px ${LABEL_FONT}; fill: ${textColor(e.color)}; stroke: none;` }, b.text));
+    labelLayer.appendChild(box);
+  }
+  svg.appendChild(labelLayer);
+
+  const legend = el("g", { class: "cell-legend" });
+  for (const it of g.legend.items) {
+    const item = el("g", { class: "legend-item", "data-op": it.op });
+    item.appendChild(el("rect", { x: it.x, y: it.y + 2, width: 14, height: 12, rx: 3, style: `fill: ${it.color}; stroke: rgba(0,0,0,.35); stroke-width: .8;` }));
+    item.appendChild(el("text", { x: it.x + 20, y: it.y + 8 + g.legend.font * 0.35, class: "legend-label", style: `font: ${g.legend.font}px ${LABEL_FONT}; fill: #1d2430; stroke: none;` }, it.text));
+    legend.appendChild(item);
+  }
+  svg.appendChild(legend);
+
   if (title) {
     const h = document.createElement("h3");
     h.textContent = title;
     container.appendChild(h);
   }
   container.appendChild(svg);
+  container.appendChild(exportButtons(svg, label));
+  return g;
 }
-
-export { fromGenotype, fromEdgeOps, fromWeights, render, parseNb201 };

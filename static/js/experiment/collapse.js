@@ -11,8 +11,7 @@ function genotypeOps(genotype) {
   if (typeof genotype === "string") {
     const groups = parseNb201(genotype);
     if (!groups) return null;
-    // items are "op~from" strings or {op, from} edges, grouped by node or not
-    return { cell: groups.flat().map((item) => (typeof item === "string" ? item.split("~")[0] : item.op)) };
+    return { cell: groups.flat().map(([op]) => op) }; // [op, source] pairs, grouped by node
   }
   if (!genotype || typeof genotype !== "object") return null;
   const cells = {};

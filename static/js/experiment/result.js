@@ -25,7 +25,7 @@ export async function showResult() {
   $("result-train").textContent = fmtPct(res.train_acc);
   $("result-params").textContent = res.params === null ? "–" : String(res.params);
   $("result-epochs").textContent = String(res.epochs_completed);
-  $("result-genotype").textContent = typeof res.genotype === "string" ? res.genotype : JSON.stringify(res.genotype);
+  $("result-genotype").textContent = res.genotype_text; // the DARTS code's Genotype(...) line, or NB-201's string
   benchmark.showResult(res.genotype);
   if (typeof res.returned_epoch === "number") {
     $("result-returned").textContent = `epoch ${res.returned_epoch} (the search stopped after epoch ${res.epochs_completed})`;

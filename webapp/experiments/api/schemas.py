@@ -237,6 +237,9 @@ class RetrainSummary(_Answer):
 
 class Result(_Answer):
     genotype: Any = Field(description="the derived architecture (object for DARTS-like spaces, string for NAS-Bench-201)")
+    genotype_text: str = Field(description="the architecture as one line to copy: DARTS's Genotype(normal=[...], "
+                                           "normal_concat=[...], ...) for pairs, NAS-Bench-201's string, or a "
+                                           "document space's edge ops; empty when there is none")
     train_acc: Optional[float]
     val_acc: Optional[float]
     best_val_acc: Optional[float]

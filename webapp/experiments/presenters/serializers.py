@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from webapp.experiments.models import Experiment, Result
+from webapp.experiments.presenters.genotypes import genotype_line
 from webapp.experiments.services.curation import curation_dict
 
 
@@ -11,11 +12,13 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if value else None
 
 
-def result_to_dict(result: Result | None) -> dict[str, Any] | None:
+def result_to_dict(result: Result | None, space: Any = None) -> dict[str, Any] | None:
+    """``space``: the experiment's space (read from the result when not given), for the genotype's line."""
     if result is None:
         return None
     data = {
         "genotype": result.genotype,
+        "genotype_text": genotype_line(result.genotype, space if space is not None else result.experiment.space),
         "train_acc": result.train_acc,
         "val_acc": result.val_acc,
         "best_val_acc": result.best_val_acc,
@@ -72,5 +75,5 @@ def experiment_to_dict(exp: Experiment, with_result: bool = True) -> dict[str, A
         data["retrains"] = [{"id": r.pk, "name": r.name, "status": r.status,
                              "test_acc": getattr(getattr(r, "result", None), "test_acc", None)}
                             for r in exp.retrains.select_related("result").order_by("created_at", "id")]
-        data["result"] = result_to_dict(Result.objects.filter(experiment=exp).first())
+        data["result"] = result_to_dict(Result.objects.filter(experiment=exp).first(), exp.space)
     return data

@@ -18,6 +18,7 @@ from webapp.experiments.presenters import regret
 from webapp.experiments.presenters import benchmark, exports
 from webapp.experiments.presenters import comparison as cmp
 from webapp.experiments.presenters import leaderboard as lb
+from webapp.experiments.presenters.genotypes import genotype_line
 from webapp.experiments.presenters.spaces import cell_shapes
 from webapp.experiments.selectors import compare as cs
 
@@ -64,7 +65,8 @@ def build_comparison(user: Any, selection: cs.Selection) -> dict[str, Any]:
         "runs": [{"id": r.id, "name": r.name, "seed": r.seed, "group": group_of[r.id], "color": color[r.id],
                   "url": reverse("experiments:detail", args=[r.id])} for r in ordered],
         "curves": curves,
-        "cells": [{"id": r.id, "genotype": r.genotype, "edges": m, "shapes": shapes_of[r.space],
+        "cells": [{"id": r.id, "genotype": r.genotype, "genotype_text": genotype_line(r.genotype, r.space), "edges": m,
+                   "shapes": shapes_of[r.space],
                    "differing": {cell: [[e["from"], e["to"], e["op"]] for e in edges if e["diff"]] for cell, edges in m.items()}}
                   for r, m in zip(ordered, marked)],
         "alphas": [{"id": r.id, "cells": r.alphas} for r in ordered],
@@ -72,6 +74,7 @@ def build_comparison(user: Any, selection: cs.Selection) -> dict[str, Any]:
     }
     cards = [{"run": r, "color": color[r.id], "group": groups[group_of[r.id]],
               "differing": cmp.diff_summary(m), "has_genotype": r.genotype is not None, "has_alphas": bool(r.alphas),
+              "genotype_text": genotype_line(r.genotype, r.space),
               "diff_text": _diff_text(m)}
              for r, m in zip(ordered, marked)]
     table_columns = cmp.table_columns(runs)

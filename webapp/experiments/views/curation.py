@@ -18,6 +18,7 @@ from webapp.experiments import selectors, services
 from webapp.experiments.forms.curation import RetrainForm
 from webapp.experiments.models import Experiment
 from webapp.experiments.presenters import exports
+from webapp.experiments.presenters.genotypes import genotype_line
 from webapp.experiments.services import curation
 from webapp.experiments.services import retrain as retraining
 from webapp.experiments.views.form_submit import create_or_add_errors
@@ -130,7 +131,7 @@ def detail_context(exp: Experiment) -> dict[str, Any]:
     }
     if exp.kind == Kind.RETRAIN:
         genotype = (exp.config or {}).get(retraining.GENOTYPE_KEY)
-        context["retrain_genotype"] = genotype if isinstance(genotype, str) else json.dumps(genotype)
+        context["retrain_genotype"] = genotype_line(genotype, exp.space)
     else:
         context["retrains"] = list(exp.retrains.filter(kind=Kind.RETRAIN).select_related("result")
                                    .order_by("created_at", "id"))

@@ -18,6 +18,7 @@ from webapp.experiments import selectors, services
 from webapp.experiments.forms.experiment import ExperimentForm
 from webapp.experiments.models import Experiment, Kind, Result, Status
 from webapp.experiments.presenters import benchmark, cost, regret
+from webapp.experiments.presenters.genotypes import genotype_line
 from webapp.experiments.presenters.protocols import protocol_line
 from webapp.experiments.presenters.progress import progress_text
 from webapp.experiments.presenters.selection import selection_summary
@@ -102,11 +103,6 @@ def _run_again_source(request: HttpRequest) -> Experiment | None:
     return source
 
 
-def _genotype_text(genotype: Any) -> str:
-    """NAS-Bench-201 genotypes are strings already; DARTS ones are shown as JSON."""
-    return genotype if isinstance(genotype, str) else json.dumps(genotype)
-
-
 @login_required
 def experiment_detail(request: HttpRequest, pk: int) -> HttpResponse:
     exp = selectors.get_experiment(request.user, pk)
@@ -144,7 +140,7 @@ def experiment_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "exp": exp,
             "progress_text": progress_text(exp),
             "result": result,
-            "genotype_json": _genotype_text(result.genotype) if result else "",
+            "genotype_text": genotype_line(result.genotype, exp.space) if result else "",
             "page_config": page_config,
             "config_json": json.dumps(exp.config, indent=2),
             "protocol_line": protocol_line(exp.config),
