@@ -183,6 +183,11 @@ def test_every_page_has_no_serious_or_critical_violation(live_server: Any, brows
     for name, path, ready in pages:
         open_page(page, base + path, ready)
         check(name, exclude=plots)
+    # the API docs with an operation of each kind opened: parameters, examples, responses
+    for operation in (".opblock-get", ".opblock-post"):
+        page.locator(operation).first.locator(".opblock-summary-control").click()
+    page.wait_for_selector(".opblock-post .body-param__example")
+    check("API docs, two operations open")
 
     # the forms again, as they come back with errors
     open_page(page, f"{base}/experiments/new", ("#experiment-form",))
@@ -223,7 +228,7 @@ def test_every_page_has_no_serious_or_critical_violation(live_server: Any, brows
     blocking = {name: [v for v in violations if v["impact"] in BLOCKING] for name, violations in details.items()}
     blocking = {name: found for name, found in blocking.items() if found}
     assert not blocking, json.dumps(blocking, indent=1, ensure_ascii=False)
-    assert len(found) == len(pages) + 7
+    assert len(found) == len(pages) + 8
 
 
 def log_in_as(page: Any, base: str, username: str) -> None:
@@ -242,3 +247,69 @@ def test_the_check_finds_what_it_is_for(page: Any) -> None:
     violations = {v["id"]: v["impact"] for v in axe_violations(page)}
     assert violations.get("label") == "critical" and violations.get("image-alt") == "critical"
     assert violations.get("color-contrast") == "serious"
+
+
+# ---- layouts from 360 px up: a 390 px wide phone scrolls no page sideways ------------------------------------------
+
+PHONE = {"width": 390, "height": 844}
+
+#: every element whose box reaches past the viewport's sides, unless an ancestor clips or scrolls it (a table in its
+#: scrolling region); the page's own scroll width too. Plotly's text-measuring SVG (#js-plotly-tester) sits at
+#: left -10000 px on purpose, out of sight, and is not part of the layout.
+STICKING_OUT = """() => {
+  const width = window.innerWidth;
+  const inBox = (el) => { for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
+    if (getComputedStyle(p).overflowX !== 'visible') return true; } return false; };
+  const out = [];
+  for (const el of document.body.querySelectorAll('*:not(#js-plotly-tester, #js-plotly-tester *)')) {
+    const r = el.getBoundingClientRect();
+    if (!r.width || !r.height || (r.right <= width + 0.5 && r.left >= -0.5) || inBox(el)) continue;
+    out.push(`${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''}${el.classList.length ? '.' + [...el.classList].join('.') : ''}`
+      + ` [${Math.round(r.left)}, ${Math.round(r.right)}]`);
+  }
+  return {scrollWidth: document.documentElement.scrollWidth, innerWidth: width, out: out.slice(0, 20)};
+}"""
+
+
+def test_a_phone_wide_screen_scrolls_no_page_sideways(live_server: Any, browser: Any, alice: Any, tiny_config: dict[str, Any],
+                                                       tmp_path: Path) -> None:
+    base = live_server.url
+    live, _, _ = live_run(alice, tiny_config)
+    one = make_run(alice, "seed zero with a rather long name that wraps", seed=0, val_accs=(0.5, 0.7, 0.90),
+                   eigenvalues=(0.3, 0.2, 0.25))
+    two = make_run(alice, "seed one", seed=1, val_accs=(0.6, 0.8, 0.94), eigenvalues=(0.4, 0.3, 0.35))
+    make_retrain(two, test_acc=0.95)
+    context = browser.new_context(viewport=PHONE, device_scale_factor=1, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    problems: list[str] = []
+    page.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    try:
+        log_in(page, base, "alice")
+        pages = [
+            ("list", "/", ("table.experiments",)),
+            ("live experiment", f"/experiments/{live.pk}/",
+             ("#curve-loss .main-svg", "#heatmap-normal .main-svg", "#cells svg", "#curve-eigen .main-svg")),
+            ("comparison", f"/compare/?ids={one.pk},{two.pk},{live.pk}",
+             ("#curve-val_acc .main-svg", "#compare-cells svg", "#compare-heatmaps .main-svg")),
+            ("new experiment form", "/experiments/new", ("#experiment-form",)),
+            ("leaderboard", f"/leaderboard/?space={one.space}&dataset={one.dataset}", ("#leaderboard",)),
+        ]
+        for name, path, ready in pages:
+            open_page(page, base + path, ready)
+            page.wait_for_timeout(300)  # Plotly's responsive resize runs after layout
+            shot = tmp_path / f"{name.replace(' ', '-')}-390px.png"
+            page.screenshot(path=str(shot), full_page=True)
+            assert shot.stat().st_size > 0
+            found = page.evaluate(STICKING_OUT)
+            assert found["innerWidth"] == PHONE["width"]
+            assert found["scrollWidth"] <= found["innerWidth"] and not found["out"], (name, found)
+        # the wide tables scroll in their own labelled, focusable region instead of the page
+        open_page(page, base + "/", ("table.experiments",))
+        region = page.locator(".table-wrap[role=region]").first
+        assert region.get_attribute("tabindex") == "0" and region.get_attribute("aria-label") == "Experiments table"
+        assert page.evaluate("(() => { const r = document.querySelector('.table-wrap'); return r.scrollWidth > r.clientWidth; })()")
+    finally:
+        context.close()
+    assert problems == [], problems
