@@ -313,3 +313,15 @@ def test_a_phone_wide_screen_scrolls_no_page_sideways(live_server: Any, browser:
     finally:
         context.close()
     assert problems == [], problems
+
+
+def test_the_live_page_moves_its_progress_bar_and_announces_its_status(live_server: Any, page: Any, alice: Any,
+                                                                        tiny_config: dict[str, Any]) -> None:
+    exp, sink, seq = live_run(alice, tiny_config, epochs_done=2)
+    log_in(page, live_server.url, "alice")
+    open_page(page, f"{live_server.url}/experiments/{exp.pk}/", ("#curve-loss .main-svg",))
+    assert page.get_attribute("#progress-bar", "aria-valuenow") == "33.3"
+    assert page.get_attribute("#status", "role") == "status" and page.get_attribute("#notice", "role") == "status"
+    _emit_epoch(sink, seq, 3, 6)
+    page.wait_for_function("document.getElementById('progress-bar').getAttribute('aria-valuenow') === '50.0'",
+                           timeout=30_000)
