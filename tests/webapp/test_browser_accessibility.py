@@ -36,27 +36,22 @@ EDGES = [f"{src}→{dst}" for dst in range(2, 6) for src in range(dst)]
 GENOTYPE = {"normal": [["sep_conv_3x3" if i % 3 else "skip_connect", i % 2] for i in range(8)], "normal_concat": [2, 3, 4, 5],
             "reduce": [["max_pool_3x3", 0]] + [["sep_conv_3x3", 1]] * 7, "reduce_concat": [2, 3, 4, 5]}
 
-#: Plotly's own chart internals (its SVG layers and its hover/drag boxes) are not the page's markup; nothing of the
-#: page is left out: each plot's container (role=figure with a label), the modebar and every other node is checked.
-PLOTLY_INTERNALS = [".js-plotly-plot .main-svg", ".js-plotly-plot .svg-container > svg"]
-
-
 @pytest.fixture(autouse=True, scope="module")
 def _close_optuna() -> Iterator[None]:
     yield
     close_optuna_connections()
 
 
-def axe_violations(page: Any, exclude: list[str] | None = None) -> list[dict[str, Any]]:
-    """axe-core's violations on the page as it is now: rule id, impact, help and the first few nodes."""
+def axe_violations(page: Any) -> list[dict[str, Any]]:
+    """axe-core's violations on the whole page as it is now (Plotly's charts included): rule id, impact, help and the
+    first few nodes."""
     if not page.evaluate("typeof window.axe !== 'undefined'"):
         page.add_script_tag(path=str(AXE))
-    return page.evaluate("""async (exclude) => {
-        const context = exclude.length ? {include: [document], exclude: exclude.map((s) => [s])} : document;
-        const result = await axe.run(context, {resultTypes: ['violations']});
+    return page.evaluate("""async () => {
+        const result = await axe.run(document, {resultTypes: ['violations']});
         return result.violations.map((v) => ({id: v.id, impact: v.impact, help: v.help, count: v.nodes.length,
             nodes: v.nodes.slice(0, 4).map((n) => n.target.join(' ') + ' :: ' + (n.failureSummary || '').split('\\n').slice(0, 3).join(' '))}));
-    }""", exclude or [])
+    }""")
 
 
 def counts(violations: list[dict[str, Any]]) -> dict[str, Any]:
@@ -141,8 +136,8 @@ def test_every_page_has_no_serious_or_critical_violation(live_server: Any, brows
     found: dict[str, Any] = {}
     details: dict[str, list[dict[str, Any]]] = {}
 
-    def check(name: str, target: Any = None, exclude: list[str] | None = None) -> None:
-        violations = axe_violations(target or page, exclude)
+    def check(name: str, target: Any = None) -> None:
+        violations = axe_violations(target or page)
         found[name] = {"url": (target or page).url.removeprefix(base), **counts(violations)}
         details[name] = violations
 
@@ -155,7 +150,6 @@ def test_every_page_has_no_serious_or_critical_violation(live_server: Any, brows
     check("login with an error")
     log_in(page, base, "alice")
 
-    plots = PLOTLY_INTERNALS
     pages: list[tuple[str, str, tuple[str, ...]]] = [
         ("experiment list", "/", ("table.experiments",)),
         ("experiment list, sorted by name", "/?sort=name", ("table.experiments",)),
@@ -182,7 +176,7 @@ def test_every_page_has_no_serious_or_critical_violation(live_server: Any, brows
     ]
     for name, path, ready in pages:
         open_page(page, base + path, ready)
-        check(name, exclude=plots)
+        check(name)
     # the API docs with an operation of each kind opened: parameters, examples, responses
     for operation in (".opblock-get", ".opblock-post"):
         page.locator(operation).first.locator(".opblock-summary-control").click()
