@@ -319,3 +319,17 @@ def test_the_live_page_moves_its_progress_bar_and_announces_its_status(live_serv
     _emit_epoch(sink, seq, 3, 6)
     page.wait_for_function("document.getElementById('progress-bar').getAttribute('aria-valuenow') === '50.0'",
                            timeout=30_000)
+
+
+def test_the_keyboard_skips_to_the_content_and_sees_where_it_is(live_server: Any, page: Any, alice: Any) -> None:
+    make_run(alice, "one")
+    log_in(page, live_server.url, "alice")
+    page.keyboard.press("Tab")  # the first stop: the skip link, shown when it has the focus
+    assert page.evaluate("document.activeElement.className") == "skip-link"
+    assert page.evaluate("document.activeElement.getBoundingClientRect().top") >= 0
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "content"
+    page.keyboard.press("Tab")  # the next stop is in the content, drawn with a visible focus ring
+    focused = page.evaluate("""(() => { const el = document.activeElement, s = getComputedStyle(el);
+        return {inMain: !!el.closest('main'), style: s.outlineStyle, width: parseFloat(s.outlineWidth)}; })()""")
+    assert focused["inMain"] and focused["style"] == "solid" and focused["width"] >= 2, focused
