@@ -90,6 +90,7 @@ function draw(pageBlock, shown) {
     const total = state.last.total || 0;
     row.hidden = false;
     $("selection-fill").style.width = (total ? (100 * state.last.done) / total : 0).toFixed(1) + "%";
+    $("selection-bar").setAttribute("aria-valuenow", (total ? (100 * state.last.done) / total : 0).toFixed(1)); // role=progressbar
     $("selection-progress").textContent = state.last.text; // worded by the server (presenters/events.py)
   } else if (block) {
     row.hidden = true;

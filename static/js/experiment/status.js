@@ -12,6 +12,7 @@ export function drawStatus(data) {
   const p = data.progress;
   const fill = $("progress-fill");
   fill.style.width = (Math.max(0, Math.min(1, p.fraction)) * 100).toFixed(1) + "%";
+  $("progress-bar").setAttribute("aria-valuenow", (Math.max(0, Math.min(1, p.fraction)) * 100).toFixed(1)); // role=progressbar
   fill.className = "fill status-" + data.status;
   $("progress-text").textContent = p.text; // worded by the server (presenters/progress.py)
   $("cancel-form").hidden = !ACTIVE.has(data.status);

@@ -403,7 +403,9 @@ def openapi(request: HttpRequest) -> HttpResponse:
 @login_required
 def docs(request: HttpRequest) -> HttpResponse:
     """Swagger UI on the document, from the swagger-ui copy django-ninja ships (served from /static/, no CDN)."""
-    swagger = {"url": reverse("api:openapi"), "layout": "BaseLayout", "deepLinking": True}
+    # no deep links: Swagger UI draws them as links inside each operation's summary button (nested controls a screen
+    # reader cannot reach; axe's nested-interactive, tests/webapp/test_browser_accessibility.py)
+    swagger = {"url": reverse("api:openapi"), "layout": "BaseLayout", "deepLinking": False}
     return render(request, "ninja/swagger.html", {"swagger_settings": json.dumps(swagger), "api": api, "add_csrf": True})
 
 
