@@ -27,7 +27,7 @@ SCRIPTS = """(() => ({
   classic: [...document.scripts].filter((s) => s.src && s.type !== "module" && new URL(s.src).origin === location.origin)
     .map((s) => new URL(s.src).pathname),
   inline: [...document.scripts].filter((s) => !s.src && s.type !== "application/json").map((s) => s.type || "script"),
-  modules: [...document.scripts].filter((s) => s.type === "module").map((s) => new URL(s.src).pathname),
+  modules: [...document.scripts].filter((s) => s.type === "module" && s.src).map((s) => new URL(s.src).pathname),
 }))()"""
 #: plotly.js, full (the study page) or its cartesian bundle (the live and comparison pages)
 PLOTLY = {"/static/vendor/plotly.min.js", "/static/vendor/plotly-cartesian/plotly-cartesian.min.js"}
