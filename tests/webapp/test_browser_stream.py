@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from tests.webapp.asgi_support import AsgiServer
 from tests.webapp.browser_support import log_in
+from tests.webapp.net_support import CuttableRelay
 from tests.webapp.support import unsent_experiment
 from webapp.experiments.models import Experiment, Status
 from webapp.experiments.services import live_push, runs
@@ -114,4 +115,31 @@ def test_the_page_survives_a_server_restart(asgi_server: AsgiServer, page: Any, 
     _cancelled(exp)
     page.wait_for_function("window.nasboard.stopped", timeout=60_000)
     assert _applied(page) == list(range(2, 13))  # every step once, in order
+    page.console_problems[:] = [p for p in page.console_problems if not any(o in p for o in OUTAGE)]
+
+
+
+def test_the_page_survives_a_network_drop(asgi_server: AsgiServer, page: Any, alice: Any,
+                                          tiny_config: dict[str, Any]) -> None:
+    """The network between the browser and the server drops (a relay resets the open stream and refuses new
+    connections) while the run writes on; back, the page reads from its last sequence number: nothing lost, nothing
+    twice."""
+    relay = CuttableRelay(asgi_server.port).start()
+    exp, sink = _running(alice, tiny_config)
+    log_in(page, relay.url, "alice")
+    page.goto(f"{relay.url}/experiments/{exp.pk}/")
+    page.wait_for_function("window.nasboard.streams === 1 && window.nasboard.lastSeq === 3")
+    _steps(sink, 4, 5)
+    page.wait_for_function("window.nasboard.lastSeq === 5")
+    relay.cut()
+    _steps(sink, 6, 9)  # written while the page cannot reach the server
+    time.sleep(5)  # the page's stream was reset; it retries against a network that is not there
+    assert page.evaluate("window.nasboard.lastSeq") == 5  # nothing came through the drop
+    relay.restore()
+    _steps(sink, 10, 12)
+    page.wait_for_function("window.nasboard.lastSeq === 12", timeout=60_000)
+    _cancelled(exp)
+    page.wait_for_function("window.nasboard.stopped", timeout=60_000)
+    assert _applied(page) == list(range(2, 13))  # every step once, in order
+    relay.cut()
     page.console_problems[:] = [p for p in page.console_problems if not any(o in p for o in OUTAGE)]
