@@ -121,11 +121,32 @@ class Noise(nn.Module):
         return torch.empty_like(x).normal_(self.mean, self.std)
 
 
+class StridedPointwiseSafeConv2d(nn.Conv2d):
+    """``nn.Conv2d`` (same parameters, same state dict) that runs a narrow 1x1 strided conv in NCHW.
+
+    oneDNN's backward of a channels-last 1x1 stride-2 conv with 2 to 7 input channels corrupts memory (torch 2.14 on
+    CPU: "double free", "corrupted size vs. prev_size" or a segfault; seen with one thread, on AVX2 and AVX-512
+    machines alike). Such convs (FactorizedReduce's, a macro graph's downsampling projection) run in NCHW, weights
+    included; every other conv is a plain ``nn.Conv2d``."""
+
+    #: the narrowest input that oneDNN's channels-last kernel handles correctly
+    MIN_CHANNELS_LAST = 8
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if (self.kernel_size != (1, 1) or self.stride == (1, 1) or x.shape[1] >= self.MIN_CHANNELS_LAST
+                or x.device.type != "cpu"):
+            return super().forward(x)
+        # a 1x1 kernel is "contiguous" in both layouts, so only a clone gives it NCHW strides
+        weight = self.weight.clone(memory_format=torch.contiguous_format)
+        return nn.functional.conv2d(x.contiguous(), weight, self.bias, self.stride, self.padding, self.dilation,
+                                    self.groups)
+
+
 class ReLUConvBN(nn.Sequential):
     def __init__(self, C_in: int, C_out: int, kernel: int, stride: int, padding: int, affine: bool = True, dilation: int = 1):
         super().__init__(
             nn.ReLU(inplace=False),
-            nn.Conv2d(C_in, C_out, kernel, stride=stride, padding=padding, dilation=dilation, bias=False),
+            StridedPointwiseSafeConv2d(C_in, C_out, kernel, stride=stride, padding=padding, dilation=dilation, bias=False),
             nn.BatchNorm2d(C_out, affine=affine),
         )
 
@@ -160,28 +181,17 @@ class FactorizedReduce(nn.Module):
         if C_out % 2:
             raise ValueError("FactorizedReduce needs an even number of output channels")
         self.relu = nn.ReLU(inplace=False)
-        self.conv_1 = nn.Conv2d(C_in, C_out // 2, 1, stride=2, bias=False)
-        self.conv_2 = nn.Conv2d(C_in, C_out // 2, 1, stride=2, bias=False)
+        self.conv_1 = StridedPointwiseSafeConv2d(C_in, C_out // 2, 1, stride=2, bias=False)
+        self.conv_2 = StridedPointwiseSafeConv2d(C_in, C_out // 2, 1, stride=2, bias=False)
         self.bn = nn.BatchNorm2d(C_out, affine=affine)
-
-    #: oneDNN's backward of a channels-last 1x1 stride-2 conv with 2 to 7 input channels corrupts memory
-    #: (torch 2.14 on CPU: "double free" or a segfault); such narrow convs run in NCHW, weights included
-    MIN_CHANNELS_LAST = 8
-
-    def _conv(self, conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[1] >= self.MIN_CHANNELS_LAST:
-            return conv(x)
-        # a 1x1 kernel is "contiguous" in both layouts, so only a clone gives it NCHW strides
-        weight = conv.weight.clone(memory_format=torch.contiguous_format)
-        return nn.functional.conv2d(x.contiguous(), weight, None, conv.stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.relu(x)
         shifted = x[:, :, 1:, 1:]
         if shifted.shape[-1] < 1 or shifted.shape[-2] < 1:
             shifted = x
-        a = self._conv(self.conv_1, x)
-        b = self._conv(self.conv_2, shifted)
+        a = self.conv_1(x)
+        b = self.conv_2(shifted)
         if b.shape[-2:] != a.shape[-2:]:
             b = nn.functional.pad(b, (0, a.shape[-1] - b.shape[-1], 0, a.shape[-2] - b.shape[-2]))
         return self.bn(torch.cat([a, b], dim=1))

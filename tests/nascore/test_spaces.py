@@ -139,11 +139,13 @@ def test_mixed_op_skips_none_and_matches_the_weighted_sum():
 
 NARROW_REDUCE_SCRIPT = """
 import torch
-from nascore.ops import FactorizedReduce
+from nascore.ops import FactorizedReduce, ReLUConvBN
 torch.manual_seed(0)
 for c_in in range(2, 10):
-    for size in (31, 30, 16, 15):
-        op = FactorizedReduce(c_in, 4).to(memory_format=torch.channels_last)
+    for size in (31, 30, 16, 15, 8):
+      # FactorizedReduce, and a macro graph's downsampling projection (macro_graph.Resample: 1x1, stride 2)
+      for op in (FactorizedReduce(c_in, 4), ReLUConvBN(c_in, 2 * c_in, 1, 2, 0)):
+        op = op.to(memory_format=torch.channels_last)
         for _ in range(3):
             x = torch.randn(16, c_in, size, size).contiguous(memory_format=torch.channels_last).requires_grad_()
             op(x).square().sum().backward()
@@ -154,8 +156,9 @@ print("survived")
 
 def test_narrow_factorized_reduce_survives_channels_last_backward():
     """oneDNN corrupts memory in the backward of channels-last 1x1 stride-2 convs with 2-7 input channels
-    (PC-DARTS's 1/K channel slices hit it); FactorizedReduce must route those through NCHW.  In a child
-    process, since the failure is an abort."""
+    (PC-DARTS's 1/K channel slices hit it, and the fabric's 4-channel downsampling projections); FactorizedReduce and
+    ReLUConvBN (ops.StridedPointwiseSafeConv2d) must route those through NCHW.  In a child process, since the failure
+    is an abort."""
     import os
     import subprocess
     import sys
