@@ -88,7 +88,7 @@ def test_a_table_search_runs_and_its_page_has_the_regret_data(client: Client, al
     data = login(client, alice).get(f"/api/experiments/{exp.pk}/events?after=0").json()
     assert sum(e["type"] == "query" for e in data["events"]) == 90
     html = client.get(f"/experiments/{exp.pk}/").content.decode()
-    assert 'id="regret-plot"' in html and "js/benchmark.js" in html
+    assert 'id="regret-plot"' in html and 'src="/static/js/experiment/main.js"' in html  # imports benchmark.js
     figures = table.query(result.genotype)
     assert f"validation {figures.valid_acc:.2f}%, test {figures.test_acc:.2f}%" in html
     config = json.loads(html.split('id="page-config" type="application/json">')[1].split("</script>")[0])
