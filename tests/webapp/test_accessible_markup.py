@@ -71,6 +71,6 @@ def test_progress_bars_say_their_value(client: Any, alice: Any, tiny_config: dic
     bar = _tag(page, r'<div class="bar big" id="progress-bar"[^>]*>')
     assert 'role="progressbar"' in bar and 'aria-valuenow="50.0"' in bar and 'aria-valuemax="100"' in bar
     assert 'aria-label="Progress"' in bar and 'aria-describedby="progress-text"' in bar
-    listed = _tag(client.get("/").content.decode(), rf'<div class="bar" title="3/6 epochs"[^>]*>')
+    listed = _tag(client.get("/").content.decode(), r'<div class="bar" title="3/6 epochs"[^>]*>')
     assert 'role="progressbar"' in listed and 'aria-valuenow="3"' in listed and 'aria-valuemax="6"' in listed
     assert f'aria-label="Epochs done of #{exp.pk}"' in listed
