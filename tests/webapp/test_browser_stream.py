@@ -98,18 +98,21 @@ def test_a_refused_stream_falls_back_to_polling(asgi_server: AsgiServer, page: A
     page.console_problems[:] = [p for p in page.console_problems if not any(o in p for o in OUTAGE)]
 
 
-def test_the_page_survives_a_server_restart(asgi_server: AsgiServer, page: Any, alice: Any,
-                                            tiny_config: dict[str, Any]) -> None:
+def _through_an_outage(page: Any, base: str, alice: Any, tiny_config: dict[str, Any], go_down: Any, come_back: Any,
+                       pause: float) -> None:
+    """A live page on ``base`` while the run writes steps 6-9 during an outage (``go_down`` .. ``come_back``): nothing
+    comes through it, and afterwards the page has every step once, in order."""
     exp, sink = _running(alice, tiny_config)
-    _log_in(page, asgi_server)
-    page.goto(f"{asgi_server.url}/experiments/{exp.pk}/")
+    log_in(page, base, "alice")
+    page.goto(f"{base}/experiments/{exp.pk}/")
     page.wait_for_function("window.nasboard.streams === 1 && window.nasboard.lastSeq === 3")
     _steps(sink, 4, 5)
     page.wait_for_function("window.nasboard.lastSeq === 5")
-    asgi_server.stop()
-    _steps(sink, 6, 9)  # written while nobody serves the page
-    time.sleep(2)  # the page notices and retries against a closed port
-    asgi_server.start()
+    go_down()
+    _steps(sink, 6, 9)  # written while the page cannot reach the server
+    time.sleep(pause)  # the page notices and retries against a server it cannot reach
+    assert page.evaluate("window.nasboard.lastSeq") == 5  # nothing came through the outage
+    come_back()
     _steps(sink, 10, 12)
     page.wait_for_function("window.nasboard.lastSeq === 12", timeout=60_000)
     _cancelled(exp)
@@ -117,6 +120,10 @@ def test_the_page_survives_a_server_restart(asgi_server: AsgiServer, page: Any, 
     assert _applied(page) == list(range(2, 13))  # every step once, in order
     page.console_problems[:] = [p for p in page.console_problems if not any(o in p for o in OUTAGE)]
 
+
+def test_the_page_survives_a_server_restart(asgi_server: AsgiServer, page: Any, alice: Any,
+                                            tiny_config: dict[str, Any]) -> None:
+    _through_an_outage(page, asgi_server.url, alice, tiny_config, asgi_server.stop, asgi_server.start, pause=2)
 
 
 def test_the_page_survives_a_network_drop(asgi_server: AsgiServer, page: Any, alice: Any,
@@ -126,22 +133,6 @@ def test_the_page_survives_a_network_drop(asgi_server: AsgiServer, page: Any, al
     twice. (Chromium's offline emulation fails new requests only: an open stream goes on reading through it.)"""
     relay = TcpProxy(("127.0.0.1", asgi_server.port))
     url = f"http://127.0.0.1:{relay.port}"  # the page reaches the server only through the relay
-    exp, sink = _running(alice, tiny_config)
-    log_in(page, url, "alice")
-    page.goto(f"{url}/experiments/{exp.pk}/")
-    page.wait_for_function("window.nasboard.streams === 1 && window.nasboard.lastSeq === 3")
-    _steps(sink, 4, 5)
-    page.wait_for_function("window.nasboard.lastSeq === 5")
-    relay.cut()
-    _steps(sink, 6, 9)  # written while the page cannot reach the server
-    time.sleep(5)  # the page's stream was reset; it retries against a network that is not there
-    assert page.evaluate("window.nasboard.lastSeq") == 5  # nothing came through the drop
-    relay.restore()
-    _steps(sink, 10, 12)
-    page.wait_for_function("window.nasboard.lastSeq === 12", timeout=60_000)
-    _cancelled(exp)
-    page.wait_for_function("window.nasboard.stopped", timeout=60_000)
-    assert _applied(page) == list(range(2, 13))  # every step once, in order
-    page.console_problems[:] = [p for p in page.console_problems if not any(o in p for o in OUTAGE)]
+    _through_an_outage(page, url, alice, tiny_config, relay.cut, relay.restore, pause=5)
     page.goto("about:blank")  # off the relay before it closes, so that nothing is logged after this check
     relay.cut()
