@@ -206,7 +206,7 @@ def test_runtime_requirements_carry_no_test_package() -> None:
 def test_app_code_imports_no_test_package() -> None:
     """What the image runs (nascore, webapp, manage.py) never imports a package only requirements-test.txt has,
     except the one optional developer path: `manage.py bench_events --browser` drives Chromium with playwright."""
-    allowed = {("webapp/experiments/management/commands/bench_events.py", "playwright.sync_api")}
+    allowed = {("webapp/experiments/management/bench_browser.py", "playwright.sync_api")}
     modules = {"pytest", "playwright", "greenlet", "schemathesis", "hypothesis", "jsonschema_rs", "anyio", "requests",
                "rich", "werkzeug", "urllib3", "idna", "certifi", "sortedcontainers", "markdown_it", "graphql", "execnet"}
     for path in [ROOT / "manage.py", *(ROOT / "nascore").rglob("*.py"), *(ROOT / "webapp").rglob("*.py")]:

@@ -1,19 +1,22 @@
 """`python manage.py bench_events`: how fast the live events endpoint answers, and how late events reach a browser.
 
-It stores a DARTS experiment with 100 epochs of history (both cell types) through the same
-sink a worker uses, starts the web server (uvicorn on ``webapp.asgi``, as `make run` does) and lets 20
-pollers behave like open live pages: load the history, then poll ``events?after=SEQ`` while a
-writer keeps appending epochs. Meanwhile ``--streams`` clients (100) listen to the push path,
-``/stream`` (Server-Sent Events), and report each event's delay from its emission to its arrival,
-with any lost, repeated or failed message counted as an error. With ``--browser`` a headless
-Chromium page opens the live page ``--loads`` times and reports how long the history takes to be
-on screen (median, and the first opening, which compiles Plotly), split into scripts, events
-requests, applying and drawing (the page's own performance marks), then stays open (it listens to
-the stream) and reports the delay from an event's emission to it being drawn. ``--client N`` times
-the endpoint alone with Django's test client. Everything it made is deleted.
+It stores a DARTS experiment with 100 epochs of history (both cell types) through the same sink a worker uses,
+starts the web server (uvicorn on ``webapp.asgi``, as `make run` does) and, while a writer keeps appending epochs,
+measures each goal under its own conditions, one after the other:
+
+1. polling: 20 pollers behave like open live pages on the fallback path (``events?after=SEQ`` every second);
+2. push: 100 clients listen to ``/stream`` (Server-Sent Events) and report each event's delay from its emission to
+   its arrival, any lost, repeated or failed message counted as an error; with ``--browser`` a headless Chromium
+   page opens the live page among them (its opening timed) and reports the delay from emission to drawn;
+3. drawing (``--browser``): the live page opened ``--loads`` times with nothing else open, the time until its
+   history is on screen (median and the first opening, which compiles Plotly), split into scripts, events
+   requests, applying and drawing (the page's own performance marks).
+
+``--client N`` times the endpoint alone with Django's test client. Everything it made is deleted.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -33,6 +36,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import close_old_connections
 
+from webapp.experiments.management.bench_browser import LivePageBrowser, describe_openings
 from webapp.experiments.management.bench_streams import StreamListeners
 from webapp.experiments.management.server import default_workers, server_command
 from webapp.experiments.models import ApiToken, Experiment, Status
@@ -40,6 +44,8 @@ from webapp.experiments.services import runs
 
 #: how long the web server may take to answer its first request (its workers import Django, torch and the engine)
 SERVER_START_SECONDS = 120
+#: the benchmark's own user (deleted afterwards), whom the browser logs in as
+BENCH_USER, BENCH_PASSWORD = "nasboard-bench", "bench-password-123"
 
 
 def _free_port() -> int:
@@ -108,6 +114,9 @@ class Command(BaseCommand):
         parser.add_argument("--epochs", type=int, default=100)
         parser.add_argument("--seconds", type=float, default=20.0, help="how long the pollers poll")
         parser.add_argument("--interval", type=float, default=1.0, help="seconds between one poller's polls (the page's period)")
+        parser.add_argument("--in-step", action="store_true",
+                            help="start the pollers together, so that they poll at the same moments (the worst case; by "
+                                 "default each starts at a random point of its period, as pages opened at different moments)")
         parser.add_argument("--live-every", type=float, default=1.0, help="seconds between live epochs the writer appends")
         parser.add_argument("--browser", action="store_true", help="also open the page in headless Chromium")
         parser.add_argument("--client", type=int, default=0, metavar="N",
@@ -121,8 +130,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         User = get_user_model()
-        user, _ = User.objects.get_or_create(username="nasboard-bench")
-        user.set_password("bench-password-123")
+        user, _ = User.objects.get_or_create(username=BENCH_USER)
+        user.set_password(BENCH_PASSWORD)
         user.save()
         _, token = ApiToken.issue(user, "bench")
         exp = Experiment.objects.create(owner=user, name="bench", config={"space": "darts"}, space="darts", optimizer="darts",
@@ -170,23 +179,6 @@ class Command(BaseCommand):
                     break
             self.stdout.write(f"loading the whole history: {pages} requests, {full * 1000:.0f} ms")
 
-            incremental: list[float] = []
-            lock = threading.Lock()
-            errors: list[str] = []
-
-            def poller(start_after: int) -> None:
-                last = start_after
-                while not stop.is_set():
-                    try:
-                        took, body = get(last)
-                    except Exception as exc:  # counted, not hidden
-                        errors.append(str(exc))
-                        continue
-                    last = body["last_seq"]
-                    with lock:
-                        incremental.append(took)
-                    stop.wait(options["interval"])
-
             def writer() -> None:
                 epoch = options["epochs"]
                 while not stop.wait(options["live_every"]):
@@ -194,41 +186,22 @@ class Command(BaseCommand):
                     history.epoch(epoch)
                 close_old_connections()
 
-            listeners = StreamListeners(base, exp.pk, headers, after, options["streams"])
-            listeners.open()
-            threads += [threading.Thread(target=poller, args=(after,)) for _ in range(options["pollers"])]
             threads.append(threading.Thread(target=writer))
-            browser_result: dict[str, Any] = {}
-            for t in threads:
-                t.start()
-            if options["browser"]:
-                browser_result = self._browser(base, exp.pk, options["seconds"], options["loads"])
+            threads[-1].start()
+            # each goal under its own conditions, one after the other, with the run going on throughout
+            if options["pollers"]:
+                self._pollers(get, after, options, server_log.name)
             else:
-                time.sleep(options["seconds"])
-            stop.set()
-            for t in threads:
-                t.join()
-            listeners.close(history.seq)
-            ms = [v * 1000 for v in incremental]
-            self.stdout.write(
-                f"events?after=SEQ with {options['pollers']} pollers (every {options['interval']}s) on {options['epochs']}+ epochs: "
-                f"{len(ms)} requests, median {statistics.median(ms):.1f} ms, p95 {_pct(ms, 0.95):.1f} ms, max {max(ms):.1f} ms, "
-                f"errors {len(errors)}" + (f" (first: {sorted(set(errors))[:3]}; the server's log: {server_log.name})"
-                                           if errors else "")
-            )
-            if not errors:
                 os.unlink(server_log.name)
-            if options["streams"]:
-                self.stdout.write(listeners.report())
-            if browser_result:
-                lat = browser_result["latencies"]
-                if lat:
-                    how = ("pushed: the page listened to /stream" if browser_result["streams"] and not browser_result["failures"]
-                           else f"polled every {settings.NASBOARD_POLL_MS} ms")
-                    self.stdout.write(f"emit-to-browser delay ({how}): {len(lat)} events, "
-                                      f"median {statistics.median(lat) * 1000:.0f} ms, p95 {_pct(lat, 0.95) * 1000:.0f} ms, "
-                                      f"max {max(lat) * 1000:.0f} ms; console errors: {browser_result['errors'] or 'none'}")
-                self._report_loads(browser_result["loads"])
+            browser = (LivePageBrowser(base, BENCH_USER, BENCH_PASSWORD) if options["browser"]
+                       else contextlib.nullcontext())
+            with browser:
+                self._push(base, exp.pk, headers, history, options, browser)
+                if options["browser"]:
+                    loads = browser.time_openings(f"/experiments/{exp.pk}/", options["loads"])
+                    self.stdout.write(describe_openings("history drawn (navigation start to the whole history on "
+                                                        "screen), nothing else open", loads))
+                    self.stdout.write(f"console errors: {browser.errors or 'none'}")
         finally:
             stop.set()  # no write may outlive the experiment it writes to
             for t in threads:
@@ -239,6 +212,75 @@ class Command(BaseCommand):
                 server.wait(timeout=10)
             exp.delete()
             user.delete()
+
+    def _pollers(self, get: Any, after: int, options: dict[str, Any], server_log: str) -> None:
+        """``--pollers`` live pages polling ``events?after=SEQ`` every ``--interval`` s, alone for ``--seconds``."""
+        incremental: list[float] = []
+        errors: list[str] = []
+        done = threading.Event()
+
+        def poller(last: int, phase: float) -> None:
+            done.wait(phase)  # pages opened at different moments poll out of step with each other
+            while not done.is_set():
+                try:
+                    took, body = get(last)
+                except Exception as exc:  # counted, not hidden
+                    errors.append(str(exc))
+                    done.wait(options["interval"])
+                    continue
+                last = body["last_seq"]
+                incremental.append(took)
+                done.wait(options["interval"])
+
+        phases = random.Random(1)
+        threads = [threading.Thread(target=poller, args=(after, 0.0 if options["in_step"] else phases.uniform(0, options["interval"])))
+                   for _ in range(options["pollers"])]
+        for t in threads:
+            t.start()
+        time.sleep(options["seconds"])
+        done.set()
+        for t in threads:
+            t.join()
+        ms = [v * 1000 for v in incremental] or [float("nan")]
+        self.stdout.write(
+            f"events?after=SEQ with {options['pollers']} pollers (every {options['interval']}s, "
+            f"{'in step' if options['in_step'] else 'out of step'}), nothing else open: "
+            f"{len(incremental)} requests, median {statistics.median(ms):.1f} ms, p95 {_pct(ms, 0.95):.1f} ms, "
+            f"max {max(ms):.1f} ms, errors {len(errors)}"
+            + (f" (first: {sorted(set(errors))[:3]}; the server's log: {server_log})" if errors else ""))
+        if not errors:
+            os.unlink(server_log)
+
+    def _push(self, base: str, pk: int, headers: dict[str, str], history: History, options: dict[str, Any],
+              browser: Any) -> None:
+        """``--streams`` clients on ``/stream`` and, with ``--browser``, the live page itself (opened while they
+        listen, its opening timed), for ``--seconds``."""
+        listeners = StreamListeners(base, pk, headers, history.seq, options["streams"])
+        listeners.open()
+        try:
+            if options["browser"]:
+                page, opening = browser.open(f"/experiments/{pk}/")
+                page.wait_for_timeout(options["seconds"] * 1000)
+                figures = browser.live_figures(page)
+                page.close()
+            else:
+                time.sleep(options["seconds"])
+        finally:
+            listeners.close(history.seq)
+        if options["streams"]:
+            self.stdout.write(listeners.report())
+        if options["browser"]:
+            lat = figures["latencies"]
+            how = ("pushed: the page listened to /stream" if figures["streams"] and not figures["failures"]
+                   else f"polled every {settings.NASBOARD_POLL_MS} ms")
+            beside = f"beside {options['streams']} stream clients" if options["streams"] else "alone"
+            if lat:
+                self.stdout.write(f"emit-to-browser delay ({how}, {beside}): {len(lat)} events, "
+                                  f"median {statistics.median(lat) * 1000:.0f} ms, p95 {_pct(lat, 0.95) * 1000:.0f} ms, "
+                                  f"max {max(lat) * 1000:.0f} ms")
+            else:
+                self.stdout.write(f"emit-to-browser delay ({how}, {beside}): no event reached the page")
+            self.stdout.write(describe_openings(f"history drawn {beside}", [opening]))
 
     def _client_times(self, pk: int, token: str, last: int, n: int) -> None:
         """Server time of one events request, in process (no HTTP): a page of the history, a poll with one new event
@@ -273,67 +315,3 @@ class Command(BaseCommand):
                 time.sleep(0.2)
         tail = "".join(Path(log_path).read_text(encoding="utf-8", errors="replace").splitlines(True)[-15:])
         raise CommandError(f"the web server did not answer within {SERVER_START_SECONDS} s; its log ({log_path}) ends:\n{tail}")
-
-    def _browser(self, base: str, pk: int, seconds: float, loads: int) -> dict[str, Any]:
-        """Open the live page ``loads`` times (timing each), then keep it open ``seconds`` to time live events."""
-        from playwright.sync_api import sync_playwright
-
-        os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        errors: list[str] = []
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
-                                         args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-            context = browser.new_context()  # one login, one cache, one page open at a time
-
-            def open_page() -> Any:
-                page = context.new_page()
-                page.set_default_timeout(120_000)  # a busy 2-core machine can take long over a first opening
-                page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-                return page
-
-            page = open_page()
-            page.goto(f"{base}/accounts/login/")
-            page.fill("#id_username", "nasboard-bench")
-            page.fill("#id_password", "bench-password-123")
-            page.click("button[type=submit]")
-            page.wait_for_url(f"{base}/")
-            timings = []
-            for _ in range(max(1, loads)):
-                page.close()
-                page = open_page()
-                timings.append(self._load(page, f"{base}/experiments/{pk}/"))
-            page.wait_for_timeout(seconds * 1000)
-            latencies = page.evaluate("window.nasboard.latencies")
-            streams = page.evaluate("window.nasboard.streams")
-            failures = page.evaluate("window.nasboard.streamFailures")
-            browser.close()
-        return {"latencies": latencies, "loads": timings, "errors": errors, "streams": streams, "failures": failures}
-
-    @staticmethod
-    def _load(page: Any, url: str) -> dict[str, float]:
-        """One opening of the live page, timed by the page itself (milliseconds from the navigation's start)."""
-        page.goto(url)
-        page.wait_for_function("window.nasboard && window.nasboard.loaded", timeout=120_000)
-        return page.evaluate("""() => {
-          const nav = performance.getEntriesByType("navigation")[0];
-          const events = performance.getEntriesByType("resource").filter((r) => r.name.includes("/events?"));
-          const sum = (name) => performance.getEntriesByName(name).reduce((t, m) => t + m.duration, 0);
-          // (a page without the marks: when its being loaded was seen)
-          return { drawn: window.nasboard.historyDrawnMs ?? performance.now(), scripts: nav.domContentLoadedEventEnd,
-                   fetch: events.reduce((t, r) => t + r.duration, 0), requests: events.length,
-                   apply: sum("nasboard:apply"), draw: sum("nasboard:draw") };
-        }""")
-
-    def _report_loads(self, loads: list[dict[str, float]]) -> None:
-        """The history's draw time over the openings: the first (nothing cached) and the median, with where it went."""
-        def med(key: str) -> float:
-            return statistics.median(t[key] for t in loads)
-
-        first = loads[0]
-        self.stdout.write(
-            f"history drawn (navigation start to the whole history on screen), {len(loads)} openings: "
-            f"median {med('drawn'):.0f} ms, first {first['drawn']:.0f} ms, all {[round(t['drawn']) for t in loads]}; "
-            f"median split: page and scripts (Plotly) {med('scripts'):.0f} ms, {first['requests']:.0f} events requests "
-            f"{med('fetch'):.0f} ms, applying events {med('apply'):.0f} ms, drawing {med('draw'):.0f} ms; first opening's: "
-            f"{first['scripts']:.0f}, {first['fetch']:.0f}, {first['apply']:.0f}, {first['draw']:.0f} ms"
-        )
