@@ -103,6 +103,18 @@ def _run_again_source(request: HttpRequest) -> Experiment | None:
     return source
 
 
+#: at most this many pages of a run's history are preloaded; a longer history reads its later pages as they are asked for
+PRELOADED_PAGES = 8
+
+
+def history_preloads(events_url: str, last_seq: int) -> list[str]:
+    """The events pages the live page's script will ask for first (``?after=0``, then a page later each time: the
+    sequence numbers are 1..N without a gap), for ``<link rel=preload>`` in its head: the browser reads the history
+    while it runs Plotly's bundle instead of after it."""
+    page = settings.NASBOARD_EVENTS_PAGE
+    return [f"{events_url}?after={after}" for after in range(0, max(last_seq, 1), page)][:PRELOADED_PAGES]
+
+
 @login_required
 def experiment_detail(request: HttpRequest, pk: int) -> HttpResponse:
     exp = selectors.get_experiment(request.user, pk)
@@ -142,6 +154,7 @@ def experiment_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "result": result,
             "genotype_text": genotype_line(result.genotype, exp.space) if result else "",
             "page_config": page_config,
+            "history_preloads": history_preloads(page_config["eventsUrl"], exp.last_seq),
             "config_json": json.dumps(exp.config, indent=2),
             "protocol_line": protocol_line(exp.config),
             **_regret_protocol(exp, raw),
