@@ -12,6 +12,8 @@ import { drawStatus, notice } from "./status.js";
 
 let stream = null;
 let streamUsable = Boolean(cfg.streamUrl); // false once the server refused a stream
+let drawScheduled = false;
+let undrawnTimes = []; // emission times of pushed events applied but not drawn yet
 
 /** Fetch the events after the last one applied, and apply them. */
 export async function poll() {
@@ -62,6 +64,25 @@ function reset() {
   benchmark.reset();
 }
 
+/* Draw what was applied and note, for each live event drawn, its delay from the worker emitting it to it being
+ * drawn here (the same clock on one machine; bench_events reports them). */
+function drawNow() {
+  drawPending();
+  const drawn = Date.now() / 1000;
+  for (const time of undrawnTimes) state.latencies.push(drawn - time);
+  undrawnTimes = [];
+}
+
+/* A redraw costs far more than an event: pushed events that arrive while one is pending are drawn with it. A page
+ * that is not shown gets no animation frames, so there a timer draws. */
+function scheduleDraw() {
+  if (drawScheduled) return;
+  drawScheduled = true;
+  const run = () => { drawScheduled = false; drawNow(); };
+  if (document.visibilityState === "visible") requestAnimationFrame(run);
+  else setTimeout(run, 0);
+}
+
 /* Apply one answer (a poll's page, or one pushed event), dropping events already applied. */
 function receive(data, pushed) {
   if (state.historyRev !== null && data.history_rev !== state.historyRev) {
@@ -75,12 +96,9 @@ function receive(data, pushed) {
   const fresh = data.events.filter((ev) => ev.seq > state.lastSeq); // a pushed event may repeat a polled one
   applyPage({ ...data, events: fresh });
   state.lastSeq = Math.max(state.lastSeq, data.last_seq);
-  if (!data.more) drawPending();
-  if (state.loaded) {
-    // delay from the worker emitting each event to it being drawn here (same clock on one machine)
-    const drawn = Date.now() / 1000;
-    for (const ev of fresh) if (typeof ev.time === "number") state.latencies.push(drawn - ev.time);
-  }
+  if (state.loaded) for (const ev of fresh) if (typeof ev.time === "number") undrawnTimes.push(ev.time);
+  if (pushed) scheduleDraw(); // one message per event: a burst of them is drawn once, in the next frame
+  else if (!data.more) drawNow();
   const wasActive = ACTIVE.has(state.status);
   drawStatus(data);
   if (pushed) {
