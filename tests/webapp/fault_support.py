@@ -1,6 +1,6 @@
 """Helpers of the fault tests: a TCP proxy that can be cut and restored (Redis made unreachable for one worker
-without touching the shared server), a live page's poller of the events API, and the checks that a run's history
-is whole."""
+without touching the shared server), a live page's poller of the events API and its listener of the event stream,
+and the checks that a run's history is whole."""
 from __future__ import annotations
 
 import json
@@ -130,6 +130,51 @@ class EventPoller(threading.Thread):
     def stop(self) -> None:
         self._stop_event.set()
         self.join(timeout=15)
+
+
+class StreamPage(threading.Thread):
+    """A live page on the push path: ``/stream`` from the start with a Bearer token, every event kept in order until
+    the stream's ``end``. A dropped stream is opened again after the last event received (as a browser's
+    EventSource does with Last-Event-ID)."""
+
+    def __init__(self, base_url: str, experiment_id: int, token: str):
+        super().__init__(daemon=True)
+        self.base_url, self.path = base_url, f"/api/experiments/{experiment_id}/stream"
+        self.headers = {"Authorization": f"Bearer {token}"}
+        self.events: list[dict[str, Any]] = []
+        self.errors: list[str] = []
+        self.server_errors: list[int] = []
+        self.ended = False
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        from tests.webapp.asgi_support import SseClient
+
+        last = 0
+        while not self._stop_event.is_set() and not self.ended:
+            client = None
+            try:
+                client = SseClient(self.base_url, self.path, {**self.headers, "Last-Event-ID": str(last)}, timeout=60)
+                if client.response.status != 200:
+                    (self.server_errors if client.response.status >= 500 else self.errors).append(client.response.status)
+                else:
+                    for message in client.messages():
+                        if message.id is not None:
+                            self.events += message.data["events"]
+                            last = int(message.id)
+                        if message.event == "end" or self._stop_event.is_set():
+                            self.ended = message.event == "end"
+                            break
+            except (OSError, ValueError) as exc:
+                self.errors.append(type(exc).__name__)
+            finally:
+                if client is not None:
+                    client.close()
+            self._stop_event.wait(1.0)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(timeout=70)
 
 
 def assert_whole_history(experiment_id: int, epochs: int) -> list[Event]:

@@ -11,13 +11,11 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 import pytest
-import schemathesis
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from django.test import override_settings
-from hypothesis import HealthCheck, settings
-from schemathesis import GenerationMode
+from hypothesis import settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -27,16 +25,13 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.webapp.api_support import World, make_world
-from webapp.experiments.api.endpoints import api
+from tests.webapp.fuzz_support import EXAMPLES, HYPOTHESIS, api_schema
 from webapp.experiments.services import studies
 
-EXAMPLES = 60
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           negative_data_rejection]
 
-schema = schemathesis.openapi.from_dict(api.get_openapi_schema(path_prefix="/api/"))
-schema.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE], max_examples=EXAMPLES,
-                                deterministic=True, with_security_parameters=False)
+schema = api_schema()
 app = WSGIHandler()
 
 
@@ -64,9 +59,7 @@ def _real_ids(world: World, generated: Any) -> int:
 
 @pytest.mark.django_db
 @schema.parametrize()
-@settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                 HealthCheck.filter_too_much])
+@settings(max_examples=EXAMPLES, derandomize=True, **HYPOTHESIS)
 def test_fuzzed_requests_get_documented_answers(case: Any, world: World) -> None:
     if "id" in (case.path_parameters or {}):
         case.path_parameters["id"] = _real_ids(world, case.path_parameters["id"])

@@ -331,54 +331,69 @@ def test_sigterm_during_a_study_ends_the_trial_and_hands_the_study_over(
 
 
 @pytest.mark.timeout(900)
-def test_four_runs_on_two_workers_with_fifty_live_pages(
-        start_worker: Callable[..., Any], alice: Any, bob: Any, tiny_config: dict[str, Any],
-        wait_for: Callable[..., Any]) -> None:
-    """Load rather than a fault: fifty pollers of the events API (a live page each) on four runs at once; no 5xx and
-    every page receives its run's every event once. (The API fuzz is not run alongside here: see the report.)"""
-    import socket
-    import subprocess
-    import sys
-
-    from tests.webapp.conftest import ROOT, test_database_url
-    from tests.webapp.fault_support import EventPoller, wait_port
+def test_four_runs_on_two_workers_with_fifty_live_pages_and_the_api_fuzz(
+        start_worker: Callable[..., Any], alice: Any, bob: Any, make_user: Callable[..., Any], tiny_config: dict[str, Any],
+        wait_for: Callable[..., Any], tmp_path: Any) -> None:
+    """Load rather than a fault, on the production server (uvicorn, two processes): four runs at once on two workers,
+    fifty live pages (half listening to the event stream, half polling the events API, the page's fallback) and the
+    API fuzz sending requests all along as a third user. No answer is a 5xx, and every page receives its run's every
+    event once, in order. The fuzz's user may start no run (the run limit is 0 on this server), so that only the
+    four runs load the workers; every other request is sent, its ids mapped onto the four runs (not its own: 404)
+    and onto ids that do not exist."""
+    from tests.webapp.asgi_support import AsgiServer
+    from tests.webapp.fault_support import EventPoller, StreamPage
+    from tests.webapp.fuzz_support import ApiFuzzer
     from webapp.experiments.models import ApiToken
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "webapp.settings", "DATABASE_URL": test_database_url(),
-           "DB_CONN_MAX_AGE": "0", "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    server = subprocess.Popen([sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload",
-                               "--skip-checks"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = AsgiServer(tmp_path / "uvicorn.log", workers=2, NASBOARD_MAX_CONCURRENT_RUNS="0").start(timeout=120)
     prefix = _own_queues("load")
-    pollers: list[EventPoller] = []
+    pages: list[Any] = []
+    fuzzer = None
     try:
-        wait_port(port)
         start_worker("load-a", prefix)
         start_worker("load-b", prefix)
-        keys = {user.pk: ApiToken.issue(user)[1] for user in (alice, bob)}
+        carol = make_user("carol")
+        keys = {user.pk: ApiToken.issue(user)[1] for user in (alice, bob, carol)}
         with override_settings(NASBOARD_QUEUE_PREFIX=prefix):
             runs = [services.create_experiment(user, f"load {i}", {**tiny_config, "epochs": 2, "seed": i})
                     for i, user in enumerate((alice, alice, bob, bob))]
+        ids = [run.pk for run in runs] + [max(run.pk for run in runs) + 1000]
+
+        def other_users_runs(case: Any) -> None:
+            if isinstance((case.path_parameters or {}).get("id"), int):
+                case.path_parameters["id"] = ids[case.path_parameters["id"] % len(ids)]
+
+        fuzzer = ApiFuzzer(server.url, keys[carol.pk], prepare=other_users_runs)
+        fuzzer.start()
         for i in range(50):
             run = runs[i % 4]
-            poller = EventPoller(f"http://127.0.0.1:{port}", run.pk, keys[run.owner_id], interval=1.0)
-            poller.start()
-            pollers.append(poller)
+            page = (StreamPage if i % 2 else EventPoller)(server.url, run.pk, keys[run.owner_id])
+            page.start()
+            pages.append(page)
         for run in runs:
             done = wait_for(lambda pk=run.pk: ended(pk), 600, f"run {run.name!r} to end")
             assert done.status == Status.FINISHED, done.error
-        for poller in pollers:
-            wait_for(lambda p=poller: p.events and p.events[-1]["type"] == "finished", 120, "every page to see the end")
+        for page in pages:
+            wait_for(lambda p=page: p.events and p.events[-1]["type"] == "finished", 120, "every page to see the end")
     finally:
-        for poller in pollers:
-            poller.stop()
-        server.terminate()
-        server.wait(timeout=30)
+        if fuzzer is not None:
+            fuzzer.stop()
+        for page in pages:
+            page.stop()
+        server.stop()
+    assert "Traceback" not in server.log(), server.log()[-3000:]
     expected = {run.pk: [e.seq for e in assert_whole_history(run.pk, 2)] for run in runs}
-    for i, poller in enumerate(pollers):
-        assert [e["seq"] for e in poller.events] == expected[runs[i % 4].pk]
-        assert not poller.server_errors, poller.server_errors
-    _figure("pages", len(pollers))
-    _figure("failed polls in all", sum(len(p.errors) for p in pollers))
+    for i, page in enumerate(pages):
+        assert [e["seq"] for e in page.events] == expected[runs[i % 4].pk], type(page).__name__
+        assert not page.server_errors, page.server_errors
+    assert not fuzzer.server_errors, fuzzer.server_errors[:5]
+    assert not fuzzer.failures, fuzzer.failures[:5]
+    operations = {operation for operation, _ in fuzzer.statuses}
+    assert len(operations) >= 15, operations  # it went round the whole API, not one endpoint
+    assert any(200 <= status < 300 for _, status in fuzzer.statuses)
+    assert not Experiment.objects.filter(owner=carol).exists()  # the run limit held: nothing of the fuzz ran
+    _figure("pages", len(pages))
+    _figure("streamed pages", sum(isinstance(p, StreamPage) for p in pages))
+    _figure("failed polls or streams in all", sum(len(p.errors) for p in pages))
+    _figure("fuzz requests", len(fuzzer.statuses))
+    _figure("fuzz operations", len(operations))
