@@ -291,3 +291,25 @@ def test_a_study_whose_every_trial_failed_ends_failed_with_the_first_reason(alic
     assert exp.status == Status.FAILED and exp.ended_at is not None and exp.epochs_done == 2
     assert exp.error == "every one of the 2 trials failed; trial 0: RuntimeError: the loss became nan"
     assert Result.objects.get(experiment=exp).raw["states"] == {"complete": 0, "pruned": 0, "failed": 2}
+
+
+def test_a_trial_asked_for_by_a_task_lost_before_its_first_heartbeat_is_failed_and_retried(alice: Any) -> None:
+    """A task killed between asking Optuna for a trial and beating its first heartbeat leaves a running trial that
+    Optuna never fails (it fails a trial only by its heartbeat), and the study would wait on it for ever. The next
+    task, under the study's lock, fails it and takes its retry (same parameters) instead."""
+    from nascore.hpo.study import make_problem
+
+    with override_settings(NASBOARD_QUEUE_PREFIX=os.environ["NASBOARD_QUEUE_PREFIX"] + "nobody-"):
+        exp = studies.create_study(alice, {**SETTINGS, "trials": 2})
+    study = load_study(exp)
+    orphan = study.ask()  # ... and its task died here, before storage().record_heartbeat(orphan._trial_id)
+    orphan.suggest_float("x", 0, 1)
+    problem = make_problem(studies.worker_settings(exp), None)
+    step = studies._next_step(exp.pk, study, problem, "here")
+    assert step.what == "trial"
+    by_number = {t.number: t for t in study.get_trials(deepcopy=False)}
+    assert by_number[orphan.number].state.name == "FAIL"
+    taken = by_number[step.trial.number]
+    assert taken.system_attrs.get("failed_trial") == orphan.number and taken.state.name == "RUNNING"
+    assert same_parameters(by_number[orphan.number], taken)
+    assert len(studies.counted_trials(list(by_number.values()))) == 1  # the retry replaces it: one of two trials

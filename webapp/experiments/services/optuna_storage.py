@@ -105,6 +105,37 @@ def silent_trial_ids(study: Any, seconds: float) -> set[int]:
     return {trial_id for trial_id, beat in rows if now - beat > timedelta(seconds=seconds)}
 
 
+def expire_unbeaten_trials(study: Any) -> list[int]:
+    """Running trials with no heartbeat at all, given one already past the grace period, so that the next
+    ``fail_stale_trials`` fails them (and queues their retry). Only for a caller that holds the study's lock: a
+    task asks for a trial and beats its first heartbeat under that lock, so a trial without one was asked for by a
+    task that died in between (its lock went with its connection). Optuna fails a trial only by its heartbeat, so
+    such a trial would otherwise stay running for ever and the study with it."""
+    from datetime import timedelta
+
+    import sqlalchemy
+    from optuna.storages._rdb import models
+    from optuna.trial import TrialState
+
+    rdb = storage()
+    session = rdb.scoped_session()
+    try:
+        orphans = [trial_id for (trial_id,) in (
+            session.query(models.TrialModel.trial_id)
+            .outerjoin(models.TrialHeartbeatModel, models.TrialHeartbeatModel.trial_id == models.TrialModel.trial_id)
+            .filter(models.TrialModel.study_id == study._study_id, models.TrialModel.state == TrialState.RUNNING,
+                    models.TrialHeartbeatModel.trial_id.is_(None))
+            .all())]
+        if orphans:
+            now = session.execute(sqlalchemy.func.now()).scalar().replace(tzinfo=None)  # the clock Optuna reads
+            expired = now - timedelta(seconds=rdb.grace_period + 1)
+            session.add_all(models.TrialHeartbeatModel(trial_id=trial_id, heartbeat=expired) for trial_id in orphans)
+            session.commit()
+        return orphans
+    finally:
+        session.close()
+
+
 def dispose() -> None:
     """Close every pooled connection of the storages this process made (before its database is dropped)."""
     for engine in {_storage(*key).engine for key in _made}:

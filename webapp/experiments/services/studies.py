@@ -283,8 +283,9 @@ def study_lock(experiment_id: int) -> Iterator[Experiment | None]:
 
 
 def _next_step(experiment_id: int, study: Any, problem: Any, worker: str) -> Step:
-    """Under the study's row lock: fail lost trials (Optuna queues their retry), then take a trial if the study
-    needs one, else wait for a lost one, else end the study (finished, failed or cancelled) if nothing runs."""
+    """Under the study's row lock: fail lost trials (Optuna queues their retry; one whose task was lost before its
+    first heartbeat too), then take a trial if the study needs one, else wait for a lost one, else end the study
+    (finished, failed or cancelled) if nothing runs."""
     import optuna
     from optuna.trial import TrialState
 
@@ -293,6 +294,9 @@ def _next_step(experiment_id: int, study: Any, problem: Any, worker: str) -> Ste
             return Step("skipped")
         with warnings.catch_warnings():  # experimental in Optuna 5; it is what the lost-worker policy relies on
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            if storage.expire_unbeaten_trials(study):
+                log.warning("study %s: a trial was asked for by a task lost before its first heartbeat; failing it",
+                            experiment_id)
             optuna.storages.fail_stale_trials(study)
         trials = study.get_trials(deepcopy=False)
         running = [t for t in trials if t.state == TrialState.RUNNING]
