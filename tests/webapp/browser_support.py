@@ -10,6 +10,12 @@ from typing import Any, Iterator
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
+#: evaluated in a page: the trace types its charts drew, those the loaded plotly.js does not register, and which
+#: plotly.js bundle the page loaded
+DRAWN_TRACES = """(() => { const known = new Set(Object.keys(Plotly.PlotSchema.get().traces));
+    const types = [...document.querySelectorAll('.js-plotly-plot')].flatMap((d) => d.data.map((t) => t.type || 'scatter'));
+    return {types: [...new Set(types)].sort(), unknown: types.filter((t) => !known.has(t)),
+            bundle: [...document.scripts].map((s) => s.src).filter((s) => s.includes('plotly'))}; })()"""
 PASSWORD = "pw-for-tests-123"
 
 

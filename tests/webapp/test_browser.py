@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import pytest
 
-from tests.webapp.browser_support import log_in
+from tests.webapp.browser_support import DRAWN_TRACES, log_in
 from tests.webapp.support import unsent_experiment
 from webapp.experiments import services
 from webapp.experiments.models import Experiment, Status
@@ -212,13 +212,10 @@ def test_curvature_and_collapse_charts_live(live_server: Any, page: Any, alice: 
     assert eigen["range"] == [0.5, 3.5]  # the live redraws kept the zoom
     assert page.evaluate("document.getElementById('curve-collapse').data[0].y") == [1, 2, 3, 6]
     assert "stopped early" in page.text_content("#log")
-    # the live page loads plotly.js's cartesian bundle: every trace it drew is one that bundle registers
-    drawn = page.evaluate("""(() => { const known = new Set(Object.keys(Plotly.PlotSchema.get().traces));
-        const types = [...document.querySelectorAll('.js-plotly-plot')].flatMap((d) => d.data.map((t) => t.type || 'scatter'));
-        return {types: [...new Set(types)].sort(), unknown: types.filter((t) => !known.has(t)),
-                bundle: [...document.scripts].map((s) => s.src).filter((s) => s.includes('plotly'))}; })()""")
+    # the live page loads our scatter and heatmap build of plotly.js: every trace it drew is one that build registers
+    drawn = page.evaluate(DRAWN_TRACES)
     assert drawn["types"] == ["heatmap", "scatter"] and drawn["unknown"] == []
-    assert [src.rsplit("/", 1)[-1] for src in drawn["bundle"]] == ["plotly-cartesian.min.js"]
+    assert [src.rsplit("/", 1)[-1] for src in drawn["bundle"]] == ["plotly-scatter-heatmap.min.js"]
 
 
 def test_ada_changes_and_nb201_counts_on_a_finished_run(live_server: Any, page: Any, alice: Any, tiny_config: dict[str, Any]) -> None:

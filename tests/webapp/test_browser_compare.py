@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.webapp.browser_support import log_in
+from tests.webapp.browser_support import DRAWN_TRACES, log_in
 from tests.webapp.compare_data import darts_genotype, make_retrain, make_run
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
@@ -63,6 +63,9 @@ def test_pick_with_checkboxes_and_open_the_comparison(live_server: Any, page: An
     assert page.locator(f"#cell-{a.pk}-reduce .edge.diff").count() == 0
     for exp in (a, b, c):
         page.wait_for_selector(f"#heatmap-{exp.pk}-normal .main-svg")
+    drawn = page.evaluate(DRAWN_TRACES)  # every trace drawn is one our plotly.js build registers
+    assert drawn["types"] == ["heatmap", "scatter"] and drawn["unknown"] == []
+    assert [src.rsplit("/", 1)[-1] for src in drawn["bundle"]] == ["plotly-scatter-heatmap.min.js"]
 
     # the permalink reproduces the comparison
     permalink = page.input_value("#permalink")

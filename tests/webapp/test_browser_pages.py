@@ -29,8 +29,8 @@ SCRIPTS = """(() => ({
   inline: [...document.scripts].filter((s) => !s.src && s.type !== "application/json").map((s) => s.type || "script"),
   modules: [...document.scripts].filter((s) => s.type === "module" && s.src).map((s) => new URL(s.src).pathname),
 }))()"""
-#: plotly.js, full (the study page) or its cartesian bundle (the live and comparison pages)
-PLOTLY = {"/static/vendor/plotly.min.js", "/static/vendor/plotly-cartesian/plotly-cartesian.min.js"}
+#: plotly.js, full (the study page) or our scatter and heatmap build (the live and comparison pages)
+PLOTLY = {"/static/vendor/plotly.min.js", "/static/vendor/plotly-scatter-heatmap/plotly-scatter-heatmap.min.js"}
 #: the API docs page is django-ninja's Swagger UI: its bundle is not ours to convert
 NINJA = "/static/ninja/"
 
