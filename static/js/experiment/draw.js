@@ -29,8 +29,11 @@ export function applyPage(data) {
 export function drawPending() {
   if (!state.undrawn && state.loaded) return;
   performance.mark("nasboard:draw-start");
-  drawCurves();
-  drawArch();
+  // a live event redraws only the charts it changed (a step: the curves; an arch event: the heatmaps and cell)
+  if (state.curvesDirty || !state.loaded) drawCurves();
+  if (state.archDirty || !state.loaded) drawArch();
+  state.curvesDirty = false;
+  state.archDirty = false;
   if (state.robustDirty || !state.loaded) {
     drawCurvature();
     drawCollapse();

@@ -7,6 +7,9 @@ import { state } from "./state.js";
 
 // events that change the curvature or collapse charts (a rollback also drops later epochs)
 const ROBUST_EVENTS = new Set(["curvature", "early_stop", "regularization_change", "genotype"]);
+// events that change the loss and accuracy curves, and the architecture section (heatmaps, cell, its figures)
+const CURVE_EVENTS = new Set(["run_started", "step", "epoch", "eval_epoch", "expected_cost", "regularization_change"]);
+const ARCH_EVENTS = new Set(["arch", "genotype", "regularization_change"]);
 
 /* Replace the entry of ``ev``'s epoch in an epoch-ordered list. */
 function putByEpoch(list, item) {
@@ -65,6 +68,8 @@ export function handle(ev) {
   benchmark.handle(ev);
   if (ev.type !== "step" && ev.type !== "query") logEvent(ev); // queries: the regret plot, not the log
   if (ROBUST_EVENTS.has(ev.type)) state.robustDirty = true;
+  if (CURVE_EVENTS.has(ev.type)) state.curvesDirty = true;
+  if (ARCH_EVENTS.has(ev.type)) state.archDirty = true;
 }
 
 /* DARTS-ADA went back to ``epoch``: what came after it is replaced by what the run does next. */

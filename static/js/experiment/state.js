@@ -24,6 +24,8 @@ export const state = {
   regChanges: [], // DARTS-ADA's regularization_change events, in order
   collapse: new Map(), // epoch -> {skip: {cell: n}, free: {cell: n}} of the cell picked at that epoch
   robustDirty: true, // the curvature and collapse charts need a redraw
+  curvesDirty: true, // the loss and accuracy curves need a redraw
+  archDirty: true, // the architecture section needs a redraw
   curvatureText: null, // the curvature section's line from the server's latest answer (null: as the page was served)
   costs: [], // expected_cost events (ProxylessNAS's hardware-aware term), one per epoch, in epoch order
   undrawn: false, // events were applied that are not drawn yet
@@ -35,7 +37,7 @@ exposeForTests(state);
 export function resetState() {
   Object.assign(state, {
     lastSeq: 0, loaded: false, steps: { x: [], loss: [], acc: [] }, epochs: [], arch: [], genotypes: new Map(),
-    curvature: [], discarded: [], earlyStop: null, regChanges: [], collapse: new Map(), robustDirty: true, costs: [],
+    curvature: [], discarded: [], earlyStop: null, regChanges: [], collapse: new Map(), robustDirty: true, curvesDirty: true, archDirty: true, costs: [],
     undrawn: false,
   });
 }
