@@ -4,13 +4,13 @@ It stores a DARTS experiment with 100 epochs of history (both cell types) throug
 starts the web server (uvicorn on ``webapp.asgi``, as `make run` does) and, while a writer keeps appending epochs,
 measures each goal under its own conditions, one after the other:
 
-1. polling: 20 pollers behave like open live pages on the fallback path (``events?after=SEQ`` every second);
-2. push: 100 clients listen to ``/stream`` (Server-Sent Events) and report each event's delay from its emission to
-   its arrival, any lost, repeated or failed message counted as an error; with ``--browser`` a headless Chromium
-   page opens the live page among them (its opening timed) and reports the delay from emission to drawn;
-3. drawing (``--browser``): the live page opened ``--loads`` times with nothing else open, the time until its
+1. drawing (``--browser``): the live page opened ``--loads`` times with nothing else open, the time until its
    history is on screen (median and the first opening, which compiles Plotly), split into scripts, events
-   requests, applying and drawing (the page's own performance marks).
+   requests, applying and drawing (the page's own performance marks);
+2. polling: 20 pollers behave like open live pages on the fallback path (``events?after=SEQ`` every second);
+3. push: 100 clients listen to ``/stream`` (Server-Sent Events) and report each event's delay from its emission to
+   its arrival, any lost, repeated or failed message counted as an error; with ``--browser`` a headless Chromium
+   page opens the live page among them (its opening timed) and reports the delay from emission to drawn.
 
 ``--client N`` times the endpoint alone with Django's test client. Everything it made is deleted.
 """
@@ -188,19 +188,21 @@ class Command(BaseCommand):
 
             threads.append(threading.Thread(target=writer))
             threads[-1].start()
-            # each goal under its own conditions, one after the other, with the run going on throughout
-            if options["pollers"]:
-                self._pollers(get, after, options, server_log.name)
-            else:
-                os.unlink(server_log.name)
+            # each goal under its own conditions, one after the other, with the run going on throughout; the
+            # openings first, while the history is still about --epochs long
             browser = (LivePageBrowser(base, BENCH_USER, BENCH_PASSWORD) if options["browser"]
                        else contextlib.nullcontext())
             with browser:
-                self._push(base, exp.pk, headers, history, options, browser)
                 if options["browser"]:
                     loads = browser.time_openings(f"/experiments/{exp.pk}/", options["loads"])
-                    self.stdout.write(describe_openings("history drawn (navigation start to the whole history on "
-                                                        "screen), nothing else open", loads))
+                    self.stdout.write(describe_openings(f"history drawn (navigation start to the whole history on "
+                                                        f"screen, {options['epochs']}+ epochs), nothing else open", loads))
+                if options["pollers"]:
+                    self._pollers(get, history.seq, options, server_log.name)
+                else:
+                    os.unlink(server_log.name)
+                self._push(base, exp.pk, headers, history, options, browser)
+                if options["browser"]:
                     self.stdout.write(f"console errors: {browser.errors or 'none'}")
         finally:
             stop.set()  # no write may outlive the experiment it writes to
