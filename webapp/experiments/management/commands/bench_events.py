@@ -7,7 +7,8 @@ measures each goal under its own conditions, one after the other:
 1. drawing (``--browser``): the live page opened ``--loads`` times with nothing else open, the time until its
    history is on screen (median and the first opening, which compiles Plotly), split into scripts, events
    requests, applying and drawing (the page's own performance marks);
-2. polling: 20 pollers behave like open live pages on the fallback path (``events?after=SEQ`` every second);
+2. polling: 20 pollers behave like open live pages on the fallback path (``events?after=SEQ`` every second), in a
+   process of their own;
 3. push: 100 clients listen to ``/stream`` (Server-Sent Events) and report each event's delay from its emission to
    its arrival, any lost, repeated or failed message counted as an error; with ``--browser`` a headless Chromium
    page opens the live page among them (its opening timed) and reports the delay from emission to drawn.
@@ -37,6 +38,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import close_old_connections
 
 from webapp.experiments.management.bench_browser import LivePageBrowser, describe_openings
+from webapp.experiments.management.bench_pollers import poll_in_a_process
 from webapp.experiments.management.bench_streams import StreamListeners
 from webapp.experiments.management.server import default_workers, server_command
 from webapp.experiments.models import ApiToken, Experiment, Status
@@ -198,7 +200,7 @@ class Command(BaseCommand):
                     self.stdout.write(describe_openings(f"history drawn (navigation start to the whole history on "
                                                         f"screen, {options['epochs']}+ epochs), nothing else open", loads))
                 if options["pollers"]:
-                    self._pollers(get, history.seq, options, server_log.name)
+                    self._pollers(url, token, history.seq, options, server_log.name)
                 else:
                     os.unlink(server_log.name)
                 self._push(base, exp.pk, headers, history, options, browser)
@@ -215,34 +217,11 @@ class Command(BaseCommand):
             exp.delete()
             user.delete()
 
-    def _pollers(self, get: Any, after: int, options: dict[str, Any], server_log: str) -> None:
-        """``--pollers`` live pages polling ``events?after=SEQ`` every ``--interval`` s, alone for ``--seconds``."""
-        incremental: list[float] = []
-        errors: list[str] = []
-        done = threading.Event()
-
-        def poller(last: int, phase: float) -> None:
-            done.wait(phase)  # pages opened at different moments poll out of step with each other
-            while not done.is_set():
-                try:
-                    took, body = get(last)
-                except Exception as exc:  # counted, not hidden
-                    errors.append(str(exc))
-                    done.wait(options["interval"])
-                    continue
-                last = body["last_seq"]
-                incremental.append(took)
-                done.wait(options["interval"])
-
-        phases = random.Random(1)
-        threads = [threading.Thread(target=poller, args=(after, 0.0 if options["in_step"] else phases.uniform(0, options["interval"])))
-                   for _ in range(options["pollers"])]
-        for t in threads:
-            t.start()
-        time.sleep(options["seconds"])
-        done.set()
-        for t in threads:
-            t.join()
+    def _pollers(self, url: str, token: str, after: int, options: dict[str, Any], server_log: str) -> None:
+        """``--pollers`` live pages polling ``events?after=SEQ`` every ``--interval`` s, alone for ``--seconds``, in
+        a process of their own (bench_pollers.py)."""
+        incremental, errors = poll_in_a_process(url, token, after, options["pollers"], options["interval"],
+                                                options["seconds"], options["in_step"])
         ms = [v * 1000 for v in incremental] or [float("nan")]
         self.stdout.write(
             f"events?after=SEQ with {options['pollers']} pollers (every {options['interval']}s, "
