@@ -13,19 +13,25 @@ import urllib.request
 from typing import Any
 
 
+def fetch_events(url: str, headers: dict[str, str], after: int) -> tuple[float, dict[str, Any]]:
+    """One ``events?after=`` request: its seconds and its answer."""
+    start = time.perf_counter()
+    with urllib.request.urlopen(urllib.request.Request(f"{url}?after={after}", headers=headers), timeout=30) as r:
+        body = json.loads(r.read())
+    return time.perf_counter() - start, body
+
+
 def _poll(url: str, headers: dict[str, str], after: int, interval: float, phase: float, until: float,
           took: list[float], errors: list[str]) -> None:
     time.sleep(phase)  # pages opened at different moments poll out of step with each other
     last = after
     while time.time() < until:
-        start = time.perf_counter()
         try:
-            with urllib.request.urlopen(urllib.request.Request(f"{url}?after={last}", headers=headers), timeout=30) as r:
-                body = json.loads(r.read())
+            seconds, body = fetch_events(url, headers, last)
         except Exception as exc:  # noqa: BLE001 - counted, not hidden
             errors.append(str(exc))
         else:
-            took.append(time.perf_counter() - start)
+            took.append(seconds)
             last = body["last_seq"]
         time.sleep(max(0.0, min(interval, until - time.time())))
 

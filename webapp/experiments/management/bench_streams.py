@@ -16,7 +16,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 
-def _pct(values: list[float], q: float) -> float:
+def percentile(values: list[float], q: float) -> float:
+    """The ``q`` quantile of ``values`` (nearest rank), as the benchmark reports p95."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
@@ -109,5 +110,5 @@ class StreamListeners:
         head = f"/stream with {len(self.listeners)} SSE clients: {len(delays)} events received"
         if not delays:
             return f"{head}; errors {len(errors)}: {errors[:3]}"
-        return (f"{head}, emit-to-client delay median {statistics.median(delays):.0f} ms, p95 {_pct(delays, 0.95):.0f} ms, "
+        return (f"{head}, emit-to-client delay median {statistics.median(delays):.0f} ms, p95 {percentile(delays, 0.95):.0f} ms, "
                 f"max {max(delays):.0f} ms, errors {len(errors)}" + (f" (first: {errors[:3]})" if errors else ""))

@@ -82,20 +82,27 @@ def delete_study(experiment: "Experiment") -> bool:
     return True
 
 
+def _database_now(session: Any) -> Any:
+    """The database's clock, naive, as Optuna reads it to judge a heartbeat stale (so the database's time zone does
+    not matter)."""
+    import sqlalchemy
+
+    return session.execute(sqlalchemy.func.now()).scalar().replace(tzinfo=None)
+
+
 def silent_trial_ids(study: Any, seconds: float) -> set[int]:
     """The study's running trials whose heartbeat is older than ``seconds``: their worker is most likely lost, and
     Optuna will fail them once the grace period is over.  Read as Optuna reads staleness (the database's clock, in
     Optuna's own session), so the database's time zone does not matter."""
     from datetime import timedelta
 
-    import sqlalchemy
     from optuna.storages._rdb import models
     from optuna.trial import TrialState
 
     rdb = storage()
     session = rdb.scoped_session()
     try:
-        now = session.execute(sqlalchemy.func.now()).scalar().replace(tzinfo=None)
+        now = _database_now(session)
         rows = (session.query(models.TrialHeartbeatModel.trial_id, models.TrialHeartbeatModel.heartbeat)
                 .join(models.TrialModel, models.TrialModel.trial_id == models.TrialHeartbeatModel.trial_id)
                 .filter(models.TrialModel.study_id == study._study_id, models.TrialModel.state == TrialState.RUNNING)
@@ -113,7 +120,6 @@ def expire_unbeaten_trials(study: Any) -> list[int]:
     such a trial would otherwise stay running for ever and the study with it."""
     from datetime import timedelta
 
-    import sqlalchemy
     from optuna.storages._rdb import models
     from optuna.trial import TrialState
 
@@ -127,8 +133,7 @@ def expire_unbeaten_trials(study: Any) -> list[int]:
                     models.TrialHeartbeatModel.trial_id.is_(None))
             .all())]
         if orphans:
-            now = session.execute(sqlalchemy.func.now()).scalar().replace(tzinfo=None)  # the clock Optuna reads
-            expired = now - timedelta(seconds=rdb.grace_period + 1)
+            expired = _database_now(session) - timedelta(seconds=rdb.grace_period + 1)
             session.add_all(models.TrialHeartbeatModel(trial_id=trial_id, heartbeat=expired) for trial_id in orphans)
             session.commit()
         return orphans

@@ -112,7 +112,7 @@ def history_preloads(events_url: str, last_seq: int) -> list[str]:
     sequence numbers are 1..N without a gap), for ``<link rel=preload>`` in its head: the browser reads the history
     while it runs Plotly's bundle instead of after it."""
     page = settings.NASBOARD_EVENTS_PAGE
-    return [f"{events_url}?after={after}" for after in range(0, max(last_seq, 1), page)][:PRELOADED_PAGES]
+    return [f"{events_url}?after={after}" for after in range(0, max(last_seq, 1), page)[:PRELOADED_PAGES]]
 
 
 @login_required

@@ -18,7 +18,6 @@ measures each goal under its own conditions, one after the other:
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import random
 import signal
@@ -38,8 +37,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import close_old_connections
 
 from webapp.experiments.management.bench_browser import LivePageBrowser, describe_openings
-from webapp.experiments.management.bench_pollers import poll_in_a_process
-from webapp.experiments.management.bench_streams import StreamListeners
+from webapp.experiments.management.bench_pollers import fetch_events, poll_in_a_process
+from webapp.experiments.management.bench_streams import StreamListeners, percentile
 from webapp.experiments.management.server import default_workers, server_command
 from webapp.experiments.models import ApiToken, Experiment, Status
 from webapp.experiments.services import runs
@@ -55,10 +54,6 @@ def _free_port() -> int:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 class History:
@@ -164,16 +159,10 @@ class Command(BaseCommand):
             url = f"{base}/api/experiments/{exp.pk}/events"
             headers = {"Authorization": f"Bearer {token}"}
 
-            def get(after: int) -> tuple[float, dict[str, Any]]:
-                start = time.perf_counter()
-                with urllib.request.urlopen(urllib.request.Request(f"{url}?after={after}", headers=headers), timeout=30) as r:
-                    body = json.loads(r.read())
-                return time.perf_counter() - start, body
-
             # the whole history, as a page opening does (in pages of NASBOARD_EVENTS_PAGE)
             full, after, pages = 0.0, 0, 0
             while True:
-                took, body = get(after)
+                took, body = fetch_events(url, headers, after)
                 full += took
                 pages += 1
                 after = body["last_seq"]
@@ -226,7 +215,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"events?after=SEQ with {options['pollers']} pollers (every {options['interval']}s, "
             f"{'in step' if options['in_step'] else 'out of step'}), nothing else open: "
-            f"{len(incremental)} requests, median {statistics.median(ms):.1f} ms, p95 {_pct(ms, 0.95):.1f} ms, "
+            f"{len(incremental)} requests, median {statistics.median(ms):.1f} ms, p95 {percentile(ms, 0.95):.1f} ms, "
             f"max {max(ms):.1f} ms, errors {len(errors)}"
             + (f" (first: {sorted(set(errors))[:3]}; the server's log: {server_log})" if errors else ""))
         if not errors:
@@ -257,7 +246,7 @@ class Command(BaseCommand):
             beside = f"beside {options['streams']} stream clients" if options["streams"] else "alone"
             if lat:
                 self.stdout.write(f"emit-to-browser delay ({how}, {beside}): {len(lat)} events, "
-                                  f"median {statistics.median(lat) * 1000:.0f} ms, p95 {_pct(lat, 0.95) * 1000:.0f} ms, "
+                                  f"median {statistics.median(lat) * 1000:.0f} ms, p95 {percentile(lat, 0.95) * 1000:.0f} ms, "
                                   f"max {max(lat) * 1000:.0f} ms")
             else:
                 self.stdout.write(f"emit-to-browser delay ({how}, {beside}): no event reached the page")
@@ -282,7 +271,7 @@ class Command(BaseCommand):
                 took.append((time.perf_counter() - start) * 1000)
             with CaptureQueriesContext(connection) as queries:
                 client.get(url, {"after": after})
-            self.stdout.write(f"{label}: median {statistics.median(took):.1f} ms, p95 {_pct(took, 0.95):.1f} ms over {n} "
+            self.stdout.write(f"{label}: median {statistics.median(took):.1f} ms, p95 {percentile(took, 0.95):.1f} ms over {n} "
                               f"requests; {len(queries)} queries, {len(response.content)} bytes")
 
     def _wait_up(self, base: str, log_path: str) -> None:
